@@ -1,0 +1,3 @@
+module gotap.dev/libtap
+
+go 1.26

@@ -1,0 +1,202 @@
+package libvhd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// layer is one level of a chain below a differencing image: a VHD or a
+// raw file. Offsets are virtual-disk offsets; reads past the layer's size
+// return zeros (a child may be larger than its parent).
+type layer interface {
+	readAt(p []byte, off int64) error
+	appendExtents(dst []Extent, off, n int64, depth int) ([]Extent, error)
+	size() int64
+	name() string
+	next() layer
+	close() error
+}
+
+// openParent resolves the parent as blktap does: locators relative to the
+// child's folder first, then absolute ones, then the header's parent name
+// in the child's folder. The parent's UUID must match the header's.
+func (im *Image) openParent(opts OpenOptions, depth int) error {
+	popts := opts
+	popts.ReadOnly = true
+	var tried []string
+	var mismatch error
+	for _, cand := range im.parentCandidates() {
+		if im.ParentRaw() {
+			r, err := openRaw(cand, opts.FS)
+			if err != nil {
+				tried = append(tried, cand)
+				continue
+			}
+			im.parent = r
+			return nil
+		}
+		p, err := openDepth(cand, popts, depth+1)
+		if err != nil {
+			if errors.Is(err, ErrChainTooDeep) {
+				return err
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("open parent: %w", err)
+			}
+			tried = append(tried, cand)
+			continue
+		}
+		if p.footer.UUID != im.header.ParentUUID {
+			mismatch = fmt.Errorf("%w: %s has %s, header wants %s", ErrParentUUID, cand, p.footer.UUID, im.header.ParentUUID)
+			p.Close()
+			continue
+		}
+		im.parent = p
+		return nil
+	}
+	if mismatch != nil {
+		return mismatch
+	}
+	return fmt.Errorf("%w: %q (tried %s)", ErrParentNotFound, im.header.ParentNameString(), strings.Join(tried, ", "))
+}
+
+// parentCandidates lists the paths to try, in order, without duplicates.
+func (im *Image) parentCandidates() []string {
+	dir := filepath.Dir(im.path)
+	var rel, abs []string
+	for _, p := range im.locatorPaths() {
+		if p.relative {
+			rel = append(rel, filepath.Join(dir, p.path))
+		} else if filepath.IsAbs(p.path) {
+			abs = append(abs, p.path)
+		}
+	}
+	out := append(rel, abs...)
+	if name := im.header.ParentNameString(); name != "" {
+		out = append(out, filepath.Join(dir, filepath.Base(strings.ReplaceAll(name, `\`, "/"))))
+	}
+	seen := map[string]bool{}
+	uniq := out[:0]
+	for _, p := range out {
+		if !seen[p] {
+			seen[p] = true
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq
+}
+
+// LocatorPath is one decoded parent locator.
+type LocatorPath struct {
+	Slot     int
+	Code     uint32
+	path     string
+	relative bool
+}
+
+// Path is the decoded, slash-separated path.
+func (l LocatorPath) Path() string { return l.path }
+
+// Relative reports whether the path is relative to the child's folder.
+func (l LocatorPath) Relative() bool { return l.relative }
+
+// locatorPaths decodes every readable locator; unreadable ones are skipped.
+func (im *Image) locatorPaths() []LocatorPath {
+	var out []LocatorPath
+	for i, l := range im.header.Locators {
+		if l.Code == LocatorNone || l.DataLen == 0 || l.DataLen > maxLocatorData {
+			continue
+		}
+		if l.DataOffset > uint64(im.fileSize) || int64(l.DataOffset)+int64(l.DataLen) > im.fileSize {
+			continue
+		}
+		data := make([]byte, l.DataLen)
+		if readFull(im.file, data, int64(l.DataOffset)) != nil {
+			continue
+		}
+		if p, relative, ok := decodeLocator(l.Code, data); ok {
+			out = append(out, LocatorPath{Slot: i, Code: l.Code, path: p, relative: relative})
+		}
+	}
+	return out
+}
+
+// Locators decodes the image's parent locators.
+func (im *Image) Locators() []LocatorPath { return im.locatorPaths() }
+
+// rawLayer is a raw file or block device as the base of a chain
+// (vhd-util snapshot -m).
+type rawLayer struct {
+	path string
+	f    File
+	sz   int64
+}
+
+func openRaw(path string, fsys FS) (*rawLayer, error) {
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	sz, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("size of %s: %w", path, err)
+	}
+	return &rawLayer{path: path, f: f, sz: sz}, nil
+}
+
+func (r *rawLayer) readAt(p []byte, off int64) error {
+	n := clipRead(p, off, r.sz)
+	if n == 0 {
+		return nil
+	}
+	return readFull(r.f, p[:n], off)
+}
+
+func (r *rawLayer) appendExtents(dst []Extent, off, n int64, depth int) ([]Extent, error) {
+	in := max(min(n, r.sz-off), 0)
+	dst = appendExtent(dst, Extent{Offset: off, Length: in, Layer: depth})
+	return appendExtent(dst, Extent{Offset: off + in, Length: n - in, Layer: Unallocated}), nil
+}
+
+func (r *rawLayer) size() int64  { return r.sz }
+func (r *rawLayer) name() string { return r.path }
+func (r *rawLayer) next() layer  { return nil }
+func (r *rawLayer) close() error { return r.f.Close() }
+
+// clipRead zero-fills the part of p past size and returns how many leading
+// bytes of p lie within size.
+func clipRead(p []byte, off, size int64) int64 {
+	n := int64(len(p))
+	if off >= size {
+		clear(p)
+		return 0
+	}
+	if off+n > size {
+		clear(p[size-off:])
+		n = size - off
+	}
+	return n
+}
+
+// Image as a layer of its child's chain.
+func (im *Image) readAt(p []byte, off int64) error {
+	n := clipRead(p, off, im.Size())
+	if n == 0 {
+		return nil
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.readLocked(p[:n], off)
+}
+
+func (im *Image) size() int64  { return im.Size() }
+func (im *Image) name() string { return im.path }
+func (im *Image) next() layer  { return im.parent }
+func (im *Image) close() error { return im.Close() }

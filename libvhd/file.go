@@ -1,0 +1,84 @@
+package libvhd
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is what an Image needs of the file that holds it. Tests substitute
+// a crashable in-memory file to prove the write order (see crash_test.go).
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	Sync() error // make every completed write durable (fdatasync)
+	Size() (int64, error)
+	ModTime() (time.Time, error)
+	Close() error
+}
+
+// FS opens the files of an image chain.
+type FS interface {
+	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+}
+
+// OSFS is the real file system.
+type OSFS struct{}
+
+func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+type osFile struct{ *os.File }
+
+// Sync uses fdatasync: the data and the size, not the timestamps.
+func (f osFile) Sync() error {
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// Size works for block devices too, where Stat reports 0.
+func (f osFile) Size() (int64, error) { return f.Seek(0, io.SeekEnd) }
+
+func (f osFile) ModTime() (time.Time, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.ModTime(), nil
+}
+
+// readFull reads len(p) bytes at off; bytes past the end of the file read
+// as zeros (a truncated image must not make a reader panic or hang).
+func readFull(f io.ReaderAt, p []byte, off int64) error {
+	n, err := f.ReadAt(p, off)
+	if err == io.EOF {
+		clear(p[n:])
+		return nil
+	}
+	return err
+}
+
+// zeros is a shared read-only buffer for zero-filling.
+var zeros = make([]byte, 64<<10)
+
+func writeZeros(f io.WriterAt, off, n int64) error {
+	for n > 0 {
+		c := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:c], off); err != nil {
+			return err
+		}
+		off += c
+		n -= c
+	}
+	return nil
+}

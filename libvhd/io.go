@@ -1,0 +1,265 @@
+package libvhd
+
+import (
+	"fmt"
+	"io"
+)
+
+// ReadAt reads the virtual disk at any byte offset and length, through the
+// chain: a clear bitmap bit reads the parent (or zeros on a dynamic disk),
+// and past the parent's size reads zeros.
+func (im *Image) ReadAt(p []byte, off int64) (int, error) {
+	size := im.Size()
+	if off < 0 {
+		return 0, fmt.Errorf("read at %d: %w", off, ErrOutOfRange)
+	}
+	if off >= size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := min(int64(len(p)), size-off)
+	var err error
+	if im.footer.Type == Fixed {
+		err = readFull(im.file, p[:n], off)
+	} else {
+		im.mu.Lock()
+		err = im.readLocked(p[:n], off)
+		im.mu.Unlock()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s at %d: %w", im.path, off, err)
+	}
+	if n < int64(len(p)) {
+		return int(n), io.EOF
+	}
+	return int(n), nil
+}
+
+// WriteAt writes at any byte offset and length within the disk. Partial
+// sectors are merged with what the chain holds (read-modify-write). The
+// data is durable once Flush returns.
+func (im *Image) WriteAt(p []byte, off int64) (int, error) {
+	if im.readOnly {
+		return 0, fmt.Errorf("write %s: %w", im.path, ErrReadOnly)
+	}
+	if off < 0 || off+int64(len(p)) > im.Size() {
+		return 0, fmt.Errorf("write %s at %d+%d: %w", im.path, off, len(p), ErrOutOfRange)
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.closed {
+		return 0, ErrClosed
+	}
+	if err := im.writeLocked(p, off); err != nil {
+		return 0, fmt.Errorf("write %s at %d: %w", im.path, off, err)
+	}
+	return len(p), nil
+}
+
+func (im *Image) readLocked(p []byte, off int64) error {
+	if im.closed {
+		return ErrClosed
+	}
+	if im.footer.Type == Fixed {
+		return readFull(im.file, p, off)
+	}
+	for len(p) > 0 {
+		blk, in := off/im.blockSize, off%im.blockSize
+		n := min(int64(len(p)), im.blockSize-in)
+		if err := im.readBlockLocked(p[:n], int(blk), in); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// readBlockLocked reads p from one block, starting at byte in of it.
+func (im *Image) readBlockLocked(p []byte, blk int, in int64) error {
+	virt := int64(blk)*im.blockSize + in
+	e := im.bat[blk]
+	if e == unallocated {
+		return im.readBelow(p, virt)
+	}
+	data := int64(e)*SectorSize + im.bmSize
+	if im.blockFull(blk) {
+		return readFull(im.file, p, data+in)
+	}
+	s, err := im.bitmapLocked(blk)
+	if err != nil {
+		return err
+	}
+	bm := s.bits
+	for i := int64(0); i < int64(len(p)); {
+		sec := int((in + i) / SectorSize)
+		set := testBit(bm, sec)
+		end := sec + 1
+		for end*SectorSize < int(in)+len(p) && testBit(bm, end) == set {
+			end++
+		}
+		j := min(int64(end)*SectorSize-in, int64(len(p)))
+		var err error
+		if set {
+			err = readFull(im.file, p[i:j], data+in+i)
+		} else {
+			err = im.readBelow(p[i:j], virt+i)
+		}
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// readBelow reads what this image does not hold: the parent's data, or
+// zeros for a dynamic disk.
+func (im *Image) readBelow(p []byte, off int64) error {
+	if im.parent != nil {
+		return im.parent.readAt(p, off)
+	}
+	if im.footer.Type == Differencing {
+		return fmt.Errorf("%w: parent chain not opened", ErrParentNotFound)
+	}
+	clear(p)
+	return nil
+}
+
+// blockFull reports the batmap's promise that block's bitmap is all ones.
+func (im *Image) blockFull(blk int) bool {
+	return im.batmap != nil && testBit(im.batmap.bits, blk)
+}
+
+// writeLocked merges partial head and tail sectors, then writes whole
+// sectors.
+func (im *Image) writeLocked(p []byte, off int64) error {
+	if head := off % SectorSize; head != 0 {
+		sec := im.scratch[:SectorSize]
+		if err := im.readLocked(sec, off-head); err != nil {
+			return err
+		}
+		n := copy(sec[head:], p)
+		if err := im.writeAlignedLocked(sec, off-head); err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	whole := len(p) &^ (SectorSize - 1)
+	if whole > 0 {
+		if err := im.writeAlignedLocked(p[:whole], off); err != nil {
+			return err
+		}
+		p, off = p[whole:], off+int64(whole)
+	}
+	if len(p) > 0 {
+		sec := im.scratch[SectorSize:]
+		if err := im.readLocked(sec, off); err != nil {
+			return err
+		}
+		copy(sec, p)
+		return im.writeAlignedLocked(sec, off)
+	}
+	return nil
+}
+
+// writeAlignedLocked writes whole sectors.
+func (im *Image) writeAlignedLocked(p []byte, off int64) error {
+	im.dirty.unsynced = true
+	if im.footer.Type == Fixed {
+		_, err := im.file.WriteAt(p, off)
+		return err
+	}
+	for len(p) > 0 {
+		blk, in := int(off/im.blockSize), off%im.blockSize
+		n := min(int64(len(p)), im.blockSize-in)
+		var err error
+		if e := im.bat[blk]; e == unallocated {
+			err = im.allocateLocked(blk, p[:n], in)
+		} else if _, err = im.file.WriteAt(p[:n], int64(e)*SectorSize+im.bmSize+in); err == nil {
+			err = im.markWrittenLocked(blk, in, n)
+		}
+		if err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// markWrittenLocked sets the bitmap bits of sectors just written. The bits
+// stay in memory (dirty) until the next flush has made the data durable:
+// a bit must never reach the disk before the data it vouches for.
+func (im *Image) markWrittenLocked(blk int, in, n int64) error {
+	if im.blockFull(blk) {
+		return nil
+	}
+	s, err := im.bitmapLocked(blk)
+	if err != nil {
+		return err
+	}
+	if setBits(s.bits, int(in/SectorSize), int((in+n)/SectorSize)) {
+		s.dirty = true
+		im.noteIfFull(blk, s.bits)
+	}
+	return nil
+}
+
+// setBits sets bits [from, to) and reports whether any was clear.
+func setBits(m []byte, from, to int) bool {
+	changed := false
+	for i := from; i < to; i++ {
+		if !testBit(m, i) {
+			setBit(m, i)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// noteIfFull records a full bitmap in the in-memory batmap; the batmap
+// reaches the disk only at close, after every bitmap it vouches for.
+func (im *Image) noteIfFull(blk int, bm []byte) {
+	b := im.batmap
+	if b == nil || testBit(b.bits, blk) {
+		return
+	}
+	sectors := int(im.blockSize / SectorSize)
+	for i := 0; i < sectors/8; i++ {
+		if bm[i] != 0xFF {
+			return
+		}
+	}
+	setBit(b.bits, blk)
+	b.changed = true
+}
+
+// bitmapLocked returns block's cached bitmap slot, loading it if needed.
+func (im *Image) bitmapLocked(blk int) (*cacheSlot, error) {
+	if s := im.cache.get(blk); s != nil {
+		return s, nil
+	}
+	i, err := im.freeSlotLocked()
+	if err != nil {
+		return nil, err
+	}
+	s := im.cache.assign(i, blk)
+	if err := readFull(im.file, s.bits, int64(im.bat[blk])*SectorSize); err != nil {
+		im.cache.release(i)
+		return nil, fmt.Errorf("read bitmap of block %d: %w", blk, err)
+	}
+	return s, nil
+}
+
+// freeSlotLocked finds a cache slot to reuse, flushing when every slot
+// holds bits not yet on disk.
+func (im *Image) freeSlotLocked() (int, error) {
+	if i := im.cache.victim(); i >= 0 {
+		return i, nil
+	}
+	if err := im.flushLocked(); err != nil {
+		return -1, err
+	}
+	return im.cache.victim(), nil
+}

@@ -1,0 +1,270 @@
+package libvhd
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// MaxChainDepth bounds parent chains, so a loop of locators cannot recurse
+// forever or exhaust file descriptors.
+const MaxChainDepth = 256
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	ReadOnly bool
+	// NoParent leaves a differencing image's parent unopened: reads of
+	// sectors not in this file then fail. For inspection tools.
+	NoParent bool
+	// BitmapCache is the bytes of sector bitmaps kept in memory
+	// (default 1 MiB).
+	BitmapCache int
+	FS          FS // default OSFS
+}
+
+// Open opens a VHD image and, unless opts.NoParent, its parent chain
+// (always read-only).
+func Open(path string, opts OpenOptions) (*Image, error) {
+	return openDepth(path, opts, 1)
+}
+
+func openDepth(path string, opts OpenOptions, depth int) (*Image, error) {
+	if depth > MaxChainDepth {
+		return nil, fmt.Errorf("open %s: %w (more than %d images)", path, ErrChainTooDeep, MaxChainDepth)
+	}
+	if opts.FS == nil {
+		opts.FS = OSFS{}
+	}
+	flag := os.O_RDWR
+	if opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := opts.FS.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly}
+	if err := im.load(opts, depth); err != nil {
+		f.Close()
+		if im.parent != nil {
+			im.parent.close()
+		}
+		var fe *FormatError
+		if errors.As(err, &fe) && fe.Path == "" {
+			fe.Path = path
+			return nil, fe
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return im, nil
+}
+
+func (im *Image) load(opts OpenOptions, depth int) error {
+	size, err := im.file.Size()
+	if err != nil {
+		return fmt.Errorf("size: %w", err)
+	}
+	im.fileSize = size
+	if err := im.readFooter(size); err != nil {
+		return err
+	}
+	if err := im.footer.Validate(); err != nil {
+		return err
+	}
+	im.footer.put(im.footerBuf[:])
+	if im.footer.Type == Fixed {
+		if int64(im.footer.CurrentSize) > im.footerOff {
+			return formatErr("footer.current_size", im.footer.CurrentSize, ErrTruncated)
+		}
+		return nil
+	}
+	if err := im.readHeader(); err != nil {
+		return err
+	}
+	if err := im.readBAT(); err != nil {
+		return err
+	}
+	im.readBatmap()
+	if err := im.measureMetadata(); err != nil {
+		return err
+	}
+	im.cache = newBitmapCache(len(im.bat), int(im.bmSize), opts.BitmapCache)
+	im.dirty.init(len(im.bat))
+	if im.footer.Type == Differencing && !opts.NoParent {
+		return im.openParent(opts, depth)
+	}
+	return nil
+}
+
+// readFooter takes the EOF footer, else the 511-byte form old producers
+// wrote, else the copy at offset 0; it says so when it falls back.
+func (im *Image) readFooter(size int64) error {
+	if size < FooterSize-1 {
+		return formatErr("file size", size, ErrTruncated)
+	}
+	var buf [FooterSize]byte
+	var eofErr error
+	for _, n := range []int64{FooterSize, FooterSize - 1} {
+		if size < n {
+			continue
+		}
+		if err := readFull(im.file, buf[:n], size-n); err != nil {
+			return fmt.Errorf("read footer: %w", err)
+		}
+		f, err := ParseFooter(buf[:n])
+		if err == nil {
+			im.footer, im.footerOff = f, size-n
+			if n != FooterSize {
+				im.warn("EOF footer is 511 bytes long (an old producer's form)")
+			}
+			return nil
+		}
+		if eofErr == nil {
+			eofErr = err
+		}
+		if errors.Is(err, ErrPoisoned) {
+			return err
+		}
+	}
+	if err := readFull(im.file, buf[:], 0); err != nil {
+		return fmt.Errorf("read footer copy: %w", err)
+	}
+	f, err := ParseFooter(buf[:])
+	if err != nil || f.Type == Fixed {
+		return &FormatError{Offset: size - FooterSize, Field: "footer", Err: fmt.Errorf("%w: at end of file: %w; copy at offset 0 unusable too", ErrNoFooter, eofErr)}
+	}
+	im.footer = f
+	// The new EOF footer goes where the damaged one was, or after the last
+	// block if the file was cut short (fixed up in measureMetadata).
+	im.footerOff = max(size-FooterSize, 0) &^ (SectorSize - 1)
+	im.repairEOF = true
+	im.warn(fmt.Sprintf("EOF footer damaged (%v): using the copy at offset 0", eofErr))
+	return nil
+}
+
+func (im *Image) readHeader() error {
+	off := int64(im.footer.DataOffset)
+	if im.footer.DataOffset > uint64(im.fileSize) || off+HeaderSize > im.fileSize {
+		return &FormatError{Offset: -1, Field: "footer.data_offset", Value: im.footer.DataOffset, Err: ErrTruncated}
+	}
+	var buf [HeaderSize]byte
+	if err := readFull(im.file, buf[:], off); err != nil {
+		return fmt.Errorf("read dynamic header: %w", err)
+	}
+	h, err := ParseHeader(buf[:])
+	if err == nil {
+		err = h.Validate(im.footer.CurrentSize)
+	}
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			fe.Offset = off
+		}
+		return err
+	}
+	im.header = h
+	im.blockSize = int64(h.BlockSize)
+	im.bmSize = bitmapSize(h.BlockSize)
+	return nil
+}
+
+// readBAT loads the table; its extent is checked against the file first,
+// so a hostile header cannot make us allocate more than the file holds.
+func (im *Image) readBAT() error {
+	n := int64(im.header.MaxTableEntries)
+	off := int64(im.header.TableOffset)
+	if im.header.TableOffset > uint64(im.fileSize) || off+4*n > im.fileSize {
+		return &FormatError{Offset: -1, Field: "header.table_offset", Value: im.header.TableOffset, Err: ErrTruncated}
+	}
+	raw := make([]byte, 4*n)
+	if err := readFull(im.file, raw, off); err != nil {
+		return fmt.Errorf("read BAT: %w", err)
+	}
+	im.bat = make([]uint32, n)
+	for i := range im.bat {
+		e := binary.BigEndian.Uint32(raw[4*i:])
+		if e != unallocated && int64(e)*SectorSize+im.bmSize > im.fileSize {
+			return &FormatError{Offset: off + 4*int64(i), Field: fmt.Sprintf("bat[%d]", i), Value: e, Err: ErrBATEntry}
+		}
+		im.bat[i] = e
+	}
+	return nil
+}
+
+// batOffset is the end of the BAT, padded to a sector: where blktap puts
+// its batmap header.
+func (im *Image) batEnd() int64 {
+	return int64(im.header.TableOffset) + roundUp(4*int64(len(im.bat)), SectorSize)
+}
+
+// readBatmap loads blktap's batmap when the creator promises one. A
+// missing or damaged batmap is not fatal: an empty map is always safe, and
+// a writable open rewrites it at close.
+func (im *Image) readBatmap() {
+	if !im.footer.hasBatmap() {
+		return
+	}
+	off := im.batEnd()
+	var buf [batmapHeaderSize]byte
+	if off+batmapHeaderSize > im.fileSize || readFull(im.file, buf[:], off) != nil {
+		im.warn("batmap missing")
+		return
+	}
+	h, ok := ParseBatmapHeader(buf[:])
+	if !ok {
+		im.warn("batmap missing (no tdbatmap cookie after the BAT)")
+		return
+	}
+	need := int64(batmapSectors(uint32(len(im.bat)))) * SectorSize
+	size := int64(h.MapSectors) * SectorSize
+	mapOff := int64(h.MapOffset)
+	if h.MapOffset > uint64(im.fileSize) || size < (int64(len(im.bat))+7)/8 || size > need+SectorSize || mapOff+size > im.fileSize {
+		im.warn(fmt.Sprintf("batmap ignored: map of %d sectors at %#x does not fit", h.MapSectors, h.MapOffset))
+		return
+	}
+	b := &batmap{header: h, offset: off, bits: make([]byte, size)}
+	im.batmap = b
+	if err := readFull(im.file, b.bits, mapOff); err != nil {
+		im.warn(fmt.Sprintf("batmap ignored: %v", err))
+		clear(b.bits)
+		b.changed = true
+		return
+	}
+	if batmapChecksum(b.bits) != h.Checksum {
+		im.warn("batmap checksum mismatch: map ignored (rewritten at close)")
+		clear(b.bits)
+		b.changed = true
+	}
+}
+
+// measureMetadata finds the end of everything already in the file, where
+// the next block may start, and checks that the locators lie in the file.
+func (im *Image) measureMetadata() error {
+	end := max(int64(im.footer.DataOffset)+HeaderSize, im.batEnd())
+	if b := im.batmap; b != nil {
+		end = max(end, b.offset+batmapHeaderSize, int64(b.header.MapOffset)+int64(len(b.bits)))
+	}
+	for i, l := range im.header.Locators {
+		if l.Code == LocatorNone {
+			continue
+		}
+		if l.DataOffset > uint64(im.fileSize) || int64(l.DataOffset)+l.SpaceBytes() > im.fileSize+SectorSize {
+			im.warn(fmt.Sprintf("parent locator %d lies beyond the end of the file", i))
+			continue
+		}
+		end = max(end, int64(l.DataOffset)+l.SpaceBytes())
+	}
+	for _, e := range im.bat {
+		if e != unallocated {
+			end = max(end, int64(e)*SectorSize+im.bmSize+im.blockSize)
+		}
+	}
+	im.dataEnd = end
+	if im.repairEOF {
+		im.footerOff = max(im.footerOff, end)
+	}
+	return nil
+}
+
+func (im *Image) warn(s string) { im.warnings = append(im.warnings, s) }

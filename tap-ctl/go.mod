@@ -1,0 +1,3 @@
+module gotap.dev/tap-ctl
+
+go 1.26

@@ -1,0 +1,3 @@
+module gotap.dev/tapdisk
+
+go 1.26

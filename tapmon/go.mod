@@ -1,0 +1,3 @@
+module gotap.dev/tapmon
+
+go 1.26

@@ -1,0 +1,3 @@
+module gotap.dev/vhd-util
+
+go 1.26

@@ -1,0 +1,3 @@
+module gotap.dev/xmsnap
+
+go 1.26
