@@ -9,19 +9,19 @@ const blockAlign = 4096
 // maxBlockOffset is the last byte offset a BAT entry (u32 sectors) can name.
 const maxBlockOffset = int64(unallocated-1) * SectorSize
 
-// allocateLocked places block blk at the end of the file and writes the
-// first data into it. The order keeps the file a valid image at every
-// instant, whatever write is the last to reach the disk:
+// allocateLocked places block blk past the end of the file and writes the
+// first data into it. The block lies wholly beyond the old end of file, so
+// it starts as a hole: it cannot expose stale bytes, and the old footer is
+// never overwritten (it is left in the padding before the bitmap). Then:
 //
-//  1. the new EOF footer, past the new block: the file never lacks one;
-//  2. zeros over whatever the file held where the block goes (the old
-//     footer), except the bytes this request writes;
-//  3. the bitmap with just the request's bits, and the data.
+//  1. the new EOF footer, past the new block: the file never lacks one,
+//     whichever later writes reach the disk;
+//  2. the bitmap with just the request's bits, and the data.
 //
 // The BAT entry stays in memory until Flush has made all of it durable
 // (flush.go), so nothing on disk points at the block before then.
 func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
-	base := max(im.dataEnd, im.footerOff)
+	base := max(im.dataEnd, im.fileSize)
 	pos := roundUp(base+im.bmSize, blockAlign) - im.bmSize
 	dataOff := pos + im.bmSize
 	end := dataOff + im.blockSize
@@ -32,20 +32,10 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	if err != nil {
 		return err
 	}
-
 	if _, err := im.file.WriteAt(im.footerBuf[:], end); err != nil {
 		return fmt.Errorf("write footer: %w", err)
 	}
-	oldSize := im.fileSize
-	im.footerOff, im.fileSize, im.repairEOF = end, max(oldSize, end+FooterSize), false
-
-	wStart, wEnd := dataOff+in, dataOff+in+int64(len(data))
-	if old := min(oldSize, end); base < old {
-		// Old bytes lie in [base, old): keep only what the request covers.
-		if err := zeroOutside(im.file, base, old, wStart, wEnd); err != nil {
-			return fmt.Errorf("erase old bytes: %w", err)
-		}
-	}
+	im.footerOff, im.fileSize, im.repairEOF = end, end+FooterSize, false
 
 	s := im.cache.assign(i, blk)
 	clear(s.bits)
@@ -54,7 +44,7 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 		im.cache.release(i)
 		return fmt.Errorf("write bitmap: %w", err)
 	}
-	if _, err := im.file.WriteAt(data, wStart); err != nil {
+	if _, err := im.file.WriteAt(data, dataOff+in); err != nil {
 		im.cache.release(i)
 		return fmt.Errorf("write data: %w", err)
 	}
@@ -63,18 +53,5 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	im.dataEnd = end
 	im.dirty.allocated(blk)
 	im.noteIfFull(blk, s.bits)
-	return nil
-}
-
-// zeroOutside writes zeros over [from, to) except [keepFrom, keepTo).
-func zeroOutside(f File, from, to, keepFrom, keepTo int64) error {
-	if a, b := from, min(to, keepFrom); a < b {
-		if err := writeZeros(f, a, b-a); err != nil {
-			return err
-		}
-	}
-	if a, b := max(from, keepTo), to; a < b {
-		return writeZeros(f, a, b-a)
-	}
 	return nil
 }

@@ -20,6 +20,7 @@
 //   - a BAT entry on disk only points at a block whose bitmap and data are
 //     already durable;
 //   - a sector whose bitmap bit is clear holds zeros on disk;
-//   - the EOF footer always exists past the last block;
+//   - the EOF footer always exists past the last block: a new block goes
+//     past the old end of file, after its new footer is written;
 //   - the batmap never has a bit set for a block whose bitmap is not full.
 package libvhd

@@ -67,18 +67,3 @@ func readFull(f io.ReaderAt, p []byte, off int64) error {
 	}
 	return err
 }
-
-// zeros is a shared read-only buffer for zero-filling.
-var zeros = make([]byte, 64<<10)
-
-func writeZeros(f io.WriterAt, off, n int64) error {
-	for n > 0 {
-		c := min(n, int64(len(zeros)))
-		if _, err := f.WriteAt(zeros[:c], off); err != nil {
-			return err
-		}
-		off += c
-		n -= c
-	}
-	return nil
-}
