@@ -1,0 +1,53 @@
+package main
+
+import "gotap.dev/libvhd"
+
+type checkCmd struct {
+	image
+	output
+	Parents         bool `short:"p" help:"Also check every parent down the chain."`
+	Bitmaps         bool `short:"b" help:"Also check that each block the batmap marks full has a full bitmap."`
+	NoTimestamps    bool `short:"t" name:"ignore-timestamps" help:"Do not flag footer timestamps in the future."`
+	IgnoreFooter    bool `short:"i" name:"ignore-missing-footer" help:"Accept a damaged EOF footer when the copy at offset 0 is good."`
+	NoOverlapChecks bool `short:"B" name:"no-overlap" help:"Skip the BAT overlap checks (faster on huge images)."`
+}
+
+func (checkCmd) Help() string {
+	return `Verifies the footer and its copy, the dynamic header, the BAT (no block
+overlapping metadata, another block or the footer), blktap's batmap and the
+parent locators, and that the parent can be found. Prints "NAME is valid"
+and exits 0, or prints every problem found, one per line, as
+"FILE: STRUCTURE at OFFSET: problem", and exits 2.
+
+Example:
+  $ vhd-util check -n leaf.vhd -p
+  leaf.vhd is valid`
+}
+
+func (c *checkCmd) Run(e *env) error {
+	problems, err := libvhd.Check(c.Name, libvhd.CheckOptions{
+		Parents:             c.Parents,
+		Bitmaps:             c.Bitmaps,
+		IgnoreTimestamps:    c.NoTimestamps,
+		IgnoreMissingFooter: c.IgnoreFooter,
+		NoOverlap:           c.NoOverlapChecks,
+	})
+	if err != nil {
+		return err
+	}
+	lines := []string{c.Name + " is valid"}
+	if len(problems) > 0 {
+		lines = lines[:0]
+		for _, p := range problems {
+			lines = append(lines, p.String())
+		}
+	}
+	doc := map[string]any{"name": c.Name, "valid": len(problems) == 0, "problems": problems}
+	if err := c.print(e.stdout, doc, lines...); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return invalidf("%s: %d problem(s) found", c.Name, len(problems))
+	}
+	return nil
+}

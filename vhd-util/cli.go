@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/alecthomas/kong"
+	"gotap.dev/libvhd"
+)
+
+// cli is the command line: one field per subcommand, one file per field.
+type cli struct {
+	Create   createCmd   `cmd:"" help:"Create a new dynamic or fixed image."`
+	Snapshot snapshotCmd `cmd:"" help:"Create a differencing image on top of a parent."`
+	Query    queryCmd    `cmd:"" help:"Print facts about an image, one per line."`
+	Read     readCmd     `cmd:"" help:"Dump an image's metadata and data."`
+	Set      setCmd      `cmd:"" help:"Set the hidden flag or the batmap marker."`
+	Repair   repairCmd   `cmd:"" help:"Restore the EOF footer from the copy at offset 0."`
+	Modify   modifyCmd   `cmd:"" help:"Reparent, move the footer or empty the BAT."`
+	Scan     scanCmd     `cmd:"" help:"List images with their size, flags and parent."`
+	Check    checkCmd    `cmd:"" help:"Verify an image (and its parents)."`
+}
+
+// Exit codes; documented in doc.go.
+const (
+	exitOK      = 0
+	exitUsage   = 1
+	exitInvalid = 2
+	exitIO      = 3
+)
+
+// env is what every command's Run receives.
+type env struct {
+	stdout, stderr io.Writer
+	args           []string // the raw arguments, for flags whose order matters
+}
+
+// codedError is an error that chooses the exit status; its text is the
+// wrapped error's.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+// usagef reports a request the tool refuses before touching any image.
+func usagef(format string, args ...any) error {
+	return codedError{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// invalidf reports an image found invalid.
+func invalidf(format string, args ...any) error {
+	return codedError{exitInvalid, fmt.Errorf(format, args...)}
+}
+
+// exitPanic carries kong's exit code (after --help) out of the parser, so
+// run returns instead of ending the process.
+type exitPanic struct{ code int }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(exitPanic)
+			if !ok {
+				panic(r)
+			}
+			code = e.code
+		}
+	}()
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("vhd-util"),
+		kong.Description("Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. Exit status: 0 ok, 1 usage, 2 invalid image, 3 I/O error."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitPanic{code}) }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(&env{stdout: stdout, stderr: stderr, args: args}),
+	)
+	if err != nil {
+		panic(err) // the cli struct itself is wrong: a programmer error
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "vhd-util: %v (see vhd-util --help)\n", err)
+		return exitUsage
+	}
+	if err := kctx.Run(); err != nil {
+		fmt.Fprintf(stderr, "vhd-util %s: %v\n", kctx.Selected().Name, err)
+		return exitCode(err)
+	}
+	return exitOK
+}
+
+// exitCode classifies an error: refused request, bad image, or I/O.
+func exitCode(err error) int {
+	var ce codedError
+	var fe *libvhd.FormatError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, libvhd.ErrTooLarge), errors.Is(err, libvhd.ErrChainTooDeep),
+		errors.Is(err, libvhd.ErrNotDifferencing), errors.Is(err, libvhd.ErrNoBatmap),
+		errors.Is(err, libvhd.ErrOutOfRange):
+		return exitUsage
+	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID):
+		return exitInvalid
+	}
+	return exitIO
+}
+
+// image is the -n flag every command but scan takes.
+type image struct {
+	Name string `short:"n" required:"" placeholder:"NAME" help:"The image file."`
+}
+
+// output is the --json flag every command takes.
+type output struct {
+	JSON bool `name:"json" help:"Print one JSON document instead of plain text."`
+}
+
+// print writes v as one JSON document with --json, else the plain lines.
+func (o output) print(w io.Writer, v any, lines ...string) error {
+	if o.JSON {
+		return writeJSON(w, v)
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeJSON prints v as one indented JSON document.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

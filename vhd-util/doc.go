@@ -1,0 +1,43 @@
+// Command vhd-util creates, inspects, checks and repairs VHD images, with
+// the flags and plain output of blktap's vhd-util, so that scripts written
+// for it keep working.
+//
+// # Synopsis
+//
+//	vhd-util COMMAND -n NAME [OPTIONS] [--json]
+//	vhd-util COMMAND --help
+//
+// # Description
+//
+// Sizes are in MB (MiB) unless they carry a suffix: K, M, G or T (binary
+// units) or B for bytes, e.g. 10G, 512M, 1073742336B. The largest disk is
+// 2040 GiB.
+//
+//	create    -n NAME -s SIZE [-r] [-S MAXSIZE]   new dynamic (or, -r, fixed) image
+//	snapshot  -n CHILD -p PARENT [-m] [-l DEPTH] [-e] [-S MAXSIZE]
+//	                                              new differencing image
+//	query     -n NAME [-v -s -p -f -m -d -a -S -u] one value per line, in flag order
+//	read      -n NAME [-p -b BLK -B -m BLK -i SEC -a -j BLK -t SEC -d BLK
+//	          -r SEC -R BYTE -c N -x]             dump metadata and data
+//	set       -n NAME -f hidden|marker -v N       set a flag
+//	repair    -n NAME [-b]                        restore the EOF footer
+//	modify    -n NAME [-p PARENT [-m]] [-s BYTES] [-z]
+//	                                              reparent, move the footer, empty the BAT
+//	scan      [-f] [-m GLOB] [-p] [-a] [-v] FILES...
+//	                                              one line per image
+//	check     -n NAME [-p] [-b] [-t] [-i] [-B]    verify; "NAME is valid" or the problems
+//
+// Every command takes --json and then prints one JSON document instead of
+// the plain text. `vhd-util COMMAND --help` explains each flag and shows an
+// example.
+//
+// # Exit status
+//
+//	0  success ("NAME is valid" for check)
+//	1  usage: bad flags, or a request refused (size over 2040 GiB, chain
+//	   deeper than -l, no batmap for the marker, not a differencing image)
+//	2  the image is not a valid VHD, or check found problems
+//	3  the file could not be read or written (missing, permissions, I/O)
+//
+// Errors go to standard error as "vhd-util COMMAND: FILE: problem".
+package main
