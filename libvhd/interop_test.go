@@ -206,7 +206,7 @@ func TestQEMUMadeImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rawFile.Close()
-			sameDisk(t, disk{"libvhd " + img, im, im.Size()}, disk{"qemu-img convert", sparseFile{rawFile}, fileSize(t, raw)})
+			sameDisk(t, diskView{"libvhd " + img, im, im.Size()}, diskView{"qemu-img convert", sparseFile{rawFile}, fileSize(t, raw)})
 
 			// Now libvhd writes, within the first 40 MiB, and QEMU judges.
 			window := make([]byte, 40<<20)
@@ -266,8 +266,8 @@ func (f sparseFile) ReadAt(p []byte, off int64) (int, error) {
 	return f.File.ReadAt(p, off)
 }
 
-// disk is a virtual disk's contents as some reader sees them.
-type disk struct {
+// diskView is a virtual disk's contents as some reader sees them.
+type diskView struct {
 	name string
 	r    io.ReaderAt
 	size int64
@@ -276,7 +276,7 @@ type disk struct {
 // sameDisk compares two disks in chunks, the shorter read as if padded
 // with zeros: readers disagree on the size of some images (C×H×S or the
 // footer's current size), never on the contents.
-func sameDisk(t *testing.T, a, b disk) {
+func sameDisk(t *testing.T, a, b diskView) {
 	t.Helper()
 	const chunk = 4 << 20
 	ba, bb := make([]byte, chunk), make([]byte, chunk)
@@ -291,7 +291,7 @@ func sameDisk(t *testing.T, a, b disk) {
 }
 
 // readPadded fills p from d at off, with zeros past d's end.
-func readPadded(t *testing.T, d disk, p []byte, off int64) {
+func readPadded(t *testing.T, d diskView, p []byte, off int64) {
 	t.Helper()
 	n := max(min(int64(len(p)), d.size-off), 0)
 	if n > 0 {
