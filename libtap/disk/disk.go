@@ -1,0 +1,89 @@
+// Package disk is the narrow interface every image driver implements
+// (aio, vhd, ram, nbd), in the spirit of nbdkit's plugin table: size,
+// capabilities, vectored read and write, flush, trim, write-zeroes and
+// the allocation map. Range checks happen once, above the drivers (in the
+// VBD), so drivers stay small.
+package disk
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Driver is an open image chain.
+type Driver interface {
+	Size() int64
+	Caps() Caps
+	// ReadV fills the buffers, in order, from the disk at off.
+	ReadV(bufs [][]byte, off int64) error
+	// WriteV writes the buffers, in order, at off; with fua the data is
+	// durable when WriteV returns.
+	WriteV(bufs [][]byte, off int64, fua bool) error
+	// Flush makes every completed write durable.
+	Flush() error
+	// Trim may discard the range (reads may then return anything the
+	// driver documents; ours return zeros or the parent's data).
+	Trim(off, n int64) error
+	// WriteZeroes makes the range read as zeros. noHole: keep it
+	// allocated; fastZero: fail with ENOTSUP rather than write slowly.
+	WriteZeroes(off, n int64, noHole, fastZero bool) error
+	// Extents appends the allocation map of [off, off+n) to dst.
+	Extents(dst []Extent, off, n int64) ([]Extent, error)
+	Close() error
+}
+
+// Caps are what a driver can do natively.
+type Caps struct {
+	ReadOnly bool
+	Trim     bool // Trim frees space
+	Zero     bool // WriteZeroes is cheaper than writing zeros
+	FastZero bool // WriteZeroes honours fastZero
+	// Direct reports O_DIRECT (aio): shown in stats and logs.
+	Direct bool
+}
+
+// Extent is a run of the disk: data, or a hole that reads as zeros.
+type Extent struct {
+	Offset, Length int64
+	Hole           bool
+}
+
+// AppendExtent appends e to dst, merging it with the last extent when
+// they touch and are of the same kind.
+func AppendExtent(dst []Extent, e Extent) []Extent {
+	if e.Length <= 0 {
+		return dst
+	}
+	if k := len(dst) - 1; k >= 0 && dst[k].Hole == e.Hole && dst[k].Offset+dst[k].Length == e.Offset {
+		dst[k].Length += e.Length
+		return dst
+	}
+	return append(dst, e)
+}
+
+// Errors drivers return, as errnos so that every frontend can report them.
+var (
+	ErrReadOnly   = syscall.EROFS
+	ErrNotSupp    = syscall.EOPNOTSUPP
+	ErrOutOfRange = syscall.ENOSPC
+	ErrMediumType = syscall.EMEDIUMTYPE
+)
+
+// TotalLen is the byte count of a vector.
+func TotalLen(bufs [][]byte) int64 {
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// Errno is the errno a frontend reports for err: the one it carries, or
+// EIO.
+func Errno(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
+}

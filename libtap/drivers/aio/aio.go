@@ -1,0 +1,219 @@
+// Package aio is the `aio:PATH` driver: a raw file or block device.
+//
+// It opens with O_DIRECT, as blktap does, so the guest's data is not
+// cached twice; where the file system refuses O_DIRECT (tmpfs, some FUSE
+// and network file systems) it falls back to buffered I/O and says so
+// through Caps().Direct. Requests arrive 512-byte aligned in aligned
+// buffers (see ring.Alignment), as O_DIRECT requires.
+package aio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ring"
+)
+
+// Disk is an open raw file or device.
+type Disk struct {
+	f       *os.File
+	fd      int
+	size    int64
+	direct  bool
+	ro      bool
+	regular bool // a regular file: holes, punch and SEEK_DATA work
+}
+
+// Options tune Open.
+type Options struct {
+	ReadOnly bool
+	NoDirect bool // buffered I/O even where O_DIRECT works (tap-ctl open -D)
+}
+
+// Open opens path.
+func Open(path string, opts Options) (*Disk, error) {
+	flag := os.O_RDWR
+	if opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	var f *os.File
+	var err error
+	direct := !opts.NoDirect
+	if direct {
+		f, err = os.OpenFile(path, flag|unix.O_DIRECT, 0)
+		if err == nil && !directWorks(f) {
+			f.Close()
+			f, err = nil, unix.EINVAL
+		}
+		if errors.Is(err, unix.EINVAL) {
+			direct = false
+		} else if err != nil {
+			return nil, fmt.Errorf("aio: %w", err)
+		}
+	}
+	if !direct {
+		if f, err = os.OpenFile(path, flag, 0); err != nil {
+			return nil, fmt.Errorf("aio: %w", err)
+		}
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("aio: %w", err)
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
+	}
+	return &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}, nil
+}
+
+// directWorks probes an O_DIRECT read: some file systems accept the flag
+// at open and fail every I/O with EINVAL.
+func directWorks(f *os.File) bool {
+	buf := ring.AlignedBuffer(ring.Alignment)
+	_, err := unix.Pread(int(f.Fd()), buf, 0)
+	return !errors.Is(err, unix.EINVAL)
+}
+
+func (d *Disk) Size() int64 { return d.size }
+
+func (d *Disk) Caps() disk.Caps {
+	return disk.Caps{ReadOnly: d.ro, Trim: d.regular, Zero: d.regular, FastZero: d.regular, Direct: d.direct}
+}
+
+// ReadV reads with preadv, resuming after short reads; bytes past the
+// end of a file whose size is not a multiple of 512 read as zeros.
+func (d *Disk) ReadV(bufs [][]byte, off int64) error {
+	for len(bufs) > 0 {
+		n, err := unix.Preadv(d.fd, bufs, off)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			for _, b := range bufs {
+				clear(b)
+			}
+			return nil
+		}
+		bufs, off = advance(bufs, n), off+int64(n)
+	}
+	return nil
+}
+
+// WriteV writes with pwritev2; FUA is RWF_DSYNC on this one call.
+func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
+	if d.ro {
+		return disk.ErrReadOnly
+	}
+	flags := 0
+	if fua {
+		flags = unix.RWF_DSYNC
+	}
+	for len(bufs) > 0 {
+		n, err := unix.Pwritev2(d.fd, bufs, off, flags)
+		if err != nil {
+			return err
+		}
+		bufs, off = advance(bufs, n), off+int64(n)
+	}
+	return nil
+}
+
+// advance drops n bytes from the front of a vector. It reslices the
+// caller's slice in place, so it allocates nothing.
+func advance(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if n > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+func (d *Disk) Flush() error { return unix.Fdatasync(d.fd) }
+
+func (d *Disk) Trim(off, n int64) error {
+	if d.ro {
+		return disk.ErrReadOnly
+	}
+	if !d.regular {
+		return nil // advisory: a device keeps its data
+	}
+	return unix.Fallocate(d.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+}
+
+func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
+	if d.ro {
+		return disk.ErrReadOnly
+	}
+	if d.regular {
+		mode := uint32(unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE)
+		if noHole {
+			mode = unix.FALLOC_FL_ZERO_RANGE | unix.FALLOC_FL_KEEP_SIZE
+		}
+		err := unix.Fallocate(d.fd, mode, off, n)
+		if err == nil || !errors.Is(err, unix.EOPNOTSUPP) {
+			return err
+		}
+	}
+	if fastZero {
+		return disk.ErrNotSupp
+	}
+	return d.writeZeroBuffers(off, n)
+}
+
+// zeroChunk is written repeatedly where the file system cannot zero a
+// range itself.
+var zeroChunk = ring.AlignedBuffer(1 << 20)
+
+func (d *Disk) writeZeroBuffers(off, n int64) error {
+	for n > 0 {
+		c := min(n, int64(len(zeroChunk)))
+		if _, err := unix.Pwrite(d.fd, zeroChunk[:c], off); err != nil {
+			return err
+		}
+		off, n = off+c, n-c
+	}
+	return nil
+}
+
+// Extents reports holes of sparse files with SEEK_DATA/SEEK_HOLE; a
+// device, or a file system without them, is all data.
+func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
+	end := off + n
+	if !d.regular {
+		return disk.AppendExtent(dst, disk.Extent{Offset: off, Length: n}), nil
+	}
+	for off < end {
+		data, err := unix.Seek(d.fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			data = end // no data after off
+		} else if err != nil {
+			return disk.AppendExtent(dst, disk.Extent{Offset: off, Length: end - off}), nil
+		}
+		data = min(data, end)
+		dst = disk.AppendExtent(dst, disk.Extent{Offset: off, Length: data - off, Hole: true})
+		if data >= end {
+			break
+		}
+		hole, err := unix.Seek(d.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			hole = end
+		}
+		hole = min(hole, end)
+		dst = disk.AppendExtent(dst, disk.Extent{Offset: data, Length: hole - data})
+		off = hole
+	}
+	return dst, nil
+}
+
+func (d *Disk) Close() error { return d.f.Close() }

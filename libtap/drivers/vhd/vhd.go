@@ -1,0 +1,134 @@
+// Package vhd is the `vhd:PATH` driver: a VHD chain through libvhd.
+package vhd
+
+import (
+	"errors"
+	"fmt"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libvhd"
+)
+
+// Disk is an open VHD chain.
+type Disk struct {
+	im *libvhd.Image
+}
+
+// Open opens the chain whose leaf is path.
+func Open(path string, readOnly bool) (*Disk, error) {
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: readOnly})
+	if err != nil {
+		return nil, fmt.Errorf("vhd: %w", err)
+	}
+	return &Disk{im: im}, nil
+}
+
+// Image is the open leaf (for stats: chain, warnings).
+func (d *Disk) Image() *libvhd.Image { return d.im }
+
+func (d *Disk) Size() int64 { return d.im.Size() }
+
+// Caps: trimming cannot free VHD blocks safely, and zeroing allocated
+// blocks costs a write; only ranges no layer holds are zero for free.
+func (d *Disk) Caps() disk.Caps {
+	return disk.Caps{ReadOnly: d.im.ReadOnly(), Zero: true, FastZero: true}
+}
+
+func (d *Disk) ReadV(bufs [][]byte, off int64) error {
+	for _, b := range bufs {
+		if _, err := d.im.ReadAt(b, off); err != nil {
+			return errno(err)
+		}
+		off += int64(len(b))
+	}
+	return nil
+}
+
+func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
+	for _, b := range bufs {
+		if _, err := d.im.WriteAt(b, off); err != nil {
+			return errno(err)
+		}
+		off += int64(len(b))
+	}
+	if fua {
+		return d.Flush()
+	}
+	return nil
+}
+
+func (d *Disk) Flush() error { return errno(d.im.Flush()) }
+
+// Trim is advisory; a VHD never gives a block back while in use.
+func (d *Disk) Trim(off, n int64) error {
+	if d.im.ReadOnly() {
+		return disk.ErrReadOnly
+	}
+	return nil
+}
+
+// WriteZeroes skips ranges no layer of the chain holds (they read as
+// zeros already) and writes zeros over the rest, or refuses that with
+// ENOTSUP when fastZero asks.
+func (d *Disk) WriteZeroes(off, n int64, _, fastZero bool) error {
+	if d.im.ReadOnly() {
+		return disk.ErrReadOnly
+	}
+	ext, err := d.im.AppendExtents(nil, off, n)
+	if err != nil {
+		return errno(err)
+	}
+	for _, e := range ext {
+		if e.Layer == libvhd.Unallocated {
+			continue
+		}
+		if fastZero {
+			return disk.ErrNotSupp
+		}
+		if err := d.writeZeros(e.Offset, e.Length); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var zeroChunk = make([]byte, 1<<20)
+
+func (d *Disk) writeZeros(off, n int64) error {
+	for n > 0 {
+		c := min(n, int64(len(zeroChunk)))
+		if _, err := d.im.WriteAt(zeroChunk[:c], off); err != nil {
+			return errno(err)
+		}
+		off, n = off+c, n-c
+	}
+	return nil
+}
+
+// Extents maps the chain: data in any layer is data; the rest a hole.
+func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
+	ext, err := d.im.AppendExtents(nil, off, n)
+	if err != nil {
+		return dst, errno(err)
+	}
+	for _, e := range ext {
+		dst = disk.AppendExtent(dst, disk.Extent{Offset: e.Offset, Length: e.Length, Hole: e.Layer == libvhd.Unallocated})
+	}
+	return dst, nil
+}
+
+func (d *Disk) Close() error { return d.im.Close() }
+
+// errno makes libvhd's sentinel errors carry the errno frontends report
+// (see disk.Errno); system errors carry theirs already.
+func errno(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, libvhd.ErrReadOnly):
+		return fmt.Errorf("%w: %w", disk.ErrReadOnly, err)
+	case errors.Is(err, libvhd.ErrOutOfRange):
+		return fmt.Errorf("%w: %w", disk.ErrOutOfRange, err)
+	}
+	return err
+}

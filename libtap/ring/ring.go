@@ -1,0 +1,143 @@
+// Package ring is the fixed pool of request slots every frontend submits
+// through. Slots and their buffers are allocated once, when the ring is
+// made; a frontend takes a slot (waiting while all are in use: that wait
+// is the back-pressure), fills it, submits it, and returns it after the
+// completion. Nothing on this path allocates in steady state.
+package ring
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// Op is what a request asks of the disk.
+type Op uint8
+
+const (
+	Read Op = iota
+	Write
+	Flush
+	Trim
+	WriteZeroes
+)
+
+var opNames = [...]string{"read", "write", "flush", "trim", "write-zeroes"}
+
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "op?"
+}
+
+// Flags modify a request.
+type Flags uint8
+
+const (
+	FUA      Flags = 1 << iota // durable before completion
+	NoHole                     // write-zeroes: allocate, do not punch
+	FastZero                   // write-zeroes: fail with ENOTSUP unless cheap
+)
+
+// Completer receives finished requests; frontends implement it.
+type Completer interface{ Complete(*Request) }
+
+// Request is one slot of the ring.
+type Request struct {
+	Op     Op
+	Flags  Flags
+	Offset int64
+	Length int64
+	// Buf holds the data of a read or write: len(Buf) == Length. Set it
+	// with Data.
+	Buf []byte
+	// Err is the outcome, set before Complete is called: nil or a
+	// syscall.Errno (the frontends report errnos).
+	Err   error
+	Owner Completer
+	// Cookie is the frontend's own tag (e.g. the NBD handle).
+	Cookie uint64
+
+	Submitted time.Time // set by the scheduler, for latency and the watchdog
+	Retries   int
+
+	own      []byte // the slot's preallocated buffer
+	borrowed []byte // a larger buffer from the shared pool, if any
+	inFlight atomic.Bool
+}
+
+// Data returns Buf sized to n bytes, from the slot's own buffer or, for a
+// request larger than that, a pooled one.
+func (r *Request) Data(n int) []byte {
+	if n <= cap(r.own) {
+		r.Buf = r.own[:n]
+		return r.Buf
+	}
+	r.borrowed = bigBuffers.get(n)
+	r.Buf = r.borrowed[:n]
+	return r.Buf
+}
+
+// InFlight reports whether the request is between submission and
+// completion (for the watchdog).
+func (r *Request) InFlight() bool { return r.inFlight.Load() }
+
+// SetInFlight marks submission (true) and completion (false).
+func (r *Request) SetInFlight(v bool) { r.inFlight.Store(v) }
+
+// Ring is a fixed set of request slots.
+type Ring struct {
+	slots []Request
+	free  chan *Request
+}
+
+// New makes a ring of n slots, each with its own bufSize-byte buffer
+// (aligned for O_DIRECT).
+func New(n, bufSize int) *Ring {
+	r := &Ring{slots: make([]Request, n), free: make(chan *Request, n)}
+	mem := AlignedBuffer(n * bufSize)
+	for i := range r.slots {
+		r.slots[i].own = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
+		r.free <- &r.slots[i]
+	}
+	return r
+}
+
+// Get takes a free slot, waiting while none is free.
+func (r *Ring) Get(ctx context.Context) (*Request, error) {
+	select {
+	case req := <-r.free:
+		return req, nil
+	default:
+	}
+	select {
+	case req := <-r.free:
+		return req, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Put returns a slot to the ring, resetting it.
+func (r *Ring) Put(req *Request) {
+	if req.borrowed != nil {
+		bigBuffers.put(req.borrowed)
+	}
+	own := req.own
+	*req = Request{own: own}
+	r.free <- req
+}
+
+// Cap is the number of slots.
+func (r *Ring) Cap() int { return len(r.slots) }
+
+// InUse counts slots taken.
+func (r *Ring) InUse() int { return len(r.slots) - len(r.free) }
+
+// Each calls fn for every slot (the watchdog scans them).
+func (r *Ring) Each(fn func(*Request)) {
+	for i := range r.slots {
+		fn(&r.slots[i])
+	}
+}

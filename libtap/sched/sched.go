@@ -1,0 +1,281 @@
+// Package sched is the request scheduler between the ring and a driver.
+//
+// One goroutine takes requests off the submission queue in batches and
+// merges runs of adjacent reads (or writes) into one vectored I/O, as
+// blktap does (at most MaxIovecs requests, MaxMerge bytes). A fixed set
+// of Depth workers performs the I/O, so a driver never has more than
+// Depth operations in flight; when all are busy the batch waits, and the
+// queue behind it fills: back-pressure reaches the frontends through the
+// ring, and no request is ever dropped.
+//
+// Pausing holds the driver gate exclusively: workers finish what they are
+// doing, the rest wait at the gate (not failed) until Resume hands over a
+// driver again.
+package sched
+
+import (
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ring"
+	"gotap.dev/libtap/stats"
+)
+
+// Config tunes a scheduler; zero fields take blktap's defaults.
+type Config struct {
+	Depth     int           // concurrent driver operations (default 32)
+	MaxIovecs int           // requests merged into one I/O (default 8)
+	MaxMerge  int64         // bytes merged into one I/O (default 1 MiB)
+	RetryGap  time.Duration // between retries of EAGAIN/EINTR (default 1 s)
+	Timeout   time.Duration // give up retrying after (default 120 s)
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Depth <= 0 {
+		c.Depth = 32
+	}
+	if c.MaxIovecs <= 0 {
+		c.MaxIovecs = 8
+	}
+	if c.MaxMerge <= 0 {
+		c.MaxMerge = 1 << 20
+	}
+	if c.RetryGap <= 0 {
+		c.RetryGap = time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 120 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Scheduler runs requests against a driver.
+type Scheduler struct {
+	cfg   Config
+	stats *stats.Counters
+	queue chan *ring.Request
+	work  chan *job
+	jobs  chan *job // free jobs: at most Depth in the workers' hands, plus one being built
+
+	gate     sync.RWMutex // workers hold it shared; Pause exclusively
+	drv      disk.Driver
+	stopping chan struct{}
+	done     sync.WaitGroup
+}
+
+// job is one driver operation: one request, or several merged.
+type job struct {
+	reqs []*ring.Request
+	iov  [][]byte
+}
+
+// New starts a scheduler for drv. queueCap must be at least the number
+// of requests that can be outstanding (the ring's capacity), so Submit
+// never blocks.
+func New(drv disk.Driver, st *stats.Counters, queueCap int, cfg Config) *Scheduler {
+	cfg.defaults()
+	s := &Scheduler{
+		cfg:      cfg,
+		stats:    st,
+		queue:    make(chan *ring.Request, queueCap),
+		work:     make(chan *job),
+		jobs:     make(chan *job, cfg.Depth+1),
+		drv:      drv,
+		stopping: make(chan struct{}),
+	}
+	for range cfg.Depth + 1 {
+		s.jobs <- &job{reqs: make([]*ring.Request, 0, cfg.MaxIovecs), iov: make([][]byte, 0, cfg.MaxIovecs)}
+	}
+	s.done.Add(1 + cfg.Depth)
+	go s.dispatch()
+	for range cfg.Depth {
+		go s.worker()
+	}
+	return s
+}
+
+// Submit queues a request; its Owner's Complete is called when it is done.
+func (s *Scheduler) Submit(req *ring.Request) {
+	req.Submitted = time.Now()
+	req.SetInFlight(true)
+	s.stats.InFlight.Add(1)
+	s.queue <- req
+}
+
+// Pause waits for the driver operations in progress, then keeps every
+// other request waiting; it returns the driver, which the caller may
+// close or keep.
+func (s *Scheduler) Pause() disk.Driver {
+	s.gate.Lock()
+	d := s.drv
+	s.drv = nil
+	return d
+}
+
+// Resume lets the waiting requests run against drv.
+func (s *Scheduler) Resume(drv disk.Driver) {
+	s.drv = drv
+	s.gate.Unlock()
+}
+
+// With runs fn with the driver, waiting while paused (for operations
+// outside the ring, such as the allocation map).
+func (s *Scheduler) With(fn func(disk.Driver) error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	return fn(s.drv)
+}
+
+// Stop ends the scheduler once every queued request has completed; no
+// Submit may follow. It must not be called while paused.
+func (s *Scheduler) Stop() {
+	close(s.stopping)
+	s.done.Wait()
+}
+
+// dispatch takes what is queued, merges, and hands jobs to workers.
+func (s *Scheduler) dispatch() {
+	defer s.done.Done()
+	defer close(s.work)
+	var cur *job
+	for {
+		var req *ring.Request
+		select {
+		case req = <-s.queue:
+		case <-s.stopping:
+			select {
+			case req = <-s.queue:
+			default:
+				if cur != nil {
+					s.work <- cur
+				}
+				return
+			}
+		}
+		if cur != nil && !s.merge(cur, req) {
+			s.work <- cur
+			cur = nil
+		}
+		if cur == nil {
+			cur = <-s.jobs
+			cur.add(req)
+		}
+		// Hand the job over once nothing more is queued to merge into it.
+		if len(s.queue) == 0 {
+			s.work <- cur
+			cur = nil
+		}
+	}
+}
+
+// merge adds req to j if it continues j's I/O.
+func (s *Scheduler) merge(j *job, req *ring.Request) bool {
+	last := j.reqs[len(j.reqs)-1]
+	if (req.Op != ring.Read && req.Op != ring.Write) || req.Op != last.Op || req.Flags != last.Flags ||
+		req.Offset != last.Offset+last.Length || len(j.reqs) >= s.cfg.MaxIovecs ||
+		req.Offset+req.Length-j.reqs[0].Offset > s.cfg.MaxMerge {
+		return false
+	}
+	j.add(req)
+	s.stats.Merges.Add(1)
+	return true
+}
+
+func (j *job) add(req *ring.Request) {
+	j.reqs = append(j.reqs, req)
+	j.iov = append(j.iov, req.Buf)
+}
+
+func (s *Scheduler) worker() {
+	defer s.done.Done()
+	for j := range s.work {
+		s.gate.RLock()
+		err := s.runWithRetry(j)
+		s.gate.RUnlock()
+		s.complete(j, err)
+		j.reqs, j.iov = j.reqs[:0], j.iov[:0]
+		s.jobs <- j
+	}
+}
+
+// runWithRetry retries what blktap retries (EAGAIN, EBUSY, EINTR), EBUSY
+// at once and the others RetryGap apart, until Timeout.
+func (s *Scheduler) runWithRetry(j *job) error {
+	first := j.reqs[0]
+	for {
+		err := s.run(j)
+		if err == nil || !retryable(err) || time.Since(first.Submitted) >= s.cfg.Timeout {
+			return err
+		}
+		s.stats.Retries.Add(1)
+		for _, r := range j.reqs {
+			r.Retries++
+		}
+		if disk.Errno(err) != syscall.EBUSY {
+			time.Sleep(s.cfg.RetryGap)
+		}
+	}
+}
+
+func retryable(err error) bool {
+	switch disk.Errno(err) {
+	case syscall.EAGAIN, syscall.EBUSY, syscall.EINTR:
+		return true
+	}
+	return false
+}
+
+// run performs one job's I/O.
+func (s *Scheduler) run(j *job) error {
+	r := j.reqs[0]
+	d := s.drv
+	switch r.Op {
+	case ring.Read:
+		return d.ReadV(j.iov, r.Offset)
+	case ring.Write:
+		return d.WriteV(j.iov, r.Offset, r.Flags&ring.FUA != 0)
+	case ring.Flush:
+		return d.Flush()
+	case ring.Trim:
+		return d.Trim(r.Offset, r.Length)
+	case ring.WriteZeroes:
+		err := d.WriteZeroes(r.Offset, r.Length, r.Flags&ring.NoHole != 0, r.Flags&ring.FastZero != 0)
+		if err == nil && r.Flags&ring.FUA != 0 {
+			err = d.Flush()
+		}
+		return err
+	}
+	return syscall.EINVAL
+}
+
+// complete splits a job back into its requests and completes each.
+func (s *Scheduler) complete(j *job, err error) {
+	now := time.Now()
+	for _, r := range j.reqs {
+		r.Err = err
+		switch {
+		case err != nil:
+			s.stats.Errors.Add(1)
+			if !(r.Op == ring.WriteZeroes && disk.Errno(err) == syscall.EOPNOTSUPP) {
+				s.cfg.Logger.Warn("request failed", "op", r.Op.String(), "offset", r.Offset, "length", r.Length, "err", err)
+			}
+		case r.Op == ring.Read || r.Op == ring.Write:
+			s.stats.Done(r.Op == ring.Write, r.Length, now.Sub(r.Submitted))
+		case r.Op == ring.Flush:
+			s.stats.Flushes.Add(1)
+		case r.Op == ring.Trim:
+			s.stats.Trims.Add(1)
+		case r.Op == ring.WriteZeroes:
+			s.stats.Zeroes.Add(1)
+		}
+		s.stats.InFlight.Add(-1)
+		r.SetInFlight(false)
+		r.Owner.Complete(r)
+	}
+}

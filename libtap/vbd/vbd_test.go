@@ -1,0 +1,185 @@
+package vbd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"gotap.dev/libtap/ring"
+)
+
+// chanCompleter hands completed requests back over a channel.
+type chanCompleter chan *ring.Request
+
+func (c chanCompleter) Complete(r *ring.Request) { c <- r }
+
+func rawFile(t testing.TB, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, size); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testOptions() Options {
+	return Options{RingSlots: 16, SlotBuf: 64 << 10, ReopenTries: 1, ReopenGap: time.Millisecond}
+}
+
+// do submits one request and waits for it.
+func do(t testing.TB, v *VBD, op ring.Op, off int64, data []byte) *ring.Request {
+	t.Helper()
+	done := make(chanCompleter, 1)
+	req, err := v.Ring().Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Op, req.Offset, req.Length, req.Owner = op, off, int64(len(data)), done
+	if op == ring.Read || op == ring.Write {
+		copy(req.Data(len(data)), data)
+	}
+	v.Submit(req)
+	r := <-done
+	if r.Op == ring.Read {
+		copy(data, r.Buf)
+	}
+	return r
+}
+
+func TestReadWriteEveryDriver(t *testing.T) {
+	for _, spec := range []string{"ram:4M", "aio:" + rawFile(t, 4<<20)} {
+		t.Run(spec[:3], func(t *testing.T) {
+			v, err := Open(0, spec, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close(context.Background())
+			want := bytes.Repeat([]byte("gotap!!!"), 1024)
+			if r := do(t, v, ring.Write, 8192, want); r.Err != nil {
+				t.Fatalf("write: %v", r.Err)
+			}
+			v.Ring().Put(do(t, v, ring.Flush, 0, nil))
+			got := make([]byte, len(want))
+			if r := do(t, v, ring.Read, 8192, got); r.Err != nil {
+				t.Fatalf("read: %v", r.Err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("read back differs from what was written")
+			}
+			if r := do(t, v, ring.Read, 4<<20-512, make([]byte, 1024)); !errors.Is(r.Err, syscall.ENOSPC) {
+				t.Errorf("read past the end: err = %v; want ENOSPC", r.Err)
+			}
+		})
+	}
+}
+
+func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
+	path := rawFile(t, 1<<20)
+	v, err := Open(3, "aio:"+path, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	ctx := context.Background()
+	if err := v.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v.State()&Paused == 0 {
+		t.Fatalf("state after pause = %v", v.State())
+	}
+	done := make(chanCompleter, 1)
+	req, _ := v.Ring().Get(ctx)
+	req.Op, req.Offset, req.Length, req.Owner = ring.Write, 0, 512, done
+	copy(req.Data(512), bytes.Repeat([]byte{0xAB}, 512))
+	v.Submit(req)
+	select {
+	case r := <-done:
+		t.Fatalf("request completed while paused: err=%v", r.Err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	other := rawFile(t, 2<<20)
+	if err := v.Resume(ctx, "aio:"+other); !errors.Is(err, syscall.EMEDIUMTYPE) {
+		t.Fatalf("resume with another size: err = %v; want EMEDIUMTYPE", err)
+	}
+	if st := v.State(); st&Paused == 0 || st&ResumeFailed == 0 {
+		t.Fatalf("state after refused resume = %v; want paused|resume-failed", st)
+	}
+	same := rawFile(t, 1<<20)
+	if err := v.Resume(ctx, "aio:"+same); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r.Err != nil {
+		t.Fatalf("held request failed after resume: %v", r.Err)
+	}
+	if v.Spec() != "aio:"+same || v.State() != 0 {
+		t.Errorf("after resume: spec %q state %v", v.Spec(), v.State())
+	}
+	b, _ := os.ReadFile(same)
+	if b[0] != 0xAB {
+		t.Error("the held write did not reach the image resumed on")
+	}
+}
+
+func TestMergesAdjacentWrites(t *testing.T) {
+	v, err := Open(0, "ram:4M", testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	ctx := context.Background()
+	// Pause so that all requests queue up, then resume: the scheduler
+	// sees them together and merges the adjacent ones.
+	v.Pause(ctx)
+	done := make(chanCompleter, 8)
+	for i := range 8 {
+		req, _ := v.Ring().Get(ctx)
+		req.Op, req.Offset, req.Length, req.Owner = ring.Write, int64(i)*4096, 4096, done
+		req.Data(4096)
+		v.Submit(req)
+	}
+	v.Resume(ctx, "ram:4M")
+	for range 8 {
+		if r := <-done; r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if m := v.Counters().Merges.Load(); m == 0 {
+		t.Error("no merges counted for 8 adjacent queued writes")
+	}
+}
+
+// BenchmarkRequestPath measures a 4 KiB read through ring, scheduler and
+// the ram driver: it must allocate nothing.
+func BenchmarkRequestPath(b *testing.B) {
+	v, err := Open(0, "ram:64M", testOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	done := make(chanCompleter, 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := v.Ring().Get(ctx)
+		req.Op, req.Offset, req.Length, req.Owner = ring.Read, 4096, 4096, done
+		req.Data(4096)
+		v.Submit(req)
+		v.Ring().Put(<-done)
+	}
+}
+
+func TestRequestPathAllocatesNothing(t *testing.T) {
+	r := testing.Benchmark(BenchmarkRequestPath)
+	if a := r.AllocsPerOp(); a != 0 {
+		t.Errorf("request path: %d allocs/op; want 0", a)
+	}
+}

@@ -1,0 +1,72 @@
+package vbd
+
+import (
+	"sync"
+	"time"
+
+	"gotap.dev/libtap/ring"
+)
+
+// StuckAfter is how long a request may go without completing before the
+// watchdog logs it (blktap: 10 s).
+const StuckAfter = 10 * time.Second
+
+// watchdog logs, at most every StuckAfter, how many requests have been in
+// flight for longer than StuckAfter. A paused VBD's waiting requests are
+// expected to wait, so it stays quiet then.
+func (v *VBD) watchdog() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastLog time.Time
+	for {
+		select {
+		case <-v.stopWatch:
+			return
+		case now := <-tick.C:
+			if v.State()&(Paused|PauseRequested) != 0 || now.Sub(lastLog) < StuckAfter {
+				continue
+			}
+			stuck, oldest := 0, time.Duration(0)
+			v.ring.Each(func(r *ring.Request) {
+				if age := now.Sub(r.Submitted); r.InFlight() && age > StuckAfter {
+					stuck++
+					oldest = max(oldest, age)
+				}
+			})
+			if stuck > 0 {
+				v.log.Warn("requests stuck", "count", stuck, "oldest", oldest.Round(time.Second))
+				lastLog = now
+			}
+		}
+	}
+}
+
+// recentErrors keeps the last few error messages for tap-ctl stats and
+// tapmon's detail view.
+type recentErrors struct {
+	mu   sync.Mutex
+	msgs []ErrorRecord
+}
+
+// ErrorRecord is one remembered error.
+type ErrorRecord struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+const keepErrors = 8
+
+func (e *recentErrors) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.msgs) == keepErrors {
+		e.msgs = append(e.msgs[:0], e.msgs[1:]...)
+	}
+	e.msgs = append(e.msgs, ErrorRecord{time.Now(), err.Error()})
+}
+
+func (e *recentErrors) list() []ErrorRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]ErrorRecord(nil), e.msgs...)
+}
