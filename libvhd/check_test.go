@@ -135,7 +135,9 @@ func TestCheckFindsCorruption(t *testing.T) {
 			editFooter(t, p, false, func(b []byte) { copy(b[0x10:], binary.BigEndian.AppendUint64(nil, 1<<40)) })
 		}, "data offset"},
 		{"timestamp in the future", false, CheckOptions{}, func(t *testing.T, p string) { editFooter(t, p, false, func(b []byte) { copy(b[0x18:], be32(future)) }) }, "in the future"},
-		{"geometry larger than the disk", false, CheckOptions{}, func(t *testing.T, p string) { editFooter(t, p, false, func(b []byte) { copy(b[0x38:], []byte{0xFD, 0xE8, 16, 63}) }) }, "geometry 65000/16/63"},
+		{"geometry larger than the disk", false, CheckOptions{}, func(t *testing.T, p string) {
+			editFooter(t, p, false, func(b []byte) { copy(b[0x38:], []byte{0xFD, 0xE8, 16, 63}) })
+		}, "geometry 65000/16/63"},
 		{"unknown disk type", false, CheckOptions{}, func(t *testing.T, p string) { editFooter(t, p, false, func(b []byte) { b[0x3F] = 7 }) }, "disk type 7"},
 		{"saved state not 0 or 1", false, CheckOptions{}, func(t *testing.T, p string) { editFooter(t, p, false, func(b []byte) { b[0x54] = 2 }) }, "saved state 2"},
 		{"hidden not 0 or 1", false, CheckOptions{}, func(t *testing.T, p string) { editFooter(t, p, false, func(b []byte) { b[0x55] = 3 }) }, "hidden 3"},
@@ -168,7 +170,9 @@ func TestCheckFindsCorruption(t *testing.T) {
 		{"locator data outside the file", true, CheckOptions{}, func(t *testing.T, p string) {
 			editHeader(t, p, func(b []byte) { copy(b[0x240+16:], binary.BigEndian.AppendUint64(nil, 1<<30)) })
 		}, "lies outside the file"},
-		{"duplicate locator code", true, CheckOptions{}, func(t *testing.T, p string) { editHeader(t, p, func(b []byte) { copy(b[0x240+24:], be32(LocatorMacX)) }) }, "repeats locator[0]"},
+		{"duplicate locator code", true, CheckOptions{}, func(t *testing.T, p string) {
+			editHeader(t, p, func(b []byte) { copy(b[0x240+24:], be32(LocatorMacX)) })
+		}, "repeats locator[0]"},
 		{"unknown locator code", true, CheckOptions{}, func(t *testing.T, p string) { editHeader(t, p, func(b []byte) { copy(b[0x240:], be32(0x12345678)) }) }, "unknown platform code"},
 		{"locator naming another image", true, CheckOptions{}, func(t *testing.T, p string) {
 			other := filepath.Join(filepath.Dir(p), "other.vhd")

@@ -61,7 +61,9 @@ func (c *readCmd) Run(e *env) error {
 		{c.BatmapBit != nil, c.batmapBit},
 		{c.Translate != nil, c.translate},
 		{c.Data != nil, c.data},
-		{c.Sectors != nil, func(r *report, im *libvhd.Image) error { return c.read(r, im, *c.Sectors*libvhd.SectorSize, c.Count*libvhd.SectorSize) }},
+		{c.Sectors != nil, func(r *report, im *libvhd.Image) error {
+			return c.read(r, im, *c.Sectors*libvhd.SectorSize, c.Count*libvhd.SectorSize)
+		}},
 		{c.Bytes != nil, func(r *report, im *libvhd.Image) error { return c.read(r, im, *c.Bytes, c.Count) }},
 	}
 	ran := false
