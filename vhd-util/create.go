@@ -29,6 +29,9 @@ func (c *createCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	if size > libvhd.MaxDiskSize {
+		return usagef("%s: size %s (%d bytes) is over the VHD limit of 2040 GiB (%d bytes)", c.Name, c.Size, size, int64(libvhd.MaxDiskSize))
+	}
 	opts := libvhd.CreateOptions{Type: libvhd.Dynamic, Size: size}
 	if c.Fixed {
 		opts.Type = libvhd.Fixed

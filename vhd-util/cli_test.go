@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gotap.dev/libvhd"
+)
+
+// vhdutil runs the command in-process.
+func vhdutil(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// ok runs the command and fails the test unless it exits 0.
+func ok(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errs, code := vhdutil(t, args...)
+	if code != 0 {
+		t.Fatalf("vhd-util %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// fails runs the command and checks its exit code and that stderr says
+// what went wrong.
+func fails(t *testing.T, wantCode int, wantErr string, args ...string) {
+	t.Helper()
+	out, errs, code := vhdutil(t, args...)
+	if code != wantCode || !strings.Contains(errs, wantErr) {
+		t.Errorf("vhd-util %s = exit %d, stderr %q (stdout %q); want exit %d, stderr containing %q", strings.Join(args, " "), code, errs, out, wantCode, wantErr)
+	}
+}
+
+func wantOutput(t *testing.T, want string, args ...string) {
+	t.Helper()
+	if got := ok(t, args...); got != want {
+		t.Errorf("vhd-util %s = %q; want %q", strings.Join(args, " "), got, want)
+	}
+}
+
+// writeData writes b at off into the image through libvhd.
+func writeData(t *testing.T, path string, b []byte, off int64) {
+	t.Helper()
+	im, err := libvhd.Open(path, libvhd.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateAndQuery(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.vhd")
+	wantOutput(t, "", "create", "-n", a, "-s", "20")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", "-s", "-p", "-f", "-m", "-d", "-a", "-S"}, "20\n3584\n" + a + " has no parent\nhidden: 0\nmarker: 0\nchain depth: 1\n0\n20\n"},
+		{[]string{"-d", "-v"}, "chain depth: 1\n20\n"},
+		{[]string{"-dv"}, "chain depth: 1\n20\n"},
+		{[]string{"--depth", "--virtual"}, "chain depth: 1\n20\n"},
+	}
+	for _, tt := range tests {
+		wantOutput(t, tt.want, append([]string{"query", "-n", a}, tt.args...)...)
+	}
+
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "query", "-n", a, "-v", "-f", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["virtual_size_mb"] != 20.0 || doc["hidden"] != 0.0 || len(doc) != 2 {
+		t.Errorf("query --json = %v; want virtual_size_mb 20 and hidden 0", doc)
+	}
+}
+
+func TestCreateSizes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		size string
+		args []string
+		want int64
+	}{
+		{"512M", nil, 512 << 20},
+		{"1073742336B", nil, 1<<30 + 512},
+		{"4096K", []string{"-r"}, 4 << 20},
+		{"1g", []string{"-S", "10G"}, 1 << 30},
+	}
+	for i, tt := range tests {
+		path := filepath.Join(dir, "d"+string(rune('0'+i))+".vhd")
+		ok(t, append([]string{"create", "-n", path, "-s", tt.size}, tt.args...)...)
+		im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.Size() != tt.want {
+			t.Errorf("create -s %s: size %d; want %d", tt.size, im.Size(), tt.want)
+		}
+		im.Close()
+	}
+	wantOutput(t, "10240\n", "query", "-n", filepath.Join(dir, "d3.vhd"), "-S")
+	fails(t, exitUsage, "size \"12Q\"", "create", "-n", filepath.Join(dir, "q.vhd"), "-s", "12Q")
+	fails(t, exitUsage, "over the VHD limit of 2040 GiB", "create", "-n", filepath.Join(dir, "big.vhd"), "-s", "2041G")
+	fails(t, exitIO, filepath.Join(dir, "d0.vhd"), "create", "-n", filepath.Join(dir, "d0.vhd"), "-s", "1")
+}
+
+func TestSnapshotChain(t *testing.T) {
+	dir := t.TempDir()
+	at := func(n string) string { return filepath.Join(dir, n) }
+	ok(t, "create", "-n", at("base.vhd"), "-s", "20")
+	writeData(t, at("base.vhd"), bytes.Repeat([]byte{1}, 4096), 0)
+	ok(t, "snapshot", "-n", at("empty.vhd"), "-p", at("base.vhd"))
+	ok(t, "snapshot", "-n", at("skip.vhd"), "-p", at("empty.vhd"))
+	ok(t, "snapshot", "-n", at("keep.vhd"), "-p", at("empty.vhd"), "-e")
+
+	wantOutput(t, at("base.vhd")+"\nchain depth: 2\n", "query", "-n", at("skip.vhd"), "-p", "-d")
+	wantOutput(t, at("empty.vhd")+"\nchain depth: 3\n", "query", "-n", at("keep.vhd"), "-p", "-d")
+	wantOutput(t, "empty.vhd\n", "query", "-n", at("keep.vhd"), "-p", "-u")
+	wantOutput(t, at("keep.vhd")+" is valid\n", "check", "-n", at("keep.vhd"), "-p", "-b")
+	fails(t, exitUsage, "chain too deep", "snapshot", "-n", at("deep.vhd"), "-p", at("keep.vhd"), "-e", "-l", "3")
+	fails(t, exitIO, at("nothere.vhd"), "snapshot", "-n", at("x.vhd"), "-p", at("nothere.vhd"))
+}
+
+func TestSnapshotRaw(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "disk.img")
+	if err := os.WriteFile(raw, bytes.Repeat([]byte("raw!"), 1<<18), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(dir, "child.vhd")
+	ok(t, "snapshot", "-n", child, "-p", raw, "-m")
+	wantOutput(t, raw+"\nchain depth: 2\n1\n", "query", "-n", child, "-p", "-d", "-v")
+	wantOutput(t, child+" is valid\n", "check", "-n", child, "-p")
+	wantOutput(t, "raw!raw!", "read", "-n", child, "-R", "4096", "-c", "8")
+}
+
+func TestSet(t *testing.T) {
+	dir := t.TempDir()
+	a, fixed := filepath.Join(dir, "a.vhd"), filepath.Join(dir, "f.vhd")
+	ok(t, "create", "-n", a, "-s", "4")
+	ok(t, "create", "-n", fixed, "-s", "4", "-r")
+	ok(t, "set", "-n", a, "-f", "hidden", "-v", "1")
+	ok(t, "set", "-n", a, "-f", "marker", "-v", "5")
+	ok(t, "set", "-n", fixed, "-f", "hidden", "-v", "1")
+	wantOutput(t, "hidden: 1\nmarker: 5\n", "query", "-n", a, "-f", "-m")
+	wantOutput(t, "hidden: 1\n", "query", "-n", fixed, "-f")
+	wantOutput(t, a+" is valid\n", "check", "-n", a)
+	fails(t, exitUsage, "want 0 or 1", "set", "-n", a, "-f", "hidden", "-v", "2")
+	fails(t, exitUsage, "no batmap", "set", "-n", fixed, "-f", "marker", "-v", "1")
+	fails(t, exitUsage, "--field", "set", "-n", a, "-f", "colour", "-v", "1")
+}
+
+func TestRepair(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a.vhd")
+	ok(t, "create", "-n", a, "-s", "4")
+	wantOutput(t, a+": footer is fine\n", "repair", "-n", a)
+	f, err := os.OpenFile(a, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	f.WriteAt([]byte("garbage!"), st.Size()-512)
+	f.Close()
+	out, _, code := vhdutil(t, "check", "-n", a)
+	if code != exitInvalid || !strings.Contains(out, "bad footer cookie") {
+		t.Errorf("check of a damaged footer = %d, %q; want exit 2 naming the cookie", code, out)
+	}
+	wantOutput(t, a+" is valid\n", "check", "-n", a, "-i")
+	wantOutput(t, a+": footer repaired\n", "repair", "-n", a)
+	wantOutput(t, a+" is valid\n", "check", "-n", a)
+	wantOutput(t, a+": footer repaired\n", "repair", "-n", a, "-b")
+}
+
+func TestModify(t *testing.T) {
+	dir := t.TempDir()
+	at := func(n string) string { return filepath.Join(dir, n) }
+	ok(t, "create", "-n", at("a.vhd"), "-s", "20")
+	ok(t, "create", "-n", at("b.vhd"), "-s", "20")
+	writeData(t, at("a.vhd"), bytes.Repeat([]byte{7}, 3<<20), 0)
+	ok(t, "snapshot", "-n", at("c.vhd"), "-p", at("a.vhd"))
+	wantOutput(t, "2\n", "query", "-n", at("a.vhd"), "-a")
+
+	ok(t, "modify", "-n", at("a.vhd"), "-z")
+	wantOutput(t, "0\n3584\n", "query", "-n", at("a.vhd"), "-a", "-s")
+	ok(t, "modify", "-n", at("a.vhd"), "-s", "1M")
+	wantOutput(t, "1048576\n", "query", "-n", at("a.vhd"), "-s")
+	fails(t, exitIO, "cut into data", "modify", "-n", at("a.vhd"), "-s", "1024")
+
+	ok(t, "modify", "-n", at("c.vhd"), "-p", at("b.vhd"))
+	wantOutput(t, at("b.vhd")+"\n", "query", "-n", at("c.vhd"), "-p")
+	wantOutput(t, at("c.vhd")+" is valid\n", "check", "-n", at("c.vhd"), "-p")
+	fails(t, exitUsage, "not a differencing image", "modify", "-n", at("a.vhd"), "-p", at("b.vhd"))
+	fails(t, exitUsage, "nothing to do", "modify", "-n", at("a.vhd"))
+}
+
+func TestScan(t *testing.T) {
+	dir := t.TempDir()
+	at := func(n string) string { return filepath.Join(dir, n) }
+	ok(t, "create", "-n", at("base.vhd"), "-s", "4")
+	writeData(t, at("base.vhd"), []byte{1}, 0)
+	ok(t, "snapshot", "-n", at("leaf.vhd"), "-p", at("base.vhd"))
+	ok(t, "snapshot", "-n", at("hidden.vhd"), "-p", at("base.vhd"))
+	ok(t, "set", "-n", at("hidden.vhd"), "-f", "hidden", "-v", "1")
+	if err := os.WriteFile(at("junk.vhd"), []byte("not a vhd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantOutput(t, "vhd=leaf.vhd capacity=4194304 size=5120 hidden=0 parent=base.vhd\n", "scan", at("leaf.vhd"))
+	wantOutput(t, "vhd=base.vhd capacity=4194304 size=2101760 hidden=0 parent=none\n"+
+		"   vhd=leaf.vhd capacity=4194304 size=5120 hidden=0 parent=base.vhd\n"+
+		"   vhd=hidden.vhd capacity=4194304 size=5120 hidden=1 parent=base.vhd\n",
+		"scan", "-p", "-m", at("[bhl]*.vhd"))
+	wantOutput(t, "vhd=leaf.vhd capacity=4194304 size=5120 hidden=0 parent=base.vhd (not found in scan)\n", "scan", "-p", "-f", at("leaf.vhd"))
+	wantOutput(t, "vhd="+at("leaf.vhd")+" capacity=4194304 size=5120 hidden=0 parent="+at("base.vhd")+"\nvhd="+at("base.vhd")+" capacity=4194304 size=2101760 hidden=0 parent=none\n", "scan", "-a", "-v", at("leaf.vhd"))
+
+	out, errs, code := vhdutil(t, "scan", at("junk.vhd"))
+	if code != exitInvalid || !strings.HasPrefix(out, "vhd="+at("junk.vhd")+" scan-error=-22 error-message='") || !strings.Contains(errs, "junk.vhd") {
+		t.Errorf("scan junk = exit %d, %q, %q; want exit 2 and a scan-error line", code, out, errs)
+	}
+}
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.vhd")
+	ok(t, "create", "-n", a, "-s", "20")
+	writeData(t, a, bytes.Repeat([]byte("ab"), 1<<20), 0) // block 0, full
+	writeData(t, a, []byte("hello"), 3*(2<<20)+1024)      // block 3, sector 2
+	headers := ok(t, "read", "-n", a, "-p")
+	for _, want := range []string{"VHD Footer Summary:\n-------------------\nCookie              : conectix\n", "Disk type           : Dynamic hard disk\n", "Max BAT size        : 10\n", "VHD Batmap Summary:"} {
+		if !strings.Contains(headers, want) {
+			t.Errorf("read -p lacks %q:\n%s", want, headers)
+		}
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-b", "0"}, "block 0: sector 7\n"},
+		{[]string{"-b", "1"}, "block 1: not allocated\n"},
+		{[]string{"-i", "12290"}, "sector 12290: block 3, bit 2: set\n"},
+		{[]string{"-i", "12291"}, "sector 12291: block 3, bit 3: clear\n"},
+		{[]string{"-t", "12290"}, "sector 12290: block 3, file sector 4114\n"},
+		{[]string{"-t", "4096"}, "sector 4096: block 1 not allocated\n"},
+		{[]string{"-j", "0", "-a"}, "batmap: 1 of 10 blocks full\n8000\nblock 0: batmap bit 1\n"},
+		{[]string{"-R", "6292480", "-c", "5"}, "hello"},
+		{[]string{"-r", "12290", "-c", "1", "-x"}, "00000000  68 65 6c 6c 6f 00 00 00  00 00 00 00 00 00 00 00  |hello...........|\n"},
+	}
+	for _, tt := range tests {
+		got := ok(t, append([]string{"read", "-n", a}, tt.args...)...)
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("read %v = %q; want it to start with %q", tt.args, got, tt.want)
+		}
+	}
+	if got := ok(t, "read", "-n", a, "-m", "3"); !strings.HasPrefix(got, "block 3: 1 of 4096 sectors set\n2000") {
+		t.Errorf("read -m 3 = %.80q; want the count and the bitmap", got)
+	}
+	if got := ok(t, "read", "-n", a, "-d", "0"); got != strings.Repeat("ab", 1<<20) {
+		t.Errorf("read -d 0 returned %d bytes; want the block's 2 MiB", len(got))
+	}
+	fails(t, exitUsage, "block 10", "read", "-n", a, "-b", "10")
+	fails(t, exitUsage, "nothing to read", "read", "-n", a)
+}
+
+func TestCheckReportsProblems(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.vhd")
+	ok(t, "create", "-n", a, "-s", "20")
+	f, err := os.OpenFile(a, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("cxsparsX"), 512)
+	f.Close()
+	out, errs, code := vhdutil(t, "check", "-n", a)
+	if code != exitInvalid || !strings.Contains(out, a+": header at 0x200: bad dynamic header cookie") || !strings.Contains(errs, a+": 1 problem(s) found") {
+		t.Errorf("check of a bad header = exit %d, %q, %q; want exit 2 and the problem", code, out, errs)
+	}
+	var doc struct {
+		Valid    bool
+		Problems []libvhd.Problem
+	}
+	out, _, _ = vhdutil(t, "check", "-n", a, "--json")
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Valid || len(doc.Problems) != 1 || doc.Problems[0].Offset != 0x200 {
+		t.Errorf("check --json = %s (%v); want one problem at 0x200", out, err)
+	}
+	fails(t, exitIO, filepath.Join(dir, "missing.vhd")+": no such file", "check", "-n", filepath.Join(dir, "missing.vhd"))
+	fails(t, exitInvalid, "bad dynamic header cookie", "query", "-n", a, "-v")
+}
+
+func TestUsageErrors(t *testing.T) {
+	fails(t, exitUsage, "unexpected argument", "frobnicate")
+	fails(t, exitUsage, "missing flags: --name", "query", "-v")
+	fails(t, exitUsage, "nothing to query", "query", "-n", "x.vhd")
+}
