@@ -40,7 +40,6 @@ install: build
 
 clean:
 	rm -rf bin
-	$(GO) clean -testcache
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/...
