@@ -1,0 +1,100 @@
+package nbd
+
+import (
+	"syscall"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ring"
+)
+
+// allocationID is the id the base:allocation context gets in
+// NBD_OPT_SET_META_CONTEXT; block status chunks carry it.
+const allocationID = 1
+
+// maxDescriptors bounds one block status reply (8 bytes each); a client
+// asks again from where the reply ended.
+const maxDescriptors = 2048
+
+// blockStatus maps the request's range into the slot's buffer as a
+// base:allocation payload: the context id, then (length, flags) pairs.
+func (c *conn) blockStatus(req *ring.Request, r *Request) {
+	off, n := int64(r.Offset), int64(r.Length)
+	ext, err := c.exp.Extents(c.ext[:0], off, n)
+	c.ext = ext[:0]
+	if err != nil {
+		req.Err = err
+		return
+	}
+	one := r.Flags&CmdFlagReqOne != 0
+	d := descriptors{b: req.Data(4 + 8*maxDescriptors)[:0], max: maxDescriptors}
+	if one {
+		d.max = 1
+	}
+	d.b = be.AppendUint32(d.b, allocationID)
+	d.encode(ext, off, off+n)
+	if d.n == 0 {
+		req.Err = syscall.EIO // the driver mapped nothing of the range
+		return
+	}
+	req.Buf = d.b
+	req.Op = opBlockStatus
+}
+
+// descriptors encodes extents as base:allocation descriptors.
+type descriptors struct {
+	b        []byte
+	n, max   int
+	lastHole bool
+	full     bool
+}
+
+// encode describes [off, end) from ext, moving every boundary to a
+// multiple of MinBlock (QEMU hangs up on unaligned extents): a block
+// holding any data is data, so holes shrink and data grows.
+func (d *descriptors) encode(ext []disk.Extent, off, end int64) {
+	pos := off // described up to here
+	for _, x := range ext {
+		s, e := x.Offset, x.Offset+x.Length
+		if x.Hole {
+			s, e = alignUp(s), alignDown(e)
+		} else {
+			s, e = alignDown(s), alignUp(e)
+		}
+		s, e = max(s, pos), min(e, end)
+		if s >= e {
+			continue
+		}
+		d.add(s-pos, false) // what a shrunken hole left: data
+		d.add(e-s, x.Hole)
+		pos = e
+	}
+	if k := len(ext); k > 0 {
+		d.add(min(ext[k-1].Offset+ext[k-1].Length, end)-pos, false)
+	}
+}
+
+func (d *descriptors) add(length int64, hole bool) {
+	if length <= 0 || d.full {
+		return
+	}
+	if d.n > 0 && d.lastHole == hole {
+		i := len(d.b) - 8
+		be.PutUint32(d.b[i:], be.Uint32(d.b[i:])+uint32(length))
+		return
+	}
+	if d.n == d.max {
+		d.full = true
+		return
+	}
+	var flags uint32
+	if hole {
+		flags = StateHole | StateZero
+	}
+	d.b = be.AppendUint32(d.b, uint32(length))
+	d.b = be.AppendUint32(d.b, flags)
+	d.n++
+	d.lastHole = hole
+}
+
+func alignDown(x int64) int64 { return x &^ (MinBlock - 1) }
+func alignUp(x int64) int64   { return alignDown(x + MinBlock - 1) }

@@ -1,0 +1,66 @@
+package nbd
+
+import "syscall"
+
+// allowedFlags are the command flags each command may carry; others are
+// refused with EINVAL, as the protocol asks.
+func allowedFlags(cmd uint16) (uint16, bool) {
+	switch cmd {
+	case CmdRead:
+		return CmdFlagDF, true
+	case CmdWrite, CmdTrim:
+		return CmdFlagFUA, true
+	case CmdWriteZeroes:
+		return CmdFlagFUA | CmdFlagNoHole | CmdFlagFastZero, true
+	case CmdFlush, CmdCache:
+		return 0, true
+	case CmdBlockStatus:
+		return CmdFlagReqOne, true
+	}
+	return 0, false
+}
+
+// check validates a request against the export, with the errors the
+// protocol names: EINVAL for unknown commands or flags, misalignment,
+// oversize and reads past the end; ENOSPC for writes past the end; EPERM
+// for writes to a read-only export; EOVERFLOW for an oversize read that
+// must not be fragmented. The Export checks again; this spares it
+// requests it cannot even hold.
+func (c *conn) check(r *Request) syscall.Errno {
+	allowed, known := allowedFlags(r.Type)
+	if !known || r.Flags&^allowed != 0 {
+		return syscall.EINVAL
+	}
+	if r.Type == CmdFlush {
+		return 0
+	}
+	writes := r.Type == CmdWrite || r.Type == CmdTrim || r.Type == CmdWriteZeroes
+	if writes && c.flags&FlagReadOnly != 0 {
+		return syscall.EPERM
+	}
+	if r.Type == CmdBlockStatus && !c.allocation {
+		return syscall.EINVAL
+	}
+	size, off, n := uint64(c.exp.Size()), r.Offset, uint64(r.Length)
+	if n == 0 {
+		return syscall.EINVAL
+	}
+	if off > size || n > size-off {
+		if r.Type == CmdWrite || r.Type == CmdWriteZeroes {
+			return syscall.ENOSPC
+		}
+		return syscall.EINVAL
+	}
+	// Block status is a query: any range is fine. The last bytes of an
+	// export whose size is not a multiple of the block are reachable.
+	if r.Type != CmdBlockStatus && (off%MinBlock != 0 || (n%MinBlock != 0 && off+n != size)) {
+		return syscall.EINVAL
+	}
+	if (r.Type == CmdRead || r.Type == CmdWrite) && n > MaxBlock {
+		if r.Flags&CmdFlagDF != 0 {
+			return syscall.EOVERFLOW
+		}
+		return syscall.EINVAL
+	}
+	return 0
+}

@@ -1,0 +1,204 @@
+package nbd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ring"
+)
+
+// Ops this frontend answers itself: set on slots that carry a reply but
+// never reach the Export.
+const (
+	opCache ring.Op = 200 + iota
+	opBlockStatus
+)
+
+// drainTimeout bounds how long a closing connection may take to send its
+// last replies to a client that stopped reading.
+const drainTimeout = 10 * time.Second
+
+var errBadMagic = errors.New("bad request magic: protocol violation")
+
+// conn is one client connection. It is the Owner of every slot it
+// submits: Complete hands the slot to the writer goroutine.
+type conn struct {
+	srv     *Server
+	ln      net.Listener
+	raw     net.Conn // the socket: deadlines and close act here, under TLS too
+	needTLS bool
+	log     *slog.Logger
+	br      *bufio.Reader
+	bw      *bufio.Writer
+
+	// Negotiated in the handshake.
+	name       string // guarded by srv.mu: Remove matches on it
+	exp        Export
+	tls        bool
+	noZeroes   bool
+	structured bool
+	allocation bool // base:allocation selected
+	flags      uint16
+
+	ctx      context.Context // ends on abort: a reader waiting for a slot gives up
+	cancel   context.CancelFunc
+	draining atomic.Bool
+	replies  chan *ring.Request
+	inflight sync.WaitGroup // slots taken and not yet answered
+	closed   chan struct{}
+
+	hdr [RequestSize]byte // reader's scratch
+	ext []disk.Extent     // reader's scratch for block status
+	out [64]byte          // writer's scratch
+}
+
+func newConn(s *Server, ln net.Listener, nc net.Conn, needTLS bool) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		srv: s, ln: ln, raw: nc, needTLS: needTLS,
+		log: s.log.With("remote", nc.RemoteAddr().String()),
+		br:  bufio.NewReaderSize(nc, 64<<10),
+		bw:  bufio.NewWriterSize(nc, 64<<10),
+		ctx: ctx, cancel: cancel,
+		closed: make(chan struct{}),
+	}
+}
+
+// serve runs the connection to its end: handshake, then requests until
+// the client disconnects, breaks the protocol, or the server drains it.
+func (c *conn) serve() {
+	defer close(c.closed)
+	defer c.cancel()
+	defer c.raw.Close()
+	if err := c.handshake(); err != nil {
+		c.log.Debug("nbd negotiation ended", "err", err)
+		return
+	}
+	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
+	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	c.inflight.Wait()
+	close(c.replies)
+	<-written
+	switch {
+	case err == nil, errors.Is(err, io.EOF), c.draining.Load():
+		c.log.Debug("nbd disconnected")
+	default:
+		c.log.Warn("nbd connection closed", "err", err)
+	}
+}
+
+// drain stops reading requests; those in flight are answered, then the
+// connection closes.
+func (c *conn) drain() {
+	c.draining.Store(true)
+	c.raw.SetReadDeadline(time.Now())
+	c.raw.SetWriteDeadline(time.Now().Add(drainTimeout))
+}
+
+// abort closes the connection at once; requests in flight still complete
+// (their slots go back to the ring), their replies are dropped.
+func (c *conn) abort() {
+	c.draining.Store(true)
+	c.cancel()
+	c.raw.Close()
+}
+
+// Complete is called once per slot, by the Export or by the reader for
+// requests answered without it.
+func (c *conn) Complete(req *ring.Request) { c.replies <- req }
+
+// readLoop reads requests into ring slots and submits them.
+func (c *conn) readLoop() error {
+	rg := c.exp.Ring()
+	for {
+		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+			return err
+		}
+		var r Request
+		if !r.Parse(&c.hdr) {
+			return errBadMagic
+		}
+		if r.Type == CmdDisc {
+			return nil
+		}
+		req, err := rg.Get(c.ctx)
+		if err != nil {
+			return err
+		}
+		c.inflight.Add(1)
+		req.Owner, req.Cookie = c, r.Cookie
+		req.Offset, req.Length = int64(r.Offset), int64(r.Length)
+		errno := c.check(&r)
+		if r.Type == CmdWrite {
+			if err := c.readPayload(req, &r, errno == 0); err != nil {
+				// The client vanished mid-request: nothing to answer.
+				rg.Put(req)
+				c.inflight.Done()
+				return err
+			}
+		}
+		if errno != 0 {
+			req.Err = errno
+			c.Complete(req)
+			continue
+		}
+		switch r.Type {
+		case CmdRead:
+			req.Op = ring.Read
+			req.Data(int(r.Length))
+		case CmdWrite:
+			req.Op = ring.Write
+		case CmdFlush:
+			req.Op = ring.Flush
+		case CmdTrim:
+			req.Op = ring.Trim
+		case CmdWriteZeroes:
+			req.Op = ring.WriteZeroes
+			if r.Flags&CmdFlagNoHole != 0 {
+				req.Flags |= ring.NoHole
+			}
+			if r.Flags&CmdFlagFastZero != 0 {
+				req.Flags |= ring.FastZero
+			}
+		case CmdCache:
+			// Every driver reads from its own cache or disk anyway;
+			// the range is valid, so the hint is taken.
+			req.Op = opCache
+			c.Complete(req)
+			continue
+		case CmdBlockStatus:
+			c.blockStatus(req, &r)
+			c.Complete(req)
+			continue
+		}
+		if r.Flags&CmdFlagFUA != 0 {
+			req.Flags |= ring.FUA
+		}
+		c.exp.Submit(req)
+	}
+}
+
+// readPayload reads a write's data into the slot, or past it when the
+// request is refused, so the next header is read where it starts.
+func (c *conn) readPayload(req *ring.Request, r *Request, keep bool) error {
+	if keep {
+		_, err := io.ReadFull(c.br, req.Data(int(r.Length)))
+		return err
+	}
+	_, err := io.CopyN(io.Discard, c.br, int64(r.Length))
+	return err
+}
