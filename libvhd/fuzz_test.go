@@ -1,0 +1,293 @@
+package libvhd
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Seeds come from this package's own writer: small images (so that each
+// fuzz iteration stays fast) and the structures they are made of.
+
+// seedImage is the bytes of an image made by Create, and the footer and
+// header it was written with.
+type seedImage struct {
+	name   string
+	file   []byte
+	footer Footer
+	header Header // zero for a fixed image
+}
+
+// seedImages creates a fixed image, a dynamic one holding data (full and
+// partial blocks, a sub-sector write, a disk size that ends mid-block)
+// and a differencing child of it.
+func seedImages(tb testing.TB) []seedImage {
+	tb.Helper()
+	dir := tb.TempDir()
+	type write struct {
+		off int64
+		n   int
+	}
+	specs := []struct {
+		name   string
+		opts   CreateOptions
+		writes []write
+	}{
+		{"fixed.vhd", CreateOptions{Type: Fixed, Size: 16 << 10}, []write{{0, 4096}, {9000, 100}}},
+		{"dynamic.vhd", CreateOptions{Type: Dynamic, Size: 60<<10 + 512, BlockSize: 8 << 10},
+			[]write{{0, 8 << 10}, {20 << 10, 1024}, {33<<10 + 7, 300}, {60 << 10, 512}}},
+		{"child.vhd", CreateOptions{Parent: filepath.Join(dir, "dynamic.vhd"), BlockSize: 8 << 10},
+			[]write{{4 << 10, 4 << 10}, {40<<10 + 1, 10}}},
+	}
+	var out []seedImage
+	for _, s := range specs {
+		path := filepath.Join(dir, s.name)
+		im, err := Create(path, s.opts)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for i, w := range s.writes {
+			if _, err := im.WriteAt(bytes.Repeat([]byte{byte(i + 1)}, w.n), w.off); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		seed := seedImage{name: s.name, footer: im.Footer()}
+		seed.header, _ = im.Header()
+		if err := im.Close(); err != nil {
+			tb.Fatal(err)
+		}
+		if seed.file, err = os.ReadFile(path); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, seed)
+	}
+	return out
+}
+
+func FuzzFooter(f *testing.F) {
+	for _, s := range seedImages(f) {
+		eof := s.file[len(s.file)-FooterSize:]
+		f.Add(eof)
+		f.Add(eof[:FooterSize-1]) // an old producer's 511-byte footer
+		b, _ := s.footer.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ft, err := ParseFooter(b)
+		if err != nil {
+			return
+		}
+		_ = ft.Validate()
+		got, err := ft.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := b[:min(len(b), FooterSize)]
+		if !bytes.Equal(got[:len(want)], want) {
+			t.Errorf("ParseFooter(%x).MarshalBinary() = %x; want the input back", want, got)
+		}
+	})
+}
+
+func FuzzHeader(f *testing.F) {
+	for _, s := range seedImages(f) {
+		if s.footer.Type == Fixed {
+			continue
+		}
+		off := int(s.footer.DataOffset)
+		f.Add(s.file[off:off+HeaderSize], s.footer.CurrentSize)
+		b, _ := s.header.MarshalBinary()
+		f.Add(b, uint64(MaxDiskSize))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, diskSize uint64) {
+		h, err := ParseHeader(b)
+		if err != nil {
+			return
+		}
+		if h.Validate(diskSize) == nil && uint64(h.MaxTableEntries)*uint64(h.BlockSize) < diskSize {
+			t.Errorf("Validate(%d) accepted %d blocks of %d bytes", diskSize, h.MaxTableEntries, h.BlockSize)
+		}
+		_ = h.ParentNameString()
+		got, err := h.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := b[:HeaderSize]; !bytes.Equal(got, want) {
+			t.Errorf("ParseHeader(%x).MarshalBinary() = %x; want the input back", want, got)
+		}
+	})
+}
+
+func FuzzLocator(f *testing.F) {
+	for _, rel := range []string{"parent.vhd", "../base/parent.vhd", "dir/été.vhd"} {
+		for _, l := range locatorPayloads(rel) {
+			f.Add(l.code, l.data)
+		}
+	}
+	f.Add(uint32(LocatorWi2r), []byte(`.\parent.vhd`))
+	f.Add(uint32(LocatorWi2k), []byte(`C:\images\parent.vhd`))
+	f.Add(uint32(LocatorMacX), []byte("file:///srv/parent.vhd\x00\x00"))
+	f.Fuzz(func(t *testing.T, code uint32, data []byte) {
+		p, relative, ok := decodeLocator(code, data)
+		if !ok {
+			return
+		}
+		if p == "" {
+			t.Errorf("decodeLocator(%#x, %q) = \"\", ok", code, data)
+		}
+		if relative && strings.HasPrefix(p, "/") {
+			t.Errorf("decodeLocator(%#x, %q) = %q, relative; want an absolute path not relative", code, data, p)
+		}
+	})
+}
+
+// Bounds of FuzzOpen's work per input.
+const (
+	fuzzChunk     = 64 << 10 // bytes per ReadAt
+	fuzzWholeDisk = 1 << 20  // read every byte of disks up to this size
+	fuzzAllocBase = 4 << 20  // Open may allocate 4× the file size plus this
+)
+
+func FuzzOpen(f *testing.F) {
+	for _, s := range seedImages(f) {
+		f.Add(s.file)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkOpen(t, data)
+		if fixed := fixChecksums(data); !bytes.Equal(fixed, data) {
+			checkOpen(t, fixed)
+		}
+	})
+}
+
+// checkOpen opens data as an image, read-only, and reads and maps it.
+func checkOpen(t *testing.T, data []byte) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	// A small bitmap cache keeps iterations fast; its floor of eight
+	// slots still holds hostile 64 KiB bitmaps.
+	im, err := Open(fuzzPath, OpenOptions{ReadOnly: true, NoParent: true, BitmapCache: 4 << 10, FS: fuzzFS(data)})
+	runtime.ReadMemStats(&after)
+	if alloc, limit := after.TotalAlloc-before.TotalAlloc, 4*uint64(len(data))+fuzzAllocBase; alloc > limit {
+		t.Errorf("Open of a %d-byte file allocated %d bytes; want at most %d", len(data), alloc, limit)
+	}
+	if err != nil {
+		return
+	}
+	defer func() {
+		if err := im.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	_ = im.Locators()
+	_ = im.Warnings()
+	for _, r := range fuzzRanges(im.Size()) {
+		checkRange(t, im, r[0], r[1])
+	}
+}
+
+// fixChecksums returns a copy of data whose EOF footer, footer copy,
+// dynamic header and batmap carry valid checksums, so that mutated fields
+// get past the checksums to the checks behind them.
+func fixChecksums(data []byte) []byte {
+	b := bytes.Clone(data)
+	n := uint64(len(b))
+	if n < FooterSize {
+		return b
+	}
+	be := binary.BigEndian
+	fix := func(s []byte, field int) { be.PutUint32(s[field:], checksum(s, field)) }
+	eof := b[n-FooterSize:]
+	fix(eof, 0x40)
+	fix(b[:FooterSize], 0x40)
+	hdr := be.Uint64(eof[0x10:])
+	if hdr > n || n-hdr < HeaderSize {
+		return b
+	}
+	h := b[hdr : hdr+HeaderSize]
+	fix(h, 0x024)
+	bm := be.Uint64(h[0x010:]) + uint64(roundUp(4*int64(be.Uint32(h[0x01C:])), SectorSize))
+	if bm > n || n-bm < batmapHeaderSize || !bytes.HasPrefix(b[bm:], batmapCookie[:]) {
+		return b
+	}
+	mapOff, mapLen := be.Uint64(b[bm+0x08:]), uint64(be.Uint32(b[bm+0x10:]))*SectorSize
+	if mapOff <= n && n-mapOff >= mapLen {
+		be.PutUint32(b[bm+0x18:], batmapChecksum(b[mapOff:mapOff+mapLen]))
+	}
+	return b
+}
+
+// fuzzPath is the one file fuzzFS holds.
+const fuzzPath = "fuzz.vhd"
+
+// fuzzFS serves a fuzz input as a read-only file, sparing each iteration
+// the file system.
+type fuzzFS []byte
+
+func (b fuzzFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
+	if name != fuzzPath || flag != os.O_RDONLY {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return fuzzFile{bytes.NewReader(b)}, nil
+}
+
+type fuzzFile struct{ *bytes.Reader }
+
+func (fuzzFile) WriteAt([]byte, int64) (int, error) { return 0, fs.ErrPermission }
+func (fuzzFile) Sync() error                        { return nil }
+func (f fuzzFile) Size() (int64, error)             { return f.Reader.Size(), nil }
+func (fuzzFile) ModTime() (time.Time, error)        { return time.Time{}, nil }
+func (fuzzFile) Close() error                       { return nil }
+
+// fuzzRanges is the whole disk in chunks if it is small, else a few
+// chunks: the start, the middle and the end, including the last sector.
+func fuzzRanges(size int64) [][2]int64 {
+	var out [][2]int64
+	if size <= fuzzWholeDisk {
+		for off := int64(0); off < size; off += fuzzChunk {
+			out = append(out, [2]int64{off, min(fuzzChunk, size-off)})
+		}
+		return out
+	}
+	for _, off := range []int64{0, size/2 - 1000, size - fuzzChunk - 3, size - SectorSize} {
+		out = append(out, [2]int64{off, min(fuzzChunk, size-off)})
+	}
+	return out
+}
+
+// checkRange reads [off, off+n) and maps it: the extents must tile the
+// range, and what no layer holds must read as zeros.
+func checkRange(t *testing.T, im *Image, off, n int64) {
+	buf := make([]byte, n)
+	got, err := im.ReadAt(buf, off)
+	readable := err == nil
+	if !readable && im.Type() != Differencing {
+		// A truncated file reads as zeros: only a missing parent may fail.
+		t.Fatalf("ReadAt(%d bytes at %d) of a %v disk of %d bytes = %d, %v", n, off, im.Type(), im.Size(), got, err)
+	}
+	ext, err := im.AppendExtents(nil, off, n)
+	if err != nil {
+		t.Fatalf("AppendExtents(%d, %d): %v", off, n, err)
+	}
+	next := off
+	for _, e := range ext {
+		if e.Offset != next || e.Length <= 0 {
+			t.Fatalf("AppendExtents(%d, %d) = %v: does not tile the range", off, n, ext)
+		}
+		next += e.Length
+		if readable && e.Layer == Unallocated {
+			if z := buf[e.Offset-off : next-off]; bytes.Count(z, []byte{0}) != len(z) {
+				t.Fatalf("extent %v is unallocated but reads non-zero bytes", e)
+			}
+		}
+	}
+	if next != off+n {
+		t.Fatalf("AppendExtents(%d, %d) = %v: ends at %d", off, n, ext, next)
+	}
+}
