@@ -161,9 +161,9 @@ func (im *Image) moveFooterLocked(off int64) error {
 }
 
 // EmptyBAT drops every block (`vhd-util modify -z`): the batmap is
-// cleared first (fewer full bits is always safe), then the BAT, each
-// sector of which is valid old or new; last the file is cut back to its
-// metadata.
+// cleared first (fewer full bits is always safe; header and map in one
+// write, see rewriteBatmapLocked), then the BAT, each sector of which is
+// valid old or new; last the file is cut back to its metadata.
 func EmptyBAT(path string, fsys FS) error {
 	return maintain(path, fsys, func(im *Image) error {
 		if im.footer.Type == Fixed {
@@ -174,7 +174,7 @@ func EmptyBAT(path string, fsys FS) error {
 		}
 		if b := im.batmap; b != nil {
 			clear(b.bits)
-			if err := im.writeBatmapLocked(); err != nil {
+			if err := im.rewriteBatmapLocked(); err != nil {
 				return err
 			}
 		}
@@ -195,13 +195,34 @@ func EmptyBAT(path string, fsys FS) error {
 	})
 }
 
+// rewriteBatmapLocked writes a changed map and its header. Where the map
+// follows its header (blktap's layout) both go in one write, so no reader
+// sees the new map under the old checksum; elsewhere map, then header.
+func (im *Image) rewriteBatmapLocked() error {
+	b := im.batmap
+	if int64(b.header.MapOffset) != b.offset+batmapHeaderSize {
+		return im.writeBatmapLocked()
+	}
+	b.header.Checksum = batmapChecksum(b.bits)
+	buf := make([]byte, batmapHeaderSize+len(b.bits))
+	b.header.put(buf)
+	copy(buf[batmapHeaderSize:], b.bits)
+	if _, err := im.file.WriteAt(buf, b.offset); err != nil {
+		return fmt.Errorf("write batmap: %w", err)
+	}
+	b.changed = false
+	return nil
+}
+
 // SetParent points a differencing image at a new parent (`vhd-util modify
 // -p`): parent UUID, timestamp (the parent's mtime, as blktap records it),
-// name and blktap's three locators, all relative to the child. The locator
-// data goes first, into the old locators' space where it fits, else past
-// the last block; the header, which makes it reachable, goes last. A crash
-// in between leaves the old header, whose UUID still finds the old parent
-// by name: the new parent's UUID cannot match it.
+// name and blktap's three locators, all relative to the child. The new
+// locator data goes into fresh sectors past the last block (the footer
+// moving there first), so the old header's locators stay intact until the
+// header itself, written last, switches to the new ones. The header is two
+// sectors written with one write inside one 4 KiB page: a process crash
+// cannot split it; a power cut can only on a disk with 512-byte physical
+// sectors (blktap shares that window).
 func SetParent(path, parent string, raw bool, fsys FS) error {
 	return maintain(path, fsys, func(im *Image) error {
 		if im.footer.Type != Differencing {
@@ -214,8 +235,7 @@ func SetParent(path, parent string, raw bool, fsys FS) error {
 		h := im.header
 		h.ParentUUID, h.ParentTimestamp = pi.uuid, pi.timestamp
 		h.SetParentName(filepath.Base(pi.rel))
-		h.Locators, err = im.placeLocatorsLocked(locatorPayloads(pi.rel))
-		if err != nil {
+		if h.Locators, err = im.appendLocatorsLocked(locatorPayloads(pi.rel)); err != nil {
 			return err
 		}
 		var buf [HeaderSize]byte
@@ -228,45 +248,31 @@ func SetParent(path, parent string, raw bool, fsys FS) error {
 	})
 }
 
-// placeLocatorsLocked writes each payload into the space of an old locator
-// large enough, else into new sectors past the end of the data (the footer
-// moving first), and returns the new locator table.
-func (im *Image) placeLocatorsLocked(payloads []struct {
+// appendLocatorsLocked writes the payloads, a sector each or more, past the
+// end of the data and returns the locator table naming them.
+func (im *Image) appendLocatorsLocked(payloads []struct {
 	code uint32
 	data []byte
 }) ([locatorCount]Locator, error) {
 	var out [locatorCount]Locator
-	free := slices.DeleteFunc(slices.Clone(im.header.Locators[:]), func(l Locator) bool {
-		return l.Code == LocatorNone || int64(l.DataOffset)+l.SpaceBytes() > im.footerOff
-	})
-	end := roundUp(max(im.dataEnd, im.footerOff), SectorSize)
-	grow := int64(0)
+	start := roundUp(max(im.dataEnd, im.footerOff), SectorSize)
+	area := []byte{}
 	for i, p := range payloads {
-		need := roundUp(int64(len(p.data)), SectorSize)
-		j := slices.IndexFunc(free, func(l Locator) bool { return l.SpaceBytes() >= need })
-		if j >= 0 {
-			out[i] = Locator{Code: p.code, DataSpace: uint32(free[j].SpaceBytes()), DataLen: uint32(len(p.data)), DataOffset: free[j].DataOffset}
-			free = slices.Delete(free, j, j+1)
-			continue
-		}
-		out[i] = Locator{Code: p.code, DataSpace: uint32(need), DataLen: uint32(len(p.data)), DataOffset: uint64(end + grow)}
-		grow += need
+		space := roundUp(int64(len(p.data)), SectorSize)
+		out[i] = Locator{Code: p.code, DataSpace: uint32(space), DataLen: uint32(len(p.data)), DataOffset: uint64(start + int64(len(area)))}
+		area = append(area, p.data...)
+		area = append(area, make([]byte, space-int64(len(p.data)))...)
 	}
-	if grow > 0 {
-		if _, err := im.file.WriteAt(im.footerBuf[:], end+grow); err != nil {
-			return out, fmt.Errorf("write footer: %w", err)
-		}
-		if err := im.file.Sync(); err != nil {
-			return out, err
-		}
-		im.footerOff, im.fileSize, im.dataEnd = end+grow, max(im.fileSize, end+grow+FooterSize), end+grow
+	end := start + int64(len(area))
+	if _, err := im.file.WriteAt(im.footerBuf[:], end); err != nil {
+		return out, fmt.Errorf("write footer: %w", err)
 	}
-	for i, p := range payloads {
-		space := make([]byte, out[i].SpaceBytes())
-		copy(space, p.data)
-		if _, err := im.file.WriteAt(space, int64(out[i].DataOffset)); err != nil {
-			return out, fmt.Errorf("write parent locator %d: %w", i, err)
-		}
+	if err := im.file.Sync(); err != nil {
+		return out, err
+	}
+	im.footerOff, im.fileSize, im.dataEnd = end, max(im.fileSize, end+FooterSize), end
+	if _, err := im.file.WriteAt(area, start); err != nil {
+		return out, fmt.Errorf("write parent locators: %w", err)
 	}
 	return out, im.file.Sync()
 }
