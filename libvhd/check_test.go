@@ -40,18 +40,29 @@ func newTestImage(t *testing.T, path, parent string) {
 	}
 }
 
-// patch overwrites bytes of a file.
-func patch(t *testing.T, path string, off int64, b []byte) {
+// openAt opens path and resolves off, which counts from the end of the
+// file when negative.
+func openAt(t *testing.T, path string, flag int, off int64) (*os.File, int64) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if off < 0 {
-		st, _ := f.Stat()
+		st, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
 		off += st.Size()
 	}
+	return f, off
+}
+
+// patch overwrites bytes of a file.
+func patch(t *testing.T, path string, off int64, b []byte) {
+	t.Helper()
+	f, off := openAt(t, path, os.O_RDWR, off)
+	defer f.Close()
 	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
@@ -59,15 +70,8 @@ func patch(t *testing.T, path string, off int64, b []byte) {
 
 func readAt(t *testing.T, path string, off int64, n int) []byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, off := openAt(t, path, os.O_RDONLY, off)
 	defer f.Close()
-	if off < 0 {
-		st, _ := f.Stat()
-		off += st.Size()
-	}
 	b := make([]byte, n)
 	if _, err := f.ReadAt(b, off); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"strings"
 
@@ -274,9 +275,7 @@ func (c *readCmd) dump(b []byte) string {
 func countBits(b []byte) int {
 	n := 0
 	for _, c := range b {
-		for ; c != 0; c &= c - 1 {
-			n++
-		}
+		n += bits.OnesCount8(c)
 	}
 	return n
 }

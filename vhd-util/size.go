@@ -2,30 +2,19 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
+
+	"gotap.dev/libvhd"
 )
 
-// Size units accepted after a number.
-var sizeUnits = map[byte]int64{'B': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
-
-// parseSize reads "10G", "512M", "1073742336B" or a bare number, which is
-// in unit bytes (MB for blktap's -s, bytes for modify -s).
+// parseSize reads "10G", "512M", "1073742336B" or a bare number of unit
+// bytes (MB for blktap's -s, bytes for modify -s); a bad one is a usage
+// error.
 func parseSize(s string, unit int64) (int64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	if t != "" {
-		if u, ok := sizeUnits[t[len(t)-1]]; ok {
-			t, unit = t[:len(t)-1], u
-		}
+	n, err := libvhd.ParseSize(s, unit)
+	if err != nil {
+		return 0, codedError{exitUsage, err}
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
-		return 0, usagef("size %q: want a number with an optional K, M, G, T or B suffix", s)
-	}
-	if n > (1<<62)/unit {
-		return 0, usagef("size %q is out of range", s)
-	}
-	return n * unit, nil
+	return n, nil
 }
 
 // mb renders bytes in whole MB, as blktap prints sizes.
