@@ -1,0 +1,80 @@
+// Package control is the protocol tap-ctl, xmsnap and tapmon speak to a
+// tapdisk: newline-delimited JSON over the tapdisk's Unix stream socket
+// ctl<pid> in the run directory (see package rundir), so that a shell can
+// speak it too. It holds the Server (tapdisk supplies a Handler that
+// carries out the operations) and the Client the command-line tools use.
+//
+// # Requests and replies
+//
+// A request is one line holding one JSON object:
+//
+//	{"v":1,"id":ID,"op":"OP", …the op's fields}
+//
+// v is the protocol version, 1 (it may be left out); id is any JSON value,
+// echoed in the reply (it may be left out too). A reply is one line:
+//
+//	{"v":1,"id":ID,"ok":true,"result":RESULT}
+//	{"v":1,"id":ID,"ok":false,"errno":"ENOENT","error":"minor 3 is not attached"}
+//
+// result is left out for operations that return nothing. errno is the
+// symbolic errno name (tap-ctl exits with its value); error is for people.
+// Requests on one connection are answered in order; open several
+// connections for concurrency.
+//
+// # Operations
+//
+// minor is 0 to 16383. An image is blktap's type:path (vhd:/srv/a.vhd,
+// aio:/dev/sdb, ram:64M). Info is a VBD's vbd.Info: minor, image, state
+// (blktap's bit flags: 0x2 closed, 0x20 paused, 0x200 resume failed…),
+// state_name, size, read_only, direct, ring_slots, ring_in_use, uptime_s,
+// stats (reads, writes, bytes, errors, retries, merges, in_flight,
+// latency percentiles) and recent_errors.
+//
+//	op      request fields                                result
+//	pid     -                                             {"pid":N}
+//	list    -                                             [Info, …] every attached minor
+//	attach  minor                                         - (minor reserved, state closed; EEXIST if attached)
+//	open    minor, image, read_only, no_direct, timeout   {"minor":N,"nbd_socket":PATH,"uri":"nbd+unix:///?socket=PATH"}
+//	pause   minor                                         - (in-flight requests drained, image closed)
+//	resume  minor, image (optional: a new image)          - (EMEDIUMTYPE if its size differs)
+//	close   minor                                         - (NBD socket closed, image flushed and closed; minor stays attached)
+//	detach  minor                                         - (EBUSY while open)
+//	stats   minor                                         Info
+//	watch   minor (optional: all), interval_ms (≥10, default 1000)   a stream of replies, result [Info, …]
+//
+// open attaches the minor if it is not attached yet; EBUSY if an image is
+// open on it. timeout is the per-request timeout in seconds (default 120).
+// Operations on a minor that is not attached fail with ENOENT; pause and
+// resume of a closed one with ENODEV.
+//
+// watch answers at once and then every interval_ms, each reply with the
+// request's id, until the client closes the connection (or the minor is
+// detached: a last, failed reply). Closing only the sending half, as socat
+// does when its input ends, does not end it. It takes over the connection: other
+// requests need a connection of their own.
+//
+// # Errors
+//
+// A line that is not a JSON object, a field the op does not take, a value
+// of the wrong type, a missing or out-of-range minor, or an image that is
+// not type:path get EINVAL; an unknown op ENOSYS; a version other than 1
+// EPROTONOSUPPORT. The connection stays open for the next request. A line
+// longer than 64 KiB (MaxLine) gets EMSGSIZE and its connection is closed.
+//
+// # Access
+//
+// The socket has mode 0600, and the server checks each connection's peer
+// credentials (SO_PEERCRED): only root and the tapdisk's own uid may
+// speak; anyone else gets one EPERM reply and is disconnected.
+//
+// # From a shell
+//
+//	$ S=/run/blktap-control/ctl$(pgrep -n tapdisk)
+//	$ echo '{"op":"list"}' | socat - UNIX-CONNECT:$S | jq '.result[] | {minor, image, state_name}'
+//	$ echo '{"v":1,"id":1,"op":"pause","minor":0}' | socat - UNIX-CONNECT:$S
+//	{"v":1,"id":1,"ok":true}
+//	$ echo '{"op":"watch","minor":0,"interval_ms":500}' | socat -t 1000000 - UNIX-CONNECT:$S | jq -c '.result[].stats | {reads, writes}'
+//
+// (socat's -t keeps the connection open after its input ends, so the
+// watch goes on.)
+package control

@@ -1,0 +1,136 @@
+package control
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+
+	"gotap.dev/libtap/vbd"
+)
+
+// fakeHandler keeps minors as Infos and applies blktap's state rules,
+// without disks.
+type fakeHandler struct {
+	mu     sync.Mutex
+	minors map[int]*vbd.Info
+}
+
+func newFake() *fakeHandler { return &fakeHandler{minors: map[int]*vbd.Info{}} }
+
+func (f *fakeHandler) List(context.Context) ([]vbd.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var infos []vbd.Info
+	for _, m := range slices.Sorted(maps.Keys(f.minors)) {
+		infos = append(infos, *f.minors[m])
+	}
+	return infos, nil
+}
+
+func (f *fakeHandler) Attach(_ context.Context, minor int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.minors[minor] != nil {
+		return Errorf(syscall.EEXIST, "minor %d is attached", minor)
+	}
+	f.minors[minor] = &vbd.Info{Minor: minor, State: vbd.Closed}
+	return nil
+}
+
+func (f *fakeHandler) Open(ctx context.Context, req OpenRequest) (OpenReply, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := f.minors[req.Minor]
+	if info == nil {
+		info = &vbd.Info{Minor: req.Minor}
+		f.minors[req.Minor] = info
+	} else if info.State&vbd.Closed == 0 {
+		return OpenReply{}, Errorf(syscall.EBUSY, "minor %d is open", req.Minor)
+	}
+	info.Image, info.State, info.ReadOnly = req.Image, 0, req.ReadOnly
+	return OpenReply{Minor: req.Minor, Socket: "/nbd", URI: "nbd+unix:///?socket=/nbd"}, nil
+}
+
+// change applies fn to an attached minor's Info.
+func (f *fakeHandler) change(minor int, fn func(*vbd.Info) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info := f.minors[minor]
+	if info == nil {
+		return Errorf(syscall.ENOENT, "minor %d is not attached", minor)
+	}
+	return fn(info)
+}
+
+func (f *fakeHandler) Pause(_ context.Context, minor int) error {
+	return f.change(minor, func(i *vbd.Info) error {
+		if i.State&vbd.Closed != 0 {
+			return syscall.ENODEV
+		}
+		i.State |= vbd.Paused
+		return nil
+	})
+}
+
+func (f *fakeHandler) Resume(_ context.Context, minor int, image string) error {
+	return f.change(minor, func(i *vbd.Info) error {
+		if i.State&vbd.Paused == 0 {
+			return Errorf(syscall.EINVAL, "minor %d is not paused", minor)
+		}
+		if image == "ram:2M" { // the fake's disks are 1M
+			return Errorf(syscall.EMEDIUMTYPE, "%s: size differs", image)
+		}
+		i.State &^= vbd.Paused
+		return nil
+	})
+}
+
+func (f *fakeHandler) Close(_ context.Context, minor int) error {
+	return f.change(minor, func(i *vbd.Info) error {
+		i.State, i.Image = vbd.Closed, ""
+		return nil
+	})
+}
+
+func (f *fakeHandler) Detach(_ context.Context, minor int) error {
+	return f.change(minor, func(i *vbd.Info) error {
+		if i.State&vbd.Closed == 0 {
+			return Errorf(syscall.EBUSY, "minor %d is open", minor)
+		}
+		delete(f.minors, minor)
+		return nil
+	})
+}
+
+func (f *fakeHandler) Stats(_ context.Context, minor int) (vbd.Info, error) {
+	var info vbd.Info
+	err := f.change(minor, func(i *vbd.Info) error {
+		i.Stats.Reads++ // so that a watch sees figures move
+		info = *i
+		return nil
+	})
+	return info, err
+}
+
+// serve starts a Server for h on a socket in dir, stopped at cleanup.
+func serve(t *testing.T, h Handler, dir string) string {
+	t.Helper()
+	path := dir + "/ctl1"
+	ln, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewServer(h, nil).Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve() = %v; want nil after cancel", err)
+		}
+	})
+	return path
+}

@@ -1,0 +1,31 @@
+package control
+
+import (
+	"context"
+
+	"gotap.dev/libtap/vbd"
+)
+
+// Handler carries out the operations; tapdisk implements it. The Server
+// has already checked the request (fields, minor range), so a Handler
+// only reports what its own state refuses, preferably as an *Error from
+// Errorf (else the errno its error wraps, or EIO). Methods are called
+// from many connections at once.
+type Handler interface {
+	// List reports every attached minor, open or not.
+	List(ctx context.Context) ([]vbd.Info, error)
+	// Attach reserves a minor (state closed); EEXIST if it is attached.
+	Attach(ctx context.Context, minor int) error
+	// Open opens an image on a minor (attaching it if need be) and starts
+	// serving it over NBD; EBUSY if the minor has an image open.
+	Open(ctx context.Context, req OpenRequest) (OpenReply, error)
+	Pause(ctx context.Context, minor int) error
+	// Resume reopens the image, or image if not empty.
+	Resume(ctx context.Context, minor int, image string) error
+	// Close stops serving and closes the image; the minor stays attached.
+	Close(ctx context.Context, minor int) error
+	// Detach forgets a closed minor; EBUSY while an image is open.
+	Detach(ctx context.Context, minor int) error
+	// Stats reports one minor; ENOENT if it is not attached.
+	Stats(ctx context.Context, minor int) (vbd.Info, error)
+}

@@ -1,0 +1,105 @@
+package control
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the protocol version this package speaks (the "v" field).
+const Version = 1
+
+// MaxLine caps a request line: a longer one is refused and its
+// connection closed, so a client cannot make the daemon buffer without
+// bound.
+const MaxLine = 64 << 10
+
+// Operation names (the "op" field).
+const (
+	OpPid    = "pid"
+	OpList   = "list"
+	OpAttach = "attach"
+	OpOpen   = "open"
+	OpPause  = "pause"
+	OpResume = "resume"
+	OpClose  = "close"
+	OpDetach = "detach"
+	OpStats  = "stats"
+	OpWatch  = "watch"
+)
+
+// Header opens every request. ID is echoed verbatim in the reply, so a
+// client may use any JSON value; V may be left out and means Version.
+type Header struct {
+	V  int             `json:"v,omitempty"`
+	ID json.RawMessage `json:"id,omitempty"`
+	Op string          `json:"op"`
+}
+
+func (h *Header) header() *Header { return h }
+
+// request is anything a Client sends: every request type embeds Header.
+type request interface{ header() *Header }
+
+// MinorRequest names one minor (attach, pause, close, detach, stats).
+type MinorRequest struct {
+	Header
+	Minor int `json:"minor"`
+}
+
+// OpenRequest opens an image on a minor and starts its NBD socket.
+type OpenRequest struct {
+	Header
+	Minor    int    `json:"minor"`
+	Image    string `json:"image"` // type:path
+	ReadOnly bool   `json:"read_only,omitempty"`
+	NoDirect bool   `json:"no_direct,omitempty"`
+	// Timeout is the per-request timeout in seconds; 0: blktap's 120.
+	Timeout int `json:"timeout,omitempty"`
+}
+
+// RequestTimeout is Timeout as a duration (0 if unset).
+func (r OpenRequest) RequestTimeout() time.Duration { return time.Duration(r.Timeout) * time.Second }
+
+// ResumeRequest resumes a paused minor, on a new image if Image is set.
+type ResumeRequest struct {
+	Header
+	Minor int    `json:"minor"`
+	Image string `json:"image,omitempty"`
+}
+
+// WatchRequest streams stats of one minor, or of all when Minor is -1 or
+// left out.
+type WatchRequest struct {
+	Header
+	Minor      int `json:"minor"`
+	IntervalMS int `json:"interval_ms,omitempty"`
+}
+
+// Watch intervals: the default, and the shortest allowed (a shorter one
+// would only burn CPU on both ends).
+const (
+	DefaultWatchInterval = time.Second
+	MinWatchInterval     = 10 * time.Millisecond
+)
+
+// PidReply is the result of pid.
+type PidReply struct {
+	Pid int `json:"pid"`
+}
+
+// OpenReply is the result of open: where the disk is served.
+type OpenReply struct {
+	Minor  int    `json:"minor"`
+	Socket string `json:"nbd_socket"`
+	URI    string `json:"uri"`
+}
+
+// Reply answers one request (and is each line of a watch).
+type Reply struct {
+	V      int             `json:"v"`
+	ID     json.RawMessage `json:"id,omitempty"`
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Errno  string          `json:"errno,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
