@@ -82,7 +82,7 @@ func Check(path string, opts CheckOptions) ([]Problem, error) {
 		}
 		c, err := checkOne(path, opts)
 		if err != nil {
-			return all, fmt.Errorf("check: %w", err)
+			return all, err
 		}
 		all = append(all, c.problems...)
 		if !opts.Parents {

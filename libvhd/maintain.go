@@ -18,9 +18,16 @@ import (
 //   - the dynamic header (1024 bytes, two sectors in one 4 KiB page) is
 //     written with one write, after the locator data it points to.
 
-// ErrNoBatmap is returned when an operation needs blktap's batmap (the
-// marker) and the image has none.
-var ErrNoBatmap = errors.New("image has no batmap")
+// Errors of requests that do not apply to the image; nothing is written.
+var (
+	// ErrNoBatmap: the operation needs blktap's batmap (the marker) and
+	// the image has none.
+	ErrNoBatmap = errors.New("image has no batmap")
+	// ErrFixedImage: the operation needs a BAT or a footer copy.
+	ErrFixedImage = errors.New("not possible on a fixed image")
+	// ErrCutsData: a new physical size would cut into data or metadata.
+	ErrCutsData = errors.New("would cut into data")
+)
 
 // maintain opens path for writing without its parent, runs op under the
 // image lock and closes it, reporting the first error with the path.
@@ -75,7 +82,7 @@ func RepairFooter(path string, fromCopy bool, fsys FS) (repaired bool, err error
 	err = maintain(path, fsys, func(im *Image) error {
 		if im.footer.Type == Fixed {
 			if fromCopy {
-				return errors.New("a fixed disk has no footer copy at offset 0")
+				return fmt.Errorf("no footer copy at offset 0: %w", ErrFixedImage)
 			}
 			return nil
 		}
@@ -135,7 +142,7 @@ func SetPhysicalSize(path string, size int64, fsys FS) error {
 			limit = int64(im.footer.CurrentSize)
 		}
 		if size-FooterSize < limit {
-			return fmt.Errorf("size %d: would cut into data, which ends at %d (%d bytes at least with the footer)", size, limit, limit+FooterSize)
+			return fmt.Errorf("size %d: %w, which ends at %d (%d bytes at least with the footer)", size, ErrCutsData, limit, limit+FooterSize)
 		}
 		return im.moveFooterLocked(size - FooterSize)
 	})
@@ -167,7 +174,7 @@ func (im *Image) moveFooterLocked(off int64) error {
 func EmptyBAT(path string, fsys FS) error {
 	return maintain(path, fsys, func(im *Image) error {
 		if im.footer.Type == Fixed {
-			return errors.New("a fixed disk has no BAT")
+			return fmt.Errorf("no BAT: %w", ErrFixedImage)
 		}
 		if err := im.flushLocked(); err != nil {
 			return err

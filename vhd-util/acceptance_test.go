@@ -80,3 +80,33 @@ func TestAcceptanceSamples(t *testing.T) {
 	afl := vhdtest.Sample(t, "qemu-iotests/afl5.img.bz2")
 	fails(t, exitInvalid, "problem(s) found", "check", "-n", afl)
 }
+
+// Images QEMU writes (each creator and subformat, with data) check valid.
+func TestAcceptanceQEMUImages(t *testing.T) {
+	vhdtest.RequireTool(t, "qemu-img")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "data.raw")
+	vhdtest.Run(t, "qemu-img", "create", "-q", "-f", "raw", raw, "5M")
+	vhdtest.Run(t, "qemu-io", "-f", "raw", "-c", "write -P 0x5a 1M 2M", raw)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"dynamic", []string{"create", "-q", "-f", "vpc"}},
+		{"force_size", []string{"create", "-q", "-f", "vpc", "-o", "force_size=on"}},
+		{"fixed", []string{"create", "-q", "-f", "vpc", "-o", "subformat=fixed"}},
+		{"converted with data", []string{"convert", "-f", "raw", "-O", "vpc", raw}},
+		{"converted fixed", []string{"convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed", raw}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, tt.name+".vhd")
+			args := append(tt.args, path)
+			if tt.args[0] == "create" {
+				args = append(args, "4G")
+			}
+			vhdtest.Run(t, "qemu-img", args...)
+			wantOutput(t, path+" is valid\n", "check", "-n", path, "-b")
+		})
+	}
+}

@@ -106,6 +106,7 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.Is(err, libvhd.ErrTooLarge), errors.Is(err, libvhd.ErrChainTooDeep),
 		errors.Is(err, libvhd.ErrNotDifferencing), errors.Is(err, libvhd.ErrNoBatmap),
+		errors.Is(err, libvhd.ErrFixedImage), errors.Is(err, libvhd.ErrCutsData),
 		errors.Is(err, libvhd.ErrOutOfRange):
 		return exitUsage
 	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID):

@@ -198,7 +198,7 @@ func TestModify(t *testing.T) {
 	wantOutput(t, "0\n3584\n", "query", "-n", at("a.vhd"), "-a", "-s")
 	ok(t, "modify", "-n", at("a.vhd"), "-s", "1M")
 	wantOutput(t, "1048576\n", "query", "-n", at("a.vhd"), "-s")
-	fails(t, exitIO, "cut into data", "modify", "-n", at("a.vhd"), "-s", "1024")
+	fails(t, exitUsage, "cut into data", "modify", "-n", at("a.vhd"), "-s", "1024")
 
 	ok(t, "modify", "-n", at("c.vhd"), "-p", at("b.vhd"))
 	wantOutput(t, at("b.vhd")+"\n", "query", "-n", at("c.vhd"), "-p")
