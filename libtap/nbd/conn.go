@@ -96,6 +96,8 @@ func (c *conn) serve() {
 	switch {
 	case err == nil, errors.Is(err, io.EOF), c.draining.Load():
 		c.log.Debug("nbd disconnected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.log.Info("nbd client vanished mid-request")
 	default:
 		c.log.Warn("nbd connection closed", "err", err)
 	}
