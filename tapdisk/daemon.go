@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/drivers"
+	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/rundir"
+	"gotap.dev/libtap/sched"
+	"gotap.dev/libtap/vbd"
+)
+
+// daemon is the table of minors this tapdisk serves; it is the control
+// protocol's Handler. Lock order: daemon.mu, then a minor's mu.
+type daemon struct {
+	dir       rundir.Dir
+	pid       int
+	log       *slog.Logger
+	ringSlots int
+	depth     int
+	tcp       *nbd.Server // every minor by number; nil without --tcp
+
+	mu     sync.Mutex
+	minors map[int]*minor
+	// exitWhenEmpty: started without images, so tap-ctl spawned us and
+	// we go once the last minor it gave us is detached (empty closes).
+	exitWhenEmpty bool
+	empty         chan struct{}
+}
+
+var _ control.Handler = (*daemon)(nil)
+
+// get finds an attached minor.
+func (d *daemon) get(n int) (*minor, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m := d.minors[n]; m != nil {
+		return m, nil
+	}
+	return nil, control.Errorf(syscall.ENOENT, "minor %d is not attached", n)
+}
+
+func (d *daemon) List(context.Context) ([]vbd.Info, error) {
+	d.mu.Lock()
+	ms := make([]*minor, 0, len(d.minors))
+	for _, n := range slices.Sorted(maps.Keys(d.minors)) {
+		ms = append(ms, d.minors[n])
+	}
+	d.mu.Unlock()
+	infos := make([]vbd.Info, len(ms))
+	for i, m := range ms {
+		infos[i] = m.info()
+	}
+	return infos, nil
+}
+
+func (d *daemon) Attach(_ context.Context, n int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.minors[n] != nil {
+		return control.Errorf(syscall.EEXIST, "minor %d is already attached", n)
+	}
+	d.minors[n] = &minor{n: n}
+	d.log.Info("minor attached", "minor", n)
+	return nil
+}
+
+func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.OpenReply, error) {
+	d.mu.Lock()
+	m, attached := d.minors[req.Minor]
+	if !attached {
+		m = &minor{n: req.Minor}
+		d.minors[req.Minor] = m
+	}
+	d.mu.Unlock()
+	opts := vbd.Options{
+		Drivers:   drivers.Options{ReadOnly: req.ReadOnly, NoDirect: req.NoDirect},
+		RingSlots: d.ringSlots,
+		Sched:     sched.Config{Depth: d.depth, Timeout: req.RequestTimeout()},
+		Logger:    d.log,
+	}
+	rep, err := m.open(d, req.Image, opts)
+	if err != nil && !attached {
+		// Open attached it for this request only: undo that.
+		d.forget(m)
+	}
+	return rep, err
+}
+
+// forget removes a minor that has no image open.
+func (d *daemon) forget(m *minor) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.minors[m.n] == m && !m.isOpen() {
+		delete(d.minors, m.n)
+	}
+}
+
+func (d *daemon) Pause(ctx context.Context, n int) error {
+	m, err := d.get(n)
+	if err != nil {
+		return err
+	}
+	return m.withVBD(func(v *vbd.VBD) error { return v.Pause(ctx) })
+}
+
+func (d *daemon) Resume(ctx context.Context, n int, image string) error {
+	m, err := d.get(n)
+	if err != nil {
+		return err
+	}
+	return m.withVBD(func(v *vbd.VBD) error { return v.Resume(ctx, image) })
+}
+
+func (d *daemon) Close(ctx context.Context, n int) error {
+	m, err := d.get(n)
+	if err != nil {
+		return err
+	}
+	return m.close(ctx, d)
+}
+
+func (d *daemon) Detach(_ context.Context, n int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.minors[n]
+	switch {
+	case m == nil:
+		return control.Errorf(syscall.ENOENT, "minor %d is not attached", n)
+	case m.isOpen():
+		return control.Errorf(syscall.EBUSY, "minor %d has an image open: close it first", n)
+	}
+	delete(d.minors, n)
+	d.log.Info("minor detached", "minor", n)
+	if len(d.minors) == 0 && d.exitWhenEmpty {
+		d.exitWhenEmpty = false // close empty once
+		close(d.empty)
+	}
+	return nil
+}
+
+func (d *daemon) Stats(_ context.Context, n int) (vbd.Info, error) {
+	m, err := d.get(n)
+	if err != nil {
+		return vbd.Info{}, err
+	}
+	return m.info(), nil
+}
+
+// shutdownGrace bounds how long shutdown waits for a frontend's requests
+// in flight (a request may retry for up to --timeout): past it, their
+// connections are cut.
+const shutdownGrace = 30 * time.Second
+
+// closeAll closes every minor's image, for the exit; the minors stay
+// attached (the process is going).
+func (d *daemon) closeAll() error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	d.mu.Lock()
+	ms := slices.Collect(maps.Values(d.minors))
+	d.mu.Unlock()
+	var errs []error
+	for _, m := range ms {
+		errs = append(errs, m.close(ctx, d))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,56 @@
+// Command tapdisk serves virtual disks from user space: blktap's tapdisk,
+// with NBD as the frontend.
+//
+// # Synopsis
+//
+//	tapdisk [flags] [TYPE:PATH...]
+//
+// # Description
+//
+// tapdisk creates its control socket ctl<pid> in the run directory and
+// prints its path as the first line on stdout, once it answers requests.
+// It then opens each image given (as minors 0, 1, …) and prints, one per
+// line, the NBD URI it is served at: a Unix socket nbd<pid>.<minor> of
+// mode 0600 beside the control socket. So one command serves a disk, the
+// way qemu-nbd does:
+//
+//	$ tapdisk vhd:/srv/vm.vhd &
+//	/run/blktap-control/ctl4242
+//	nbd+unix:///?socket=/run/blktap-control/nbd4242.0
+//	$ nbdinfo 'nbd+unix:///?socket=/run/blktap-control/nbd4242.0'
+//
+// Images are blktap's TYPE:PATH: vhd:/srv/a.vhd (a VHD chain), aio:/dev/sdb
+// (a raw file or device, O_DIRECT unless -D), ram:64M (a disk in memory).
+//
+// tap-ctl (or a shell: see package gotap.dev/libtap/control) attaches,
+// opens, pauses, resumes, closes and detaches more minors over the control
+// socket. A tapdisk started without images exits once the last minor it
+// was given is detached, as blktap's does when tap-ctl spawned it.
+//
+// On SIGTERM or SIGINT tapdisk stops taking requests, lets those in flight
+// complete, closes every image (flushing, and writing VHD footers and
+// batmaps), removes its sockets and exits 0.
+//
+// # Options
+//
+//	--run-dir DIR      run directory (default $BLKTAP_RUN_DIR, else
+//	                   /run/blktap-control for root, else
+//	                   $XDG_RUNTIME_DIR/blktap-control)
+//	-R, --read-only    open the images given read-only
+//	-D, --no-direct    buffered I/O instead of O_DIRECT (aio)
+//	-t, --timeout SECS give up retrying a request after SECS (default 120)
+//	--tcp ADDR         also serve every minor over TCP, export name = minor;
+//	                   ADDR without a host listens on loopback only
+//	--tls-cert FILE, --tls-key FILE
+//	                   TLS for --tcp (required beyond loopback)
+//	--log-file FILE    log there instead of stderr
+//	--log-level LEVEL  debug, info, warn or error (default info)
+//	--log-format FMT   text or json (default text)
+//	--ring-slots N     requests in flight per minor (default 352)
+//	--depth N          concurrent I/O operations per minor (default 32)
+//
+// # Exit status
+//
+// 0 after a clean shutdown; 1 if serving failed or an image could not be
+// opened or closed cleanly; 2 for bad flags.
+package main

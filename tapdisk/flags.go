@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/alecthomas/kong"
+	"gotap.dev/libtap/disk"
+)
+
+// flags are tapdisk's command line; doc.go has the man page.
+type flags struct {
+	RunDir    string   `name:"run-dir" placeholder:"DIR" help:"Run directory for the control and NBD sockets (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
+	ReadOnly  bool     `short:"R" help:"Open the images given read-only."`
+	NoDirect  bool     `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
+	Timeout   int      `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
+	TCP       string   `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number. An ADDR without a host (:10809) is loopback; any other address needs --tls-cert and --tls-key."`
+	TLSCert   string   `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp."`
+	TLSKey    string   `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp."`
+	LogFile   string   `placeholder:"FILE" help:"Log to FILE (appending) instead of stderr."`
+	LogLevel  string   `default:"info" enum:"debug,info,warn,error" help:"Least severe messages logged: debug, info, warn or error."`
+	LogFormat string   `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
+	RingSlots int      `default:"352" help:"Requests in flight per minor (blktap: 352)."`
+	Depth     int      `default:"32" help:"Concurrent I/O operations per minor."`
+	Images    []string `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve as minors 0, 1, …: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
+}
+
+const description = `Serve virtual disks from user space (blktap's tapdisk, with NBD as the frontend).
+
+Prints its control socket's path, then each image's NBD URI, one per line:
+
+  $ tapdisk vhd:/srv/vm.vhd &
+  /run/blktap-control/ctl4242
+  nbd+unix:///?socket=/run/blktap-control/nbd4242.0
+  $ nbdinfo 'nbd+unix:///?socket=/run/blktap-control/nbd4242.0'
+
+tap-ctl controls it over the control socket. SIGTERM or SIGINT: in-flight
+requests complete, images are closed (VHD footers written), sockets removed,
+exit 0.`
+
+// errUsage marks a command line refused before anything started.
+var errUsage = errors.New("usage")
+
+// parse reads the command line. help is true when --help was answered
+// (kong printed it); the caller then exits 0.
+func parse(args []string, stdout, stderr io.Writer) (f flags, help bool, err error) {
+	parser, err := kong.New(&f,
+		kong.Name("tapdisk"),
+		kong.Description(description),
+		kong.Writers(stdout, stderr),
+		// Record the exit kong asks for after --help instead of exiting, so
+		// that run returns (and tests can call it).
+		kong.Exit(func(int) { help = true }),
+	)
+	if err != nil {
+		panic(err) // the flags struct itself is wrong: a programmer error
+	}
+	_, err = parser.Parse(args)
+	switch {
+	case help:
+		return f, true, nil
+	case err != nil:
+		return f, false, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return f, false, f.check()
+}
+
+// check refuses what kong cannot: bad images, numbers, TLS halves.
+func (f *flags) check() error {
+	for _, img := range f.Images {
+		if _, err := disk.ParseSpec(img); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+	}
+	switch {
+	case f.Timeout <= 0:
+		return fmt.Errorf("%w: --timeout %d: want seconds > 0", errUsage, f.Timeout)
+	case f.RingSlots <= 0 || f.Depth <= 0:
+		return fmt.Errorf("%w: --ring-slots and --depth must be > 0", errUsage)
+	case (f.TLSCert == "") != (f.TLSKey == ""):
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	case f.TLSCert != "" && f.TCP == "":
+		return fmt.Errorf("%w: --tls-cert needs --tcp", errUsage)
+	}
+	return nil
+}
+
+// tcpAddr is --tcp with loopback as the default host.
+func (f *flags) tcpAddr() string {
+	host, port, err := net.SplitHostPort(f.TCP)
+	if err != nil || host != "" {
+		return f.TCP // nbd.ListenTCP reports a malformed address
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/rundir"
+)
+
+// Exit statuses; doc.go documents them.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// run is tapdisk: parse, serve until a signal (or the last detach), shut
+// down cleanly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, help, err := parse(args, stdout, stderr)
+	switch {
+	case help:
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "tapdisk: %v (see tapdisk --help)\n", err)
+		return exitUsage
+	}
+	log, logFile, err := newLogger(&f, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "tapdisk: %v\n", err)
+		return exitFail
+	}
+	defer logFile.Close()
+	ctx, stop := untilSignal(ctx)
+	defer stop()
+	if err := serve(ctx, &f, stdout, log); err != nil {
+		log.Error("tapdisk failed", "err", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// serve runs the daemon until ctx ends or its last minor is detached.
+func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) error {
+	dir, err := rundir.Resolve(f.RunDir)
+	if err != nil {
+		return err
+	}
+	if err := dir.Create(); err != nil {
+		return err
+	}
+	d := &daemon{
+		dir: dir, pid: os.Getpid(), log: log,
+		ringSlots: f.RingSlots, depth: f.Depth,
+		minors:        make(map[int]*minor),
+		exitWhenEmpty: len(f.Images) == 0,
+		empty:         make(chan struct{}),
+	}
+	tcpDone, err := startTCP(ctx, d, f)
+	if err != nil {
+		return err
+	}
+	ctlPath := dir.Ctl(d.pid)
+	ln, err := control.Listen(ctlPath)
+	if err != nil {
+		return errors.Join(err, stopTCP(d, tcpDone))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- control.NewServer(d, log).Serve(ctx, ln) }()
+	fmt.Fprintln(stdout, ctlPath)
+	log.Info("tapdisk ready", "control", ctlPath)
+
+	err = openImages(ctx, d, f, stdout)
+	if err == nil {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down", "cause", context.Cause(ctx))
+		case <-d.empty:
+			log.Info("last minor detached: exiting")
+		case err = <-ctlDone:
+		}
+	}
+	// Stop taking control requests first, so nothing opens behind us;
+	// close the minors before the TCP server, as that removes them from
+	// it in the order a paused minor needs (see minor.close).
+	cancel()
+	err = errors.Join(err, <-ctlDone)
+	err = errors.Join(err, d.closeAll())
+	return errors.Join(err, stopTCP(d, tcpDone))
+}
+
+// openImages opens the command line's images as minors 0, 1, … and
+// prints where each is served.
+func openImages(ctx context.Context, d *daemon, f *flags, stdout io.Writer) error {
+	for n, image := range f.Images {
+		rep, err := d.Open(ctx, control.OpenRequest{
+			Minor: n, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, rep.URI)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/vbd"
+)
+
+// frontends serve one VBD: its own NBD socket nbd<pid>.<minor>, and the
+// daemon's TCP server if there is one.
+type frontends struct {
+	export *fencedExport
+	socket string
+	srv    *nbd.Server
+	served chan error // Serve's result
+	minor  int
+}
+
+// serveFrontends starts serving v.
+func serveFrontends(d *daemon, minor int, v *vbd.VBD) (*frontends, error) {
+	socket := d.dir.NBD(d.pid, minor)
+	// The name holds our pid: anything there is left from a dead process.
+	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("nbd socket: %w", err)
+	}
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		return nil, fmt.Errorf("nbd socket: %w", err)
+	}
+	if err := os.Chmod(socket, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("nbd socket: %w", err)
+	}
+	fe := &frontends{
+		export: &fencedExport{VBD: v},
+		socket: socket,
+		srv:    nbd.NewServer(nbd.Options{Logger: d.log.With("minor", minor)}),
+		served: make(chan error, 1),
+		minor:  minor,
+	}
+	fe.srv.Add(exportName(minor), fe.export)
+	go func() { fe.served <- fe.srv.Serve(context.Background(), ln) }()
+	if d.tcp != nil {
+		d.tcp.Add(exportName(minor), fe.export)
+	}
+	d.log.Info("serving", "minor", minor, "uri", nbdURI(socket))
+	return fe, nil
+}
+
+// stop stops taking requests, lets those in flight complete (until ctx
+// ends), closes the connections and removes the socket.
+func (fe *frontends) stop(ctx context.Context, d *daemon) error {
+	if d.tcp != nil {
+		d.tcp.Remove(exportName(fe.minor))
+	}
+	err := fe.srv.Shutdown(ctx)
+	if serr := <-fe.served; serr != nil {
+		err = errors.Join(err, serr)
+	}
+	// Serve closed the listener, which removes the socket; make sure.
+	if rerr := os.Remove(fe.socket); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		return fmt.Errorf("stop nbd: %w", err)
+	}
+	return nil
+}

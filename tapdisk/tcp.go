@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	"gotap.dev/libtap/nbd"
+)
+
+// startTCP starts the --tcp listener, if asked for; the channel carries
+// its Serve's result.
+func startTCP(ctx context.Context, d *daemon, f *flags) (<-chan error, error) {
+	if f.TCP == "" {
+		return nil, nil
+	}
+	var cfg *tls.Config
+	if f.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	}
+	ln, err := nbd.ListenTCP(f.tcpAddr(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.tcp = nbd.NewServer(nbd.Options{Logger: d.log, TLS: cfg, TLSRequired: cfg != nil})
+	done := make(chan error, 1)
+	// Not ctx: shutdown stops it (stopTCP), after the control socket.
+	go func() { done <- d.tcp.Serve(context.WithoutCancel(ctx), ln) }()
+	d.log.Info("serving over tcp", "addr", ln.Addr().String(), "tls", cfg != nil)
+	return done, nil
+}
+
+// stopTCP lets the TCP clients' requests in flight complete and closes
+// their connections.
+func stopTCP(d *daemon, done <-chan error) error {
+	if d.tcp == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := d.tcp.Shutdown(ctx)
+	if serr := <-done; serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("stop tcp: %w", err)
+	}
+	return nil
+}
