@@ -28,16 +28,6 @@ func openRO(t *testing.T, path string) *Image {
 	return im
 }
 
-// physSize is the file's length.
-func physSize(t *testing.T, path string) int64 {
-	t.Helper()
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Size()
-}
-
 func TestSetHidden(t *testing.T) {
 	for _, typ := range []DiskType{Dynamic, Fixed} {
 		t.Run(typ.String(), func(t *testing.T) {
@@ -117,7 +107,7 @@ func TestRepairFooter(t *testing.T) {
 func TestSetPhysicalSize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "disk.vhd")
 	newTestImage(t, path, "")
-	size := physSize(t, path)
+	size := fileSize(t, path)
 	want := bytes.Repeat([]byte{0xAB}, 4096)
 	for _, tt := range []struct {
 		name    string
@@ -139,7 +129,7 @@ func TestSetPhysicalSize(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		if got := physSize(t, path); got != tt.size {
+		if got := fileSize(t, path); got != tt.size {
 			t.Errorf("%s: file size %d; want %d", tt.name, got, tt.size)
 		}
 		mustCheck(t, path)
@@ -169,7 +159,7 @@ func TestEmptyBAT(t *testing.T) {
 	if _, bits, _ := im.Batmap(); !bytes.Equal(bits, make([]byte, len(bits))) {
 		t.Error("batmap not cleared")
 	}
-	if got := physSize(t, path); got != 0xC00+FooterSize {
+	if got := fileSize(t, path); got != 0xC00+FooterSize {
 		t.Errorf("file size %d; want %d (metadata and footer only)", got, 0xC00+FooterSize)
 	}
 }
