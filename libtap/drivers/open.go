@@ -6,6 +6,7 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers/aio"
+	"gotap.dev/libtap/drivers/nbd"
 	"gotap.dev/libtap/drivers/ram"
 	"gotap.dev/libtap/drivers/vhd"
 )
@@ -30,6 +31,8 @@ func Open(spec string, opts Options) (disk.Driver, error) {
 		return vhd.Open(s.Path, opts.ReadOnly)
 	case "ram":
 		return ram.Open(s.Path, opts.ReadOnly)
+	case "nbd":
+		return nbd.Open(s.Path, opts.ReadOnly)
 	}
 	return nil, fmt.Errorf("image %q: driver %q not available", spec, s.Type)
 }

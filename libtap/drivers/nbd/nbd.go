@@ -1,0 +1,205 @@
+// Package nbd is the `nbd:` driver: an image served by an NBD server,
+// read and written through one client connection. `nbd:unix:/run/x.sock`
+// connects to a Unix socket, `nbd:HOST:PORT` over TCP. The size and the
+// capabilities come from the server's handshake; the allocation map from
+// its base:allocation block status when offered (else all data).
+//
+// Requests go one at a time (a mutex around the connection): simple and
+// obviously correct; the scheduler above still merges adjacent I/O.
+package nbd
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+
+	"gotap.dev/libtap/disk"
+	proto "gotap.dev/libtap/nbd"
+)
+
+// Disk is an open NBD export.
+type Disk struct {
+	addr string
+	ro   bool
+
+	// Learnt in the handshake.
+	size       int64
+	flags      uint16
+	structured bool
+	allocation bool   // base:allocation selected
+	allocID    uint32 // its context id
+	maxReq     int64  // largest request length the server accepts
+
+	mu     sync.Mutex // one request at a time; guards below
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	cookie uint64
+	broken error // the connection failed: every later request fails
+}
+
+// Open connects to the export at addr: "unix:PATH" or "HOST:PORT".
+func Open(addr string, readOnly bool) (*Disk, error) {
+	network, where := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, where = "unix", p
+	}
+	nc, err := net.Dial(network, where)
+	if err != nil {
+		return nil, fmt.Errorf("nbd: %w", err)
+	}
+	d := &Disk{addr: addr, ro: readOnly, nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: proto.MaxBlock}
+	if err := d.handshake(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nbd: %s: %w", addr, err)
+	}
+	return d, nil
+}
+
+func (d *Disk) Size() int64 { return d.size }
+
+func (d *Disk) can(flag uint16) bool { return d.flags&flag != 0 }
+
+// Caps are what the server offers.
+func (d *Disk) Caps() disk.Caps {
+	return disk.Caps{
+		ReadOnly: d.ro || d.can(proto.FlagReadOnly),
+		Trim:     d.can(proto.FlagSendTrim),
+		Zero:     d.can(proto.FlagSendWriteZeroes),
+		FastZero: d.can(proto.FlagSendFastZero),
+	}
+}
+
+func (d *Disk) ReadV(bufs [][]byte, off int64) error {
+	for _, b := range bufs {
+		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
+			return d.roundTrip(&call{typ: proto.CmdRead, off: o, n: n, in: b[o-off : o-off+n]})
+		}); err != nil {
+			return err
+		}
+		off += int64(len(b))
+	}
+	return nil
+}
+
+// WriteV writes each buffer; fua is sent with each request when the
+// server takes it, else a flush follows.
+func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
+	if d.Caps().ReadOnly {
+		return disk.ErrReadOnly
+	}
+	var flags uint16
+	if fua && d.can(proto.FlagSendFUA) {
+		flags = proto.CmdFlagFUA
+	}
+	for _, b := range bufs {
+		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
+			return d.roundTrip(&call{typ: proto.CmdWrite, flags: flags, off: o, n: n, out: b[o-off : o-off+n]})
+		}); err != nil {
+			return err
+		}
+		off += int64(len(b))
+	}
+	if fua && flags == 0 {
+		return d.Flush()
+	}
+	return nil
+}
+
+// Flush asks the server to make completed writes durable; a server that
+// offers no flush has nothing to flush.
+func (d *Disk) Flush() error {
+	if !d.can(proto.FlagSendFlush) {
+		return nil
+	}
+	return d.roundTrip(&call{typ: proto.CmdFlush})
+}
+
+// Trim is advisory: without server support it does nothing.
+func (d *Disk) Trim(off, n int64) error {
+	if d.Caps().ReadOnly {
+		return disk.ErrReadOnly
+	}
+	if !d.can(proto.FlagSendTrim) {
+		return nil
+	}
+	return d.chunked(off, n, func(o, n int64) error {
+		return d.roundTrip(&call{typ: proto.CmdTrim, off: o, n: n})
+	})
+}
+
+// WriteZeroes uses the server's write-zeroes, or writes zeros itself
+// (refused with ENOTSUP when fastZero asks).
+func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
+	if d.Caps().ReadOnly {
+		return disk.ErrReadOnly
+	}
+	if !d.can(proto.FlagSendWriteZeroes) || (fastZero && !d.can(proto.FlagSendFastZero)) {
+		if fastZero {
+			return disk.ErrNotSupp
+		}
+		zeros := make([]byte, min(n, d.maxReq))
+		return d.chunked(off, n, func(o, n int64) error {
+			return d.roundTrip(&call{typ: proto.CmdWrite, off: o, n: n, out: zeros[:n]})
+		})
+	}
+	var flags uint16
+	if noHole {
+		flags |= proto.CmdFlagNoHole
+	}
+	if fastZero {
+		flags |= proto.CmdFlagFastZero
+	}
+	return d.chunked(off, n, func(o, n int64) error {
+		return d.roundTrip(&call{typ: proto.CmdWriteZeroes, flags: flags, off: o, n: n})
+	})
+}
+
+// Extents asks the server's block status, or reports all data when the
+// server has none.
+func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
+	end := off + n
+	if !d.allocation {
+		return disk.AppendExtent(dst, disk.Extent{Offset: off, Length: n}), nil
+	}
+	for off < end {
+		c := call{typ: proto.CmdBlockStatus, off: off, n: min(end-off, d.maxReq), ext: dst}
+		if err := d.roundTrip(&c); err != nil {
+			return dst, err
+		}
+		if c.described == 0 {
+			return dst, fmt.Errorf("nbd: %s: empty block status at %d: %w", d.addr, off, syscall.EIO)
+		}
+		dst, off = c.ext, off+c.described
+	}
+	return dst, nil
+}
+
+// chunked calls fn over [off, off+n) in pieces the server accepts.
+func (d *Disk) chunked(off, n int64, fn func(off, n int64) error) error {
+	for n > 0 {
+		c := min(n, d.maxReq)
+		if err := fn(off, c); err != nil {
+			return err
+		}
+		off, n = off+c, n-c
+	}
+	return nil
+}
+
+// Close says goodbye to the server and closes the connection.
+func (d *Disk) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.broken == nil {
+		var h [proto.RequestSize]byte
+		(&proto.Request{Type: proto.CmdDisc}).Put(&h)
+		d.bw.Write(h[:])
+		d.bw.Flush()
+		d.broken = net.ErrClosed
+	}
+	return d.nc.Close()
+}

@@ -1,0 +1,150 @@
+package nbd_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers"
+	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/vbd"
+)
+
+// export serves spec over NBD on a Unix socket and returns the socket.
+func export(t *testing.T, spec string) string {
+	t.Helper()
+	v, err := vbd.Open(0, spec, vbd.Options{RingSlots: 16, SlotBuf: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := nbd.NewServer(nbd.Options{})
+	srv.Add("", v)
+	sock := filepath.Join(t.TempDir(), "nbd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(context.Background(), ln)
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		v.Close(context.Background())
+	})
+	return sock
+}
+
+func TestRoundTripOverRAM(t *testing.T) {
+	const size = 8 << 20
+	d, err := drivers.Open("nbd:unix:"+export(t, "ram:8M"), drivers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Size() != size {
+		t.Fatalf("Size = %d; want %d", d.Size(), size)
+	}
+	if c := d.Caps(); c.ReadOnly || !c.Trim || !c.Zero || !c.FastZero {
+		t.Errorf("Caps = %+v; want writable, trim, zero, fast zero", c)
+	}
+	a, b := bytes.Repeat([]byte{0xA1}, 4096), bytes.Repeat([]byte{0xB2}, 8192)
+	if err := d.WriteV([][]byte{a, b}, 1<<20, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ga, gb := make([]byte, len(a)), make([]byte, len(b))
+	if err := d.ReadV([][]byte{ga, gb}, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ga, a) || !bytes.Equal(gb, b) {
+		t.Fatal("read back differs from what was written")
+	}
+	if err := d.WriteZeroes(1<<20, 4096, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ReadV([][]byte{ga}, 1<<20); err != nil || !bytes.Equal(ga, make([]byte, 4096)) {
+		t.Fatalf("after WriteZeroes: err %v, zeros %v", err, bytes.Equal(ga, make([]byte, 4096)))
+	}
+	if err := d.Trim(2<<20, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	// A large read is split into requests the server accepts.
+	big := make([]byte, size)
+	if err := d.ReadV([][]byte{big}, 0); err != nil {
+		t.Fatalf("read the whole disk: %v", err)
+	}
+	if !bytes.Equal(big[1<<20+4096:1<<20+4096+8192], b) {
+		t.Error("whole-disk read differs")
+	}
+	ext, err := d.Extents(nil, 0, size)
+	if want := []disk.Extent{{Offset: 0, Length: size}}; err != nil || !slices.Equal(ext, want) {
+		t.Errorf("Extents = %v, %v; want %v", ext, err, want)
+	}
+	// The server's errors come back as errnos.
+	if err := d.WriteV([][]byte{a}, size, false); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("write past the end: %v; want ENOSPC", err)
+	}
+	if err := d.ReadV([][]byte{a}, size-512); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("read past the end: %v; want EINVAL", err)
+	}
+	// and the connection goes on.
+	if err := d.ReadV([][]byte{ga}, 0); err != nil {
+		t.Errorf("read after errors: %v", err)
+	}
+}
+
+func TestExtentsOfSparseFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sparse.raw")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(p, 16<<20)
+	f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{1}, 1<<20), 4<<20)
+	f.Close()
+	d, err := drivers.Open("nbd:unix:"+export(t, "aio:"+p), drivers.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ext, err := d.Extents(nil, 0, 16<<20)
+	want := []disk.Extent{
+		{Offset: 0, Length: 4 << 20, Hole: true},
+		{Offset: 4 << 20, Length: 1 << 20},
+		{Offset: 5 << 20, Length: 11 << 20, Hole: true},
+	}
+	if err != nil || !slices.Equal(ext, want) {
+		t.Errorf("Extents = %v, %v; want %v", ext, err, want)
+	}
+	if !d.Caps().ReadOnly {
+		t.Error("opened read-only, Caps().ReadOnly false")
+	}
+	if err := d.WriteV([][]byte{make([]byte, 512)}, 0, false); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("write on a read-only open: %v; want EROFS", err)
+	}
+}
+
+// TestVBDOverNBD opens a VBD through the nbd driver on a served VBD.
+func TestVBDOverNBD(t *testing.T) {
+	v, err := vbd.Open(1, "nbd:unix:"+export(t, "ram:4M"), vbd.Options{RingSlots: 8, SlotBuf: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	if v.Size() != 4<<20 {
+		t.Fatalf("Size = %d", v.Size())
+	}
+}
+
+func TestOpenRefusesNonServer(t *testing.T) {
+	if _, err := drivers.Open("nbd:unix:"+filepath.Join(t.TempDir(), "none.sock"), drivers.Options{}); err == nil {
+		t.Error("opened a socket that does not exist")
+	}
+}
