@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestCommandLine runs tapdisk in-process on command lines it refuses
+// before serving anything, and on --help.
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string // in stdout
+		wantErr string // in stderr
+	}{
+		{"help", []string{"--help"}, exitOK, "nbdinfo", ""},
+		{"unknown type", []string{"qcow:/x"}, exitUsage, "", `unknown type "qcow"`},
+		{"not type:path", []string{"disk.vhd"}, exitUsage, "", "want TYPE:PATH"},
+		{"unknown flag", []string{"--frobnicate"}, exitUsage, "", "unknown flag"},
+		{"tls half", []string{"--tcp", ":0", "--tls-key", "flags.go"}, exitUsage, "", "--tls-cert and --tls-key go together"},
+		{"bad timeout", []string{"-t", "0"}, exitUsage, "", "--timeout"},
+		{"tcp beyond loopback without tls", []string{"--run-dir", dir, "--tcp", "0.0.0.0:0"}, exitFail, "", "without TLS"},
+		{"missing image", []string{"--run-dir", dir, "aio:/nonexistent"}, exitFail, "", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), tt.args, &stdout, &stderr)
+			if code != tt.code || !strings.Contains(stdout.String(), tt.wantOut) || !strings.Contains(stderr.String(), tt.wantErr) {
+				t.Errorf("run(%q) = %d\nstdout: %s\nstderr: %s\nwant %d, stdout with %q, stderr with %q",
+					tt.args, code, stdout.String(), stderr.String(), tt.code, tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}
