@@ -24,8 +24,15 @@ type layer interface {
 // child's folder first, then absolute ones, then the header's parent name
 // in the child's folder. The parent's UUID must match the header's.
 func (im *Image) openParent(opts OpenOptions, depth int) error {
+	if !im.ParentRaw() && im.header.ParentUUID == im.footer.UUID {
+		// Else a file naming itself opens MaxChainDepth times over.
+		return fmt.Errorf("%w: the header names the image's own UUID %s", ErrParentUUID, im.footer.UUID)
+	}
 	popts := opts
 	popts.ReadOnly = true
+	// The candidate's own parent is opened only once its UUID matches,
+	// so a locator naming the child itself cannot recurse.
+	popts.NoParent = true
 	var tried []string
 	var mismatch error
 	for _, cand := range im.parentCandidates() {
@@ -53,6 +60,12 @@ func (im *Image) openParent(opts OpenOptions, depth int) error {
 			mismatch = fmt.Errorf("%w: %s has %s, header wants %s", ErrParentUUID, cand, p.footer.UUID, im.header.ParentUUID)
 			p.Close()
 			continue
+		}
+		if p.footer.Type == Differencing {
+			if err := p.openParent(opts, depth+1); err != nil {
+				p.Close()
+				return fmt.Errorf("open parent: %s: %w", cand, err)
+			}
 		}
 		im.parent = p
 		return nil
