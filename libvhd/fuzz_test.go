@@ -3,6 +3,7 @@ package libvhd
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,7 +27,9 @@ type seedImage struct {
 
 // seedImages creates a fixed image, a dynamic one holding data (full and
 // partial blocks, a sub-sector write, a disk size that ends mid-block)
-// and a differencing child of it.
+// and a differencing child of it. The dynamic one is named fuzzPath, so
+// that the child's locators lead FuzzOpen back to the file under test;
+// and a last seed is the child naming its own UUID as its parent's.
 func seedImages(tb testing.TB) []seedImage {
 	tb.Helper()
 	dir := tb.TempDir()
@@ -40,9 +43,9 @@ func seedImages(tb testing.TB) []seedImage {
 		writes []write
 	}{
 		{"fixed.vhd", CreateOptions{Type: Fixed, Size: 16 << 10}, []write{{0, 4096}, {9000, 100}}},
-		{"dynamic.vhd", CreateOptions{Type: Dynamic, Size: 60<<10 + 512, BlockSize: 8 << 10},
+		{fuzzPath, CreateOptions{Type: Dynamic, Size: 60<<10 + 512, BlockSize: 8 << 10},
 			[]write{{0, 8 << 10}, {20 << 10, 1024}, {33<<10 + 7, 300}, {60 << 10, 512}}},
-		{"child.vhd", CreateOptions{Parent: filepath.Join(dir, "dynamic.vhd"), BlockSize: 8 << 10},
+		{"child.vhd", CreateOptions{Parent: filepath.Join(dir, fuzzPath), BlockSize: 8 << 10},
 			[]write{{4 << 10, 4 << 10}, {40<<10 + 1, 10}}},
 	}
 	var out []seedImage
@@ -67,7 +70,11 @@ func seedImages(tb testing.TB) []seedImage {
 		}
 		out = append(out, seed)
 	}
-	return out
+	self := out[len(out)-1]
+	self.name, self.file = "self-parent.vhd", bytes.Clone(self.file)
+	self.header.ParentUUID = self.footer.UUID
+	self.header.put(self.file[self.footer.DataOffset:])
+	return append(out, self)
 }
 
 func FuzzFooter(f *testing.F) {
@@ -166,16 +173,28 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-// checkOpen opens data as an image, read-only, and reads and maps it.
+// checkOpen opens data as an image, read-only, and reads and maps it. The
+// parent chain is resolved in fuzzFS, which holds only data itself; if it
+// cannot be, the image is opened alone.
 func checkOpen(t *testing.T, data []byte) {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	// A small bitmap cache keeps iterations fast; its floor of eight
-	// slots still holds hostile 64 KiB bitmaps.
-	im, err := Open(fuzzPath, OpenOptions{ReadOnly: true, NoParent: true, BitmapCache: 4 << 10, FS: fuzzFS(data)})
-	runtime.ReadMemStats(&after)
-	if alloc, limit := after.TotalAlloc-before.TotalAlloc, 4*uint64(len(data))+fuzzAllocBase; alloc > limit {
-		t.Errorf("Open of a %d-byte file allocated %d bytes; want at most %d", len(data), alloc, limit)
+	var im *Image
+	var err error
+	for _, noParent := range []bool{false, true} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		// A small bitmap cache keeps iterations fast; its floor of eight
+		// slots still holds hostile 64 KiB bitmaps.
+		im, err = Open(fuzzPath, OpenOptions{ReadOnly: true, NoParent: noParent, BitmapCache: 4 << 10, FS: fuzzFS(data)})
+		runtime.ReadMemStats(&after)
+		if alloc, limit := after.TotalAlloc-before.TotalAlloc, 4*uint64(len(data))+fuzzAllocBase; alloc > limit {
+			t.Errorf("Open of a %d-byte file allocated %d bytes; want at most %d", len(data), alloc, limit)
+		}
+		if errors.Is(err, ErrChainTooDeep) {
+			t.Errorf("Open of one file = %v; want a refused loop, not a deep chain", err)
+		}
+		if err == nil {
+			break
+		}
 	}
 	if err != nil {
 		return
