@@ -17,10 +17,14 @@ const (
 
 	// Block sizes accepted on open. The format only asks for a power of
 	// two; the bounds keep a hostile header from demanding huge bitmaps.
-	minBlockSize = SectorSize * 8
+	minBlockSize = SectorSize
 	maxBlockSize = 256 << 20
 
 	unallocated = 0xFFFFFFFF // BAT entry of a block not in the file
+
+	// maxTableEntries bounds the BAT at 2 GiB, as QEMU does, whatever the
+	// block size: beyond it a header is hostile, not merely large.
+	maxTableEntries = 1 << 29
 )
 
 var headerCookie = [8]byte{'c', 'x', 's', 'p', 'a', 'r', 's', 'e'}
@@ -163,7 +167,7 @@ func (h *Header) Validate(diskSize uint64) error {
 		return formatErr("header.block_size", bs, ErrBlockSize)
 	}
 	need := (diskSize + uint64(bs) - 1) / uint64(bs)
-	limit := (uint64(MaxDiskSize) + uint64(bs) - 1) / uint64(bs)
+	limit := min((uint64(MaxDiskSize)+uint64(bs)-1)/uint64(bs), maxTableEntries)
 	if uint64(h.MaxTableEntries) < need || uint64(h.MaxTableEntries) > limit {
 		return formatErr("header.max_table_entries", h.MaxTableEntries, ErrTableSize)
 	}
@@ -196,7 +200,7 @@ func (h *Header) SetParentName(name string) {
 
 // bitmapSize is the size of one block's sector bitmap, padded to a sector.
 func bitmapSize(blockSize uint32) int64 {
-	return roundUp(int64(blockSize)/SectorSize/8, SectorSize)
+	return roundUp((int64(blockSize)/SectorSize+7)/8, SectorSize)
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }

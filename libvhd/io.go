@@ -225,9 +225,8 @@ func (im *Image) noteIfFull(blk int, bm []byte) {
 	if b == nil || testBit(b.bits, blk) {
 		return
 	}
-	sectors := int(im.blockSize / SectorSize)
-	for i := 0; i < sectors/8; i++ {
-		if bm[i] != 0xFF {
+	for i := range int(im.blockSize / SectorSize) {
+		if !testBit(bm, i) {
 			return
 		}
 	}

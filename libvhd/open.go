@@ -143,9 +143,13 @@ func (im *Image) readFooter(size int64) error {
 	return nil
 }
 
+// readHeader validates the dynamic header's fields before its checksum and
+// extent, so that a damaged header still reports what is wrong with what
+// it says (the missing bytes of a cut-off header read as zeros, as in
+// QEMU): a fuzzed file with an absurd table size is refused for that.
 func (im *Image) readHeader() error {
 	off := int64(im.footer.DataOffset)
-	if im.footer.DataOffset > uint64(im.fileSize) || off+HeaderSize > im.fileSize {
+	if im.footer.DataOffset >= uint64(im.fileSize) {
 		return &FormatError{Offset: -1, Field: "footer.data_offset", Value: im.footer.DataOffset, Err: ErrTruncated}
 	}
 	var buf [HeaderSize]byte
@@ -153,8 +157,15 @@ func (im *Image) readHeader() error {
 		return fmt.Errorf("read dynamic header: %w", err)
 	}
 	h, err := ParseHeader(buf[:])
-	if err == nil {
-		err = h.Validate(im.footer.CurrentSize)
+	if !errors.Is(err, ErrHeaderCookie) {
+		// The most specific problem first: a field out of range, then a
+		// checksum or length that merely says "damaged".
+		if verr := h.Validate(im.footer.CurrentSize); verr != nil {
+			err = verr
+		}
+	}
+	if err == nil && off+HeaderSize > im.fileSize {
+		err = formatErr("header", im.fileSize-off, ErrTruncated)
 	}
 	if err != nil {
 		var fe *FormatError
