@@ -11,6 +11,11 @@ declare -A pkg_of=(
 	[vhdimount]=libvhdi-utils
 	[fusermount3]=fuse3
 	[jq]=jq
+	[nbdinfo]=libnbd-bin
+	[nbdcopy]=libnbd-bin
+	[nbdsh]=python3-libnbd
+	[nbdfuse]=nbdfuse
+	[fio]=fio
 )
 
 missing=()

@@ -29,6 +29,12 @@ type rawClient struct {
 // and go on.
 func dialRaw(t testing.TB, sock string, structured bool) *rawClient {
 	t.Helper()
+	return dialExport(t, sock, "", structured)
+}
+
+// dialExport is dialRaw for a named export.
+func dialExport(t testing.TB, sock, name string, structured bool) *rawClient {
+	t.Helper()
 	nc, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +54,7 @@ func dialRaw(t testing.TB, sock string, structured bool) *rawClient {
 		if typ, _ := c.option(nbd.OptStructuredReply, nil); typ != nbd.RepAck {
 			t.Fatalf("structured reply: %#x", typ)
 		}
-		q := be.AppendUint32(nil, 0) // default export
+		q := append(be.AppendUint32(nil, uint32(len(name))), name...)
 		q = be.AppendUint32(q, 1)
 		q = be.AppendUint32(q, uint32(len(nbd.MetaBaseAllocation)))
 		if typ, _ := c.option(nbd.OptSetMetaContext, append(q, nbd.MetaBaseAllocation...)); typ != nbd.RepMetaContext {
@@ -58,7 +64,7 @@ func dialRaw(t testing.TB, sock string, structured bool) *rawClient {
 			t.Fatalf("set meta context: final %#x", typ)
 		}
 	}
-	typ, data := c.option(nbd.OptGo, []byte{0, 0, 0, 0, 0, 0})
+	typ, data := c.option(nbd.OptGo, append(append(be.AppendUint32(nil, uint32(len(name))), name...), 0, 0))
 	for ; typ == nbd.RepInfo; typ, data = c.optReply() {
 		if be.Uint16(data) == nbd.InfoExport {
 			c.size, c.flags = int64(be.Uint64(data[2:])), be.Uint16(data[10:])

@@ -1,0 +1,171 @@
+package nbd_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/vbd"
+)
+
+func TestListenTCPRefusesOtherMachinesWithoutTLS(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		if ln, err := nbd.ListenTCP(addr, nil); err == nil {
+			ln.Close()
+			t.Errorf("ListenTCP(%q, nil) listened; want refused", addr)
+		}
+	}
+	ln, err := nbd.ListenTCP("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	ln, err = nbd.ListenTCP("0.0.0.0:0", selfSigned(t))
+	if err != nil {
+		t.Fatalf("ListenTCP with TLS: %v", err)
+	}
+	defer ln.Close()
+	// Serve itself refuses to expose a non-loopback listener in clear.
+	if err := nbd.NewServer(nbd.Options{}).Serve(context.Background(), ln); err == nil {
+		t.Error("Serve on 0.0.0.0 without TLS: nil error")
+	}
+}
+
+// TestStartTLS: with TLS required, options before STARTTLS are refused;
+// after it, negotiation and I/O go on inside TLS.
+func TestStartTLS(t *testing.T) {
+	cfg := selfSigned(t)
+	v, err := vbd.Open(0, "ram:1M", vbd.Options{RingSlots: 4, SlotBuf: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	srv := nbd.NewServer(nbd.Options{TLS: cfg, TLSRequired: true})
+	srv.Add("tls", v)
+	sock := filepath.Join(t.TempDir(), "tls.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(context.Background(), ln)
+	defer srv.Shutdown(context.Background())
+
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+	c.read(make([]byte, 18))
+	c.write(be.AppendUint32(nil, nbd.ClientFixedNewstyle|nbd.ClientNoZeroes))
+	if typ, _ := c.option(nbd.OptGo, make([]byte, 6)); typ != nbd.RepErrTLSReqd {
+		t.Fatalf("NBD_OPT_GO before TLS: %#x; want NBD_REP_ERR_TLS_REQD", typ)
+	}
+	if typ, _ := c.option(nbd.OptStartTLS, nil); typ != nbd.RepAck {
+		t.Fatalf("NBD_OPT_STARTTLS: %#x; want ACK", typ)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cfg.Certificates[0].Leaf)
+	tc := tls.Client(nc, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c.nc, c.br = tc, bufio.NewReader(tc)
+	typ, data := c.option(nbd.OptGo, make([]byte, 6))
+	for ; typ == nbd.RepInfo; typ, data = c.optReply() {
+	}
+	if typ != nbd.RepAck {
+		t.Fatalf("NBD_OPT_GO inside TLS: %#x %q", typ, data)
+	}
+	if errno, got := c.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 || len(got) != 4096 {
+		t.Fatalf("read inside TLS: errno %d, %d bytes", errno, len(got))
+	}
+}
+
+// TestRemoveDrains: Remove answers what is in flight, then closes the
+// export's connections; another export's connections are untouched.
+func TestRemoveDrains(t *testing.T) {
+	s := serve(t, "ram:8M")
+	other, err := vbd.Open(1, "ram:1M", vbd.Options{RingSlots: 4, SlotBuf: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(context.Background())
+	s.srv.Add("other", other)
+	c := dialExport(t, s.sock, "disk", false)
+	keep := dialExport(t, s.sock, "other", false)
+
+	// Hold the requests in flight: a paused VBD keeps them waiting.
+	ctx := context.Background()
+	if err := s.v.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const n = 32
+	for i := range n {
+		c.send(nbd.CmdRead, 0, uint64(i), uint64(i)*4096, 4096, nil)
+	}
+	for deadline := time.Now().Add(5 * time.Second); s.v.Ring().InUse() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in flight; want %d", s.v.Ring().InUse(), n)
+		}
+	}
+	removed := make(chan struct{})
+	go func() {
+		s.srv.Remove("disk")
+		close(removed)
+	}()
+	select {
+	case <-removed:
+		t.Fatal("Remove returned with requests in flight")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := s.v.Resume(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	<-removed
+	for i := range n {
+		if _, errno, data, err := c.reply(4096); err != nil || errno != 0 || len(data) != 4096 {
+			t.Fatalf("reply %d after Remove: errno %d, %d bytes, %v", i, errno, len(data), err)
+		}
+	}
+	if _, _, _, err := c.reply(0); err == nil {
+		t.Error("connection still open after Remove")
+	}
+	if errno, _ := keep.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 {
+		t.Errorf("the other export's connection: errno %d", errno)
+	}
+}
+
+// selfSigned makes a TLS config with a fresh certificate for localhost.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
+}
