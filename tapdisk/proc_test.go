@@ -20,7 +20,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("CONTROLTEST_SOCKET") == "" { // not a re-executed client
+	if !controltest.Child() {
 		dir, err := os.MkdirTemp("", "tapdisk-test")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

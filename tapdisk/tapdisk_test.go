@@ -186,3 +186,27 @@ func TestOpenFailures(t *testing.T) {
 		t.Errorf("List() after failed opens = %+v, %v; want minor 0 only", infos, err)
 	}
 }
+
+// TestShutdownWhilePaused: a write held by a paused VBD cannot complete,
+// so SIGTERM fails it (rather than waiting forever) and still exits 0,
+// leaving a valid image.
+func TestShutdownWhilePaused(t *testing.T) {
+	qemuIO := vhdtest.RequireTool(t, "qemu-io")
+	vhd := newVHD(t, 8<<20)
+	p := start(t, t.TempDir(), []string{"vhd:" + vhd})
+	if err := p.client(t).Pause(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() { held <- exec.Command(qemuIO, "-f", "raw", "-c", "write -P 0xee 0 4k", p.uris[0]).Run() }()
+	time.Sleep(200 * time.Millisecond)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status = %d; want 0", code)
+	}
+	if err := <-held; err == nil {
+		t.Error("the write held by the pause succeeded; the image was closed under it")
+	}
+	if problems, err := libvhd.Check(vhd, libvhd.CheckOptions{}); err != nil || len(problems) != 0 {
+		t.Errorf("Check() = %v, %v", problems, err)
+	}
+}

@@ -28,11 +28,15 @@ const (
 // Main runs the client when the binary was re-executed by AsUser, else
 // the tests.
 func Main(m *testing.M) {
-	if socket := os.Getenv(envSocket); socket != "" {
-		os.Exit(client(socket, os.Getenv(envLine), os.Stdout))
+	if Child() {
+		os.Exit(client(os.Getenv(envSocket), os.Getenv(envLine), os.Stdout))
 	}
 	os.Exit(m.Run())
 }
+
+// Child reports whether this process is a client AsUser started: a
+// TestMain skips its own setup then.
+func Child() bool { return os.Getenv(envSocket) != "" }
 
 // client sends line and copies the one reply line to w; a failure to
 // connect is printed as "dial: …" and exits 3.
