@@ -11,12 +11,19 @@ import (
 	"gotap.dev/libtap/vbd"
 )
 
-func TestClient(t *testing.T) {
-	c, err := Dial(serve(t, newFake(), t.TempDir()))
+// dialFake serves h and returns a client of it.
+func dialFake(t *testing.T, h Handler) *Client {
+	t.Helper()
+	c, err := Dial(serve(t, h, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Disconnect()
+	t.Cleanup(func() { c.Disconnect() })
+	return c
+}
+
+func TestClient(t *testing.T) {
+	c := dialFake(t, newFake())
 	ctx := context.Background()
 
 	if pid, err := c.Pid(ctx); err != nil || pid <= 0 {
@@ -62,11 +69,7 @@ func TestClient(t *testing.T) {
 }
 
 func TestClientWatch(t *testing.T) {
-	c, err := Dial(serve(t, newFake(), t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect()
+	c := dialFake(t, newFake())
 	ctx := context.Background()
 	for _, m := range []int{0, 1} {
 		if _, err := c.Open(ctx, OpenRequest{Minor: m, Image: "ram:1M"}); err != nil {
@@ -114,11 +117,7 @@ func TestClientWatch(t *testing.T) {
 }
 
 func TestClientContext(t *testing.T) {
-	c, err := Dial(serve(t, blockingHandler{newFake()}, t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Disconnect()
+	c := dialFake(t, blockingHandler{newFake()})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := c.Pause(ctx, 0); !errors.Is(err, context.DeadlineExceeded) {
