@@ -30,15 +30,21 @@ type crashOp struct {
 	name string
 	off  int64
 	len  int
+	// close: the operation ends with Close, which writes the batmap. That
+	// write (header and map, two sectors of one page) is not torn: a
+	// process crash cannot split it, and blktap has the same window on
+	// disks with 512-byte physical sectors.
+	close bool
 }
 
 var crashOps = []crashOp{
-	{"allocate block", 2*crashBlock + 12<<10, 8 << 10},
-	{"allocate two blocks", 4*crashBlock - 4<<10, 12 << 10},
-	{"partial write into allocated block", 20 << 10, 4 << 10},
-	{"unaligned write allocating a block", 6*crashBlock + 700, 1000},
-	{"write filling a block", 0, crashBlock},
-	{"write across four blocks", 8*crashBlock + 512, 3 * crashBlock},
+	{"allocate block", 2*crashBlock + 12<<10, 8 << 10, false},
+	{"allocate two blocks", 4*crashBlock - 4<<10, 12 << 10, false},
+	{"partial write into allocated block", 20 << 10, 4 << 10, false},
+	{"unaligned write allocating a block", 6*crashBlock + 700, 1000, false},
+	{"write filling a block", 0, crashBlock, false},
+	{"write across four blocks", 8*crashBlock + 512, 3 * crashBlock, false},
+	{"fill a block, close (batmap)", 5 * crashBlock, crashBlock, true},
 }
 
 func TestCrashInjection(t *testing.T) {
@@ -111,7 +117,11 @@ func runCrashScenario(t *testing.T, op crashOp, diff bool, limit int, tear bool)
 	}
 	_, werr := im.WriteAt(data, op.off)
 	ferr := im.Flush()
-	r.completed = werr == nil && ferr == nil
+	var cerr error
+	if op.close {
+		cerr = im.Close()
+	}
+	r.completed = werr == nil && ferr == nil && cerr == nil
 	r.opWrites = c.writes - start
 	return r
 }
@@ -131,6 +141,9 @@ func crashAtEveryWrite(t *testing.T, op crashOp, diff bool) {
 	checkSurvivors(t, full, diff, "after the operation")
 	for k := 0; k <= full.opWrites; k++ {
 		for _, tear := range []bool{false, true} {
+			if tear && op.close && k == full.opWrites {
+				continue // the batmap write, see crashOp.close
+			}
 			r := runCrashScenario(t, op, diff, k, tear)
 			what := fmt.Sprintf("crash after write %d of %d (torn=%v)", k, full.opWrites, tear)
 			if r.completed {

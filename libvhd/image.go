@@ -196,17 +196,27 @@ func (im *Image) closeWritesLocked() error {
 	return nil
 }
 
-// writeBatmapLocked writes the map, then the header whose checksum covers it.
+// writeBatmapLocked writes the map and the header whose checksum covers
+// it. Where the map follows its header (as in every image blktap or this
+// package makes) both go in one write, so no crash can leave a header
+// whose checksum disagrees with its map; elsewhere the map goes first.
 func (im *Image) writeBatmapLocked() error {
 	b := im.batmap
-	if _, err := im.file.WriteAt(b.bits, int64(b.header.MapOffset)); err != nil {
-		return fmt.Errorf("write batmap: %w", err)
-	}
 	b.header.Checksum = batmapChecksum(b.bits)
 	var hdr [batmapHeaderSize]byte
 	b.header.put(hdr[:])
-	if _, err := im.file.WriteAt(hdr[:], b.offset); err != nil {
-		return fmt.Errorf("write batmap header: %w", err)
+	if int64(b.header.MapOffset) == b.offset+batmapHeaderSize {
+		buf := append(hdr[:], b.bits...)
+		if _, err := im.file.WriteAt(buf, b.offset); err != nil {
+			return fmt.Errorf("write batmap: %w", err)
+		}
+	} else {
+		if _, err := im.file.WriteAt(b.bits, int64(b.header.MapOffset)); err != nil {
+			return fmt.Errorf("write batmap: %w", err)
+		}
+		if _, err := im.file.WriteAt(hdr[:], b.offset); err != nil {
+			return fmt.Errorf("write batmap header: %w", err)
+		}
 	}
 	b.changed = false
 	return nil

@@ -169,7 +169,7 @@ func (im *Image) moveFooterLocked(off int64) error {
 
 // EmptyBAT drops every block (`vhd-util modify -z`): the batmap is
 // cleared first (fewer full bits is always safe; header and map in one
-// write, see rewriteBatmapLocked), then the BAT, each sector of which is
+// write, see writeBatmapLocked), then the BAT, each sector of which is
 // valid old or new; last the file is cut back to its metadata.
 func EmptyBAT(path string, fsys FS) error {
 	return maintain(path, fsys, func(im *Image) error {
@@ -181,7 +181,7 @@ func EmptyBAT(path string, fsys FS) error {
 		}
 		if b := im.batmap; b != nil {
 			clear(b.bits)
-			if err := im.rewriteBatmapLocked(); err != nil {
+			if err := im.writeBatmapLocked(); err != nil {
 				return err
 			}
 		}
@@ -200,25 +200,6 @@ func EmptyBAT(path string, fsys FS) error {
 		}
 		return im.moveFooterLocked(roundUp(im.dataEnd, SectorSize))
 	})
-}
-
-// rewriteBatmapLocked writes a changed map and its header. Where the map
-// follows its header (blktap's layout) both go in one write, so no reader
-// sees the new map under the old checksum; elsewhere map, then header.
-func (im *Image) rewriteBatmapLocked() error {
-	b := im.batmap
-	if int64(b.header.MapOffset) != b.offset+batmapHeaderSize {
-		return im.writeBatmapLocked()
-	}
-	b.header.Checksum = batmapChecksum(b.bits)
-	buf := make([]byte, batmapHeaderSize+len(b.bits))
-	b.header.put(buf)
-	copy(buf[batmapHeaderSize:], b.bits)
-	if _, err := im.file.WriteAt(buf, b.offset); err != nil {
-		return fmt.Errorf("write batmap: %w", err)
-	}
-	b.changed = false
-	return nil
 }
 
 // SetParent points a differencing image at a new parent (`vhd-util modify

@@ -107,7 +107,7 @@ func TestMaintenanceCrashSafety(t *testing.T) {
 		// tear: whether to tear the write the crash hits. The dynamic header
 		// (reparent) and the batmap header with its map (empty BAT) are
 		// each one write of two sectors inside one 4 KiB page, assumed not
-		// to tear; see SetParent and rewriteBatmapLocked.
+		// to tear; see SetParent and writeBatmapLocked.
 		tear bool
 	}{
 		{"set hidden", func(f FS) error { return SetHidden("child.vhd", 1, f) }, "differs from the EOF footer", true},
