@@ -42,15 +42,15 @@ type proc struct {
 	dir    string   // its run directory
 	ctl    string   // the control socket it printed
 	uris   []string // the NBD URIs it printed
-	stderr *bytes.Buffer
-	exited chan error
+	stderr *bytes.Buffer // read it only once exited is closed
+	exited chan struct{} // closed once tapdisk has exited and its output is copied
 }
 
 // start runs tapdisk with a run directory in dir and waits for the lines
 // it prints: the control socket, then one URI per image.
 func start(t *testing.T, dir string, images []string, flags ...string) *proc {
 	t.Helper()
-	p := &proc{dir: dir, stderr: new(bytes.Buffer), exited: make(chan error, 1)}
+	p := &proc{dir: dir, stderr: new(bytes.Buffer), exited: make(chan struct{})}
 	args := append([]string{"--run-dir", dir, "--log-level", "debug"}, flags...)
 	p.cmd = exec.Command(binary, append(args, images...)...)
 	p.cmd.Stderr = p.stderr
@@ -70,9 +70,13 @@ func start(t *testing.T, dir string, images []string, flags ...string) *proc {
 		close(lines)
 		io.Copy(io.Discard, stdout)
 	}()
-	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
+		<-p.exited
 		if t.Failed() {
 			t.Logf("tapdisk stderr:\n%s", p.stderr)
 		}
@@ -81,7 +85,7 @@ func start(t *testing.T, dir string, images []string, flags ...string) *proc {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("tapdisk printed %d lines, then exited; stderr:\n%s", i, p.stderr)
+				t.Fatalf("tapdisk printed %d lines, then exited", i)
 			}
 			if i == 0 {
 				p.ctl = line
@@ -89,7 +93,7 @@ func start(t *testing.T, dir string, images []string, flags ...string) *proc {
 				p.uris = append(p.uris, line)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("tapdisk printed %d lines in 10 s; stderr:\n%s", i, p.stderr)
+			t.Fatalf("tapdisk printed %d lines in 10 s", i)
 		}
 	}
 	return p
@@ -113,7 +117,7 @@ func (p *proc) wait(t *testing.T) int {
 	case <-p.exited:
 		return p.cmd.ProcessState.ExitCode()
 	case <-time.After(30 * time.Second):
-		t.Fatalf("tapdisk still running 30 s later; stderr:\n%s", p.stderr)
+		t.Fatal("tapdisk still running 30 s later")
 		return -1
 	}
 }
@@ -130,8 +134,7 @@ func (p *proc) stop(t *testing.T) int {
 // alive reports whether tapdisk is still running.
 func (p *proc) alive() bool {
 	select {
-	case err := <-p.exited:
-		p.exited <- err
+	case <-p.exited:
 		return false
 	default:
 		return true

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 )
 
 // Server answers control requests on a Unix socket with a Handler.
@@ -45,9 +46,10 @@ func Listen(path string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// Serve accepts connections until ctx is done, then closes the listener
-// and every connection (cancelling the operations they run) and returns
-// nil once they are all finished. It returns an error only if accepting
+// Serve accepts connections until ctx is done, then closes the listener,
+// cancels the operations in progress, lets their replies go out (the
+// reply to the detach that made tapdisk exit, say) and closes every
+// connection; it returns nil once they are all finished. It returns an error only if accepting
 // fails otherwise.
 func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -65,10 +67,20 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 		}
 		s.wg.Go(func() {
 			defer c.Close()
-			// Closing the connection is what interrupts a blocked read.
-			stop := context.AfterFunc(ctx, func() { c.Close() })
+			stop := context.AfterFunc(ctx, func() { hangUp(c) })
 			defer stop()
 			s.serveConn(ctx, c)
 		})
 	}
+}
+
+// replyGrace bounds how long a reply may take to go out once the server
+// is stopping, should the client not read it.
+const replyGrace = time.Second
+
+// hangUp ends a connection at the server's stop: a blocked read fails at
+// once, so the connection ends after the reply it is working on.
+func hangUp(c *net.UnixConn) {
+	c.SetReadDeadline(time.Now())
+	c.SetWriteDeadline(time.Now().Add(replyGrace))
 }
