@@ -64,7 +64,9 @@ type Request struct {
 
 	own      []byte // the slot's preallocated buffer
 	borrowed []byte // a larger buffer from the shared pool, if any
-	inFlight atomic.Bool
+	// since is Submitted in Unix nanoseconds while in flight, else 0:
+	// the watchdog reads it from another goroutine, so atomically.
+	since atomic.Int64
 }
 
 // Data returns Buf sized to n bytes, from the slot's own buffer or, for a
@@ -81,10 +83,24 @@ func (r *Request) Data(n int) []byte {
 
 // InFlight reports whether the request is between submission and
 // completion (for the watchdog).
-func (r *Request) InFlight() bool { return r.inFlight.Load() }
+func (r *Request) InFlight() bool { return r.since.Load() != 0 }
 
-// SetInFlight marks submission (true) and completion (false).
-func (r *Request) SetInFlight(v bool) { r.inFlight.Store(v) }
+// InFlightSince is when an in-flight request was submitted; safe to call
+// from any goroutine (the watchdog), unlike reading Submitted.
+func (r *Request) InFlightSince() (time.Time, bool) {
+	ns := r.since.Load()
+	return time.Unix(0, ns), ns != 0
+}
+
+// SetInFlight marks submission (true, after Submitted is set) and
+// completion (false).
+func (r *Request) SetInFlight(v bool) {
+	var ns int64
+	if v {
+		ns = r.Submitted.UnixNano()
+	}
+	r.since.Store(ns)
+}
 
 // Ring is a fixed set of request slots.
 type Ring struct {
@@ -124,8 +140,11 @@ func (r *Ring) Put(req *Request) {
 	if req.borrowed != nil {
 		bigBuffers.put(req.borrowed)
 	}
-	own := req.own
-	*req = Request{own: own}
+	// Field by field: the watchdog may be loading since (already 0)
+	// at this moment, so the slot is not overwritten as a whole.
+	req.Op, req.Flags, req.Offset, req.Length = 0, 0, 0, 0
+	req.Buf, req.Err, req.Owner, req.Cookie = nil, nil, nil, 0
+	req.Submitted, req.Retries, req.borrowed = time.Time{}, 0, nil
 	r.free <- req
 }
 

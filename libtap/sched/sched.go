@@ -243,7 +243,11 @@ func (s *Scheduler) run(j *job) error {
 	case ring.Flush:
 		return d.Flush()
 	case ring.Trim:
-		return d.Trim(r.Offset, r.Length)
+		err := d.Trim(r.Offset, r.Length)
+		if err == nil && r.Flags&ring.FUA != 0 {
+			err = d.Flush() // NBD's FUA on trim: durable on completion
+		}
+		return err
 	case ring.WriteZeroes:
 		err := d.WriteZeroes(r.Offset, r.Length, r.Flags&ring.NoHole != 0, r.Flags&ring.FastZero != 0)
 		if err == nil && r.Flags&ring.FUA != 0 {

@@ -28,7 +28,8 @@ func (v *VBD) watchdog() {
 			}
 			stuck, oldest := 0, time.Duration(0)
 			v.ring.Each(func(r *ring.Request) {
-				if age := now.Sub(r.Submitted); r.InFlight() && age > StuckAfter {
+				if since, ok := r.InFlightSince(); ok && now.Sub(since) > StuckAfter {
+					age := now.Sub(since)
 					stuck++
 					oldest = max(oldest, age)
 				}
