@@ -32,7 +32,14 @@ func serve(t testing.TB, spec string) *served {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{v: v, srv: nbd.NewServer(nbd.Options{}), sock: filepath.Join(t.TempDir(), "nbd.sock")}
+	return serveVBD(t, v, nbd.Options{})
+}
+
+// serveVBD serves v as "disk" on a Unix socket; cleanup shuts the server
+// down, checks every slot came back, and closes v.
+func serveVBD(t testing.TB, v *vbd.VBD, opts nbd.Options) *served {
+	t.Helper()
+	s := &served{v: v, srv: nbd.NewServer(opts), sock: filepath.Join(t.TempDir(), "nbd.sock")}
 	s.srv.Add("disk", v)
 	ln, err := net.Listen("unix", s.sock)
 	if err != nil {

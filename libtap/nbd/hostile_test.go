@@ -2,9 +2,7 @@ package nbd_test
 
 import (
 	"bytes"
-	"context"
 	"net"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -129,16 +127,7 @@ func TestReadOnlyExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close(context.Background())
-	srv := nbd.NewServer(nbd.Options{})
-	srv.Add("ro", v)
-	sock := filepath.Join(t.TempDir(), "ro.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(context.Background(), ln)
-	defer srv.Shutdown(context.Background())
+	sock := serveVBD(t, v, nbd.Options{}).sock
 	c := dialRaw(t, sock, true)
 	if c.flags&nbd.FlagReadOnly == 0 || c.flags&nbd.FlagSendTrim != 0 {
 		t.Errorf("flags %#x: want READ_ONLY and no TRIM", c.flags)

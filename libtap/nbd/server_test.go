@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -49,17 +48,7 @@ func TestStartTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer v.Close(context.Background())
-	srv := nbd.NewServer(nbd.Options{TLS: cfg, TLSRequired: true})
-	srv.Add("tls", v)
-	sock := filepath.Join(t.TempDir(), "tls.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(context.Background(), ln)
-	defer srv.Shutdown(context.Background())
-
+	sock := serveVBD(t, v, nbd.Options{TLS: cfg, TLSRequired: true}).sock
 	nc, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
