@@ -27,7 +27,7 @@ func TestDescriptorsAlignAndClip(t *testing.T) {
 			[]desc{{512, false}, {1536, true}, {512, false}}},
 		{"hole inside one block is data", []disk.Extent{data(0, 100), hole(100, 300), data(400, 624)}, 0, 1024, 10,
 			[]desc{{1024, false}}},
-		{"clipped to the request", []disk.Extent{hole(0, 1 << 20)}, 0, 4096, 10,
+		{"clipped to the request", []disk.Extent{hole(0, 1<<20)}, 0, 4096, 10,
 			[]desc{{4096, true}}},
 		{"REQ_ONE", []disk.Extent{data(0, 512), hole(512, 512), data(1024, 512)}, 0, 1536, 1,
 			[]desc{{512, false}}},
