@@ -30,6 +30,11 @@ type disk interface {
 	io.WriterAt
 }
 
+type namedDisk struct {
+	name string
+	disk disk
+}
+
 // pattern is n non-zero bytes, so that no layer can take them for a hole.
 func pattern(n int) []byte {
 	p := make([]byte, n)
@@ -97,10 +102,7 @@ func BenchmarkSequentialWrite(b *testing.B) {
 // already allocated: a fully written VHD (its batmap says every bitmap is
 // full), one with every other 4 KiB written (each I/O consults a bitmap),
 // and a raw file for reference.
-func randomDisks(b *testing.B) []struct {
-	name string
-	disk disk
-} {
+func randomDisks(b *testing.B) []namedDisk {
 	dir := b.TempDir()
 	buf := pattern(randIO)
 	fill := func(d disk, step int64) {
@@ -110,10 +112,7 @@ func randomDisks(b *testing.B) []struct {
 			}
 		}
 	}
-	var out []struct {
-		name string
-		disk disk
-	}
+	var out []namedDisk
 	for _, v := range []struct {
 		name string
 		step int64
@@ -127,10 +126,7 @@ func randomDisks(b *testing.B) []struct {
 		if err := im.Flush(); err != nil {
 			b.Fatal(err)
 		}
-		out = append(out, struct {
-			name string
-			disk disk
-		}{v.name, im})
+		out = append(out, namedDisk{v.name, im})
 	}
 	f, err := os.Create(filepath.Join(dir, "raw"))
 	if err != nil {
@@ -143,10 +139,7 @@ func randomDisks(b *testing.B) []struct {
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
-	return append(out, struct {
-		name string
-		disk disk
-	}{"raw", f})
+	return append(out, namedDisk{"raw", f})
 }
 
 // randomOffsets is a fixed sequence of 4 KiB-aligned offsets in the disk.
