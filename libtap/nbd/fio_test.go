@@ -45,6 +45,7 @@ func TestFioVerify(t *testing.T) {
 				"--size=64M", "--offset_increment=64M",
 				"--time_based", "--runtime="+fioRuntime(),
 				"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=1024",
+				"--verify_state_save=0", // no state files left in the package folder
 				"--group_reporting", "--output-format=terse", "--terse-version=3")
 			// Terse v3: field 5 is the error count; io in KiB at 6 (read)
 			// and 47 (write).
