@@ -39,9 +39,9 @@ func TestMain(m *testing.M) {
 // proc is a running tapdisk.
 type proc struct {
 	cmd    *exec.Cmd
-	dir    string   // its run directory
-	ctl    string   // the control socket it printed
-	uris   []string // the NBD URIs it printed
+	dir    string        // its run directory
+	ctl    string        // the control socket it printed
+	uris   []string      // the NBD URIs it printed
 	stderr *bytes.Buffer // read it only once exited is closed
 	exited chan struct{} // closed once tapdisk has exited and its output is copied
 }

@@ -16,6 +16,7 @@ import (
 type frontends struct {
 	export *fencedExport
 	socket string
+	ln     net.Listener
 	srv    *nbd.Server
 	served chan error // Serve's result
 	minor  int
@@ -39,6 +40,7 @@ func serveFrontends(d *daemon, minor int, v *vbd.VBD) (*frontends, error) {
 	fe := &frontends{
 		export: &fencedExport{VBD: v},
 		socket: socket,
+		ln:     ln,
 		srv:    nbd.NewServer(nbd.Options{Logger: d.log.With("minor", minor)}),
 		served: make(chan error, 1),
 		minor:  minor,
@@ -59,10 +61,13 @@ func (fe *frontends) stop(ctx context.Context, d *daemon) error {
 		d.tcp.Remove(exportName(fe.minor))
 	}
 	err := fe.srv.Shutdown(ctx)
-	if serr := <-fe.served; serr != nil {
+	// A Serve that had not started yet refuses to, with ErrClosed: that
+	// is a stop too, but then the listener is still ours to close (which
+	// removes the socket).
+	if serr := <-fe.served; serr != nil && !errors.Is(serr, net.ErrClosed) {
 		err = errors.Join(err, serr)
 	}
-	// Serve closed the listener, which removes the socket; make sure.
+	fe.ln.Close()
 	if rerr := os.Remove(fe.socket); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = errors.Join(err, rerr)
 	}
