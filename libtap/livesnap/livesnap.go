@@ -1,0 +1,125 @@
+// Package livesnap takes a live snapshot of a disk a tapdisk serves, as
+// blktap's xmsnap does: pause the VBD, make the image it serves (the
+// leaf) the read-only parent of a new differencing VHD, and resume the
+// VBD on that new leaf. The frontends see a short stall, never an error.
+//
+// Take never leaves the disk paused or pointing at a broken chain: when
+// a step after the pause fails, it resumes the VBD on the image it was
+// serving, removes the new leaf if the tapdisk never used it, and
+// returns the error.
+package livesnap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/vbd"
+)
+
+// Options tune Take.
+type Options struct {
+	// Name is the new leaf's path. Empty: <base>.snapN.vhd beside the
+	// current leaf, N the first number free (see DefaultName).
+	Name string
+}
+
+// Result says what Take did.
+type Result struct {
+	Minor  int           `json:"minor"`
+	Parent string        `json:"parent"` // the image served before, type:path; now the leaf's parent
+	Leaf   string        `json:"leaf"`   // the new leaf's path
+	Image  string        `json:"image"`  // what the minor serves now: vhd:Leaf
+	Paused time.Duration `json:"paused_ns"`
+}
+
+// rollbackTimeout bounds the resume on the original image after a
+// failure; tapdisk retries a reopen for up to 10 s.
+const rollbackTimeout = time.Minute
+
+// Take snapshots the image served as minor by the tapdisk c speaks to.
+// ctx bounds the work before the pause; once the VBD is paused, Take
+// finishes or rolls back whatever ctx does, since giving up half-way
+// would leave the disk paused.
+func Take(ctx context.Context, c *control.Client, minor int, opts Options) (Result, error) {
+	res := Result{Minor: minor}
+	info, err := c.Stats(ctx, minor)
+	if err != nil {
+		return res, fmt.Errorf("stats: %w", err)
+	}
+	res.Parent = info.Image
+	spec, err := snapshotable(info)
+	if err != nil {
+		return res, err
+	}
+	name, err := leafPath(opts.Name)
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	paused := context.WithoutCancel(ctx)
+	start := time.Now()
+	defer func() { res.Paused = time.Since(start) }()
+	if err := c.Pause(paused, minor); err != nil {
+		// A pause that failed closing the image still left it paused.
+		return res, rollback(paused, c, minor, fmt.Errorf("pause: %w", err))
+	}
+	leaf, err := create(spec, name)
+	if err != nil {
+		return res, rollback(paused, c, minor, fmt.Errorf("snapshot: %w", err))
+	}
+	image := disk.Spec{Type: "vhd", Path: leaf}.String()
+	if err := c.Resume(paused, minor, image); err != nil {
+		err = fmt.Errorf("resume on %s: %w", image, err)
+		return res, rollback(paused, c, minor, errors.Join(err, discard(leaf, err)))
+	}
+	res.Leaf, res.Image = leaf, image
+	return res, nil
+}
+
+// snapshotable checks that info's image can be the parent of a VHD and
+// that nobody else holds the VBD paused (resuming it would undo their
+// work).
+func snapshotable(info vbd.Info) (disk.Spec, error) {
+	spec, err := disk.ParseSpec(info.Image)
+	if err != nil {
+		return spec, fmt.Errorf("minor %d: %w", info.Minor, err)
+	}
+	if spec.Type != "vhd" && spec.Type != "aio" {
+		return spec, fmt.Errorf("minor %d serves %s: only vhd and aio images can have a snapshot: %w", info.Minor, info.Image, syscall.EOPNOTSUPP)
+	}
+	if info.State&(vbd.Paused|vbd.PauseRequested|vbd.Closed) != 0 {
+		return spec, fmt.Errorf("minor %d is %s: snapshot only a running disk: %w", info.Minor, info.State, syscall.EBUSY)
+	}
+	return spec, nil
+}
+
+// rollback resumes minor on the image it served and returns cause, with
+// the resume's own failure if that fails too.
+func rollback(ctx context.Context, c *control.Client, minor int, cause error) error {
+	ctx, cancel := context.WithTimeout(ctx, rollbackTimeout)
+	defer cancel()
+	if err := c.Resume(ctx, minor, ""); err != nil {
+		return fmt.Errorf("%w; resuming the original image failed too, the disk stays paused: %w", cause, err)
+	}
+	return cause
+}
+
+// discard removes a new leaf the tapdisk refused to open, so a retry
+// does not find it. Only a refusal proves the tapdisk never wrote to it:
+// after a lost reply it may be serving it.
+func discard(leaf string, resumeErr error) error {
+	if _, refused := errors.AsType[*control.Error](resumeErr); !refused {
+		return nil
+	}
+	if err := removeLeaf(leaf); err != nil {
+		return fmt.Errorf("remove unused leaf: %w", err)
+	}
+	return nil
+}
