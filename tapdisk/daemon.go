@@ -68,16 +68,34 @@ func (d *daemon) Attach(_ context.Context, n int) error {
 	if d.minors[n] != nil {
 		return control.Errorf(syscall.EEXIST, "minor %d is already attached", n)
 	}
-	d.minors[n] = &minor{n: n}
+	m, err := d.newMinor(n)
+	if err != nil {
+		return err
+	}
+	d.minors[n] = m
 	d.log.Info("minor attached", "minor", n)
 	return nil
+}
+
+// newMinor claims minor n's marker in the run directory (see
+// rundir.Hold): EBUSY if another tapdisk serves it.
+func (d *daemon) newMinor(n int) (*minor, error) {
+	hold, err := d.dir.Hold(n)
+	if err != nil {
+		return nil, err
+	}
+	return &minor{n: n, hold: hold}, nil
 }
 
 func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.OpenReply, error) {
 	d.mu.Lock()
 	m, attached := d.minors[req.Minor]
 	if !attached {
-		m = &minor{n: req.Minor}
+		var err error
+		if m, err = d.newMinor(req.Minor); err != nil {
+			d.mu.Unlock()
+			return control.OpenReply{}, err
+		}
 		d.minors[req.Minor] = m
 	}
 	d.mu.Unlock()
@@ -101,6 +119,7 @@ func (d *daemon) forget(m *minor) {
 	defer d.mu.Unlock()
 	if d.minors[m.n] == m && !m.isOpen() {
 		delete(d.minors, m.n)
+		d.release(m)
 	}
 }
 
@@ -139,6 +158,7 @@ func (d *daemon) Detach(_ context.Context, n int) error {
 		return control.Errorf(syscall.EBUSY, "minor %d has an image open: close it first", n)
 	}
 	delete(d.minors, n)
+	d.release(m)
 	d.log.Info("minor detached", "minor", n)
 	if len(d.minors) == 0 && d.exitWhenEmpty {
 		d.exitWhenEmpty = false // close empty once
@@ -160,8 +180,8 @@ func (d *daemon) Stats(_ context.Context, n int) (vbd.Info, error) {
 // connections are cut.
 const shutdownGrace = 30 * time.Second
 
-// closeAll closes every minor's image, for the exit; the minors stay
-// attached (the process is going).
+// closeAll closes every minor's image and gives up its marker, for the
+// exit; the minors stay attached (the process is going).
 func (d *daemon) closeAll() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
@@ -171,6 +191,15 @@ func (d *daemon) closeAll() error {
 	var errs []error
 	for _, m := range ms {
 		errs = append(errs, m.close(ctx, d))
+		d.release(m)
 	}
 	return errors.Join(errs...)
+}
+
+// release gives up a minor's marker lock; tap-ctl free then releases
+// the minor itself.
+func (d *daemon) release(m *minor) {
+	if err := m.hold.Release(); err != nil {
+		d.log.Warn("release minor marker", "minor", m.n, "err", err)
+	}
 }

@@ -9,12 +9,14 @@ import (
 	"syscall"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/vbd"
 )
 
 // minor is one attached minor: closed, or a VBD with its frontends.
 type minor struct {
-	n int
+	n    int
+	hold *rundir.Hold // the marker's lock, held while attached
 
 	mu  sync.Mutex // serialises open, pause, resume and close; guards below
 	vbd *vbd.VBD   // nil while closed
