@@ -1,0 +1,105 @@
+// Package tapscan finds the tapdisks of a run directory and what each
+// serves, by asking every control socket there. tap-ctl list shows the
+// result; tap-ctl and xmsnap use it to find the tapdisk serving a minor
+// or an image when no pid is given.
+//
+// A control socket nobody listens on, whose process is gone, belongs to
+// a tapdisk that was killed: it is reported Dead, with a VBD in state
+// DEAD for each NBD socket it left.
+package tapscan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/rundir"
+	"gotap.dev/libtap/vbd"
+)
+
+// askTimeout bounds the wait for one tapdisk's answer, so that one that
+// hangs cannot hang a listing.
+const askTimeout = 5 * time.Second
+
+// Tapdisk is one control socket of the run directory.
+type Tapdisk struct {
+	Pid  int
+	Dead bool       // killed: only its sockets are left
+	VBDs []vbd.Info // its minors; for a dead one, a DEAD VBD per NBD socket left
+	Err  error      // a live tapdisk that did not answer (another user's, say)
+}
+
+// Scan asks every tapdisk of dir for its minors.
+func Scan(ctx context.Context, dir rundir.Dir) ([]Tapdisk, error) {
+	ctls, err := dir.List()
+	if err != nil {
+		return nil, err
+	}
+	var tds []Tapdisk
+	for _, ctl := range ctls {
+		td, gone := ask(ctx, dir, ctl)
+		if !gone {
+			tds = append(tds, td)
+		}
+	}
+	return tds, ctx.Err()
+}
+
+// ask lists one tapdisk's minors; gone when it exited meanwhile.
+func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone bool) {
+	td.Pid = ctl.Pid
+	ctx, cancel := context.WithTimeout(ctx, askTimeout)
+	defer cancel()
+	c, err := control.Dial(ctl.Path)
+	if err == nil {
+		defer c.Disconnect()
+		td.VBDs, err = c.List(ctx)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.ENOENT):
+		return td, true
+	case errors.Is(err, syscall.ECONNREFUSED) && !ProcessAlive(ctl.Pid):
+		td.Dead = true
+		td.VBDs, err = deadVBDs(dir, ctl.Pid)
+		td.Err = err
+	default:
+		// Refused while alive: still starting (bound, not yet listening).
+		td.Err = err
+	}
+	return td, false
+}
+
+// deadVBDs are the minors a dead tapdisk left NBD sockets for.
+func deadVBDs(dir rundir.Dir, pid int) ([]vbd.Info, error) {
+	minors, err := dir.NBDMinors(pid)
+	infos := make([]vbd.Info, len(minors))
+	for i, m := range minors {
+		infos[i] = vbd.Info{Minor: m, State: vbd.Dead, StateName: vbd.Dead.String()}
+	}
+	return infos, err
+}
+
+// FindMinor is the tapdisk serving minor: a live one if any, else a dead
+// one that left a socket for it. ENOENT if none.
+func FindMinor(tds []Tapdisk, minor int) (Tapdisk, error) {
+	var dead *Tapdisk
+	for i, td := range tds {
+		for _, v := range td.VBDs {
+			if v.Minor != minor {
+				continue
+			}
+			if !td.Dead {
+				return td, nil
+			}
+			dead = &tds[i]
+		}
+	}
+	if dead != nil {
+		return *dead, nil
+	}
+	return Tapdisk{}, fmt.Errorf("no tapdisk has minor %d: %w", minor, syscall.ENOENT)
+}
