@@ -18,9 +18,13 @@ build: $(BINS:%=bin/%)
 bin/%: FORCE
 	$(GO) build -o $@ ./$*
 
+# The NBD acceptance: fio verifies random I/O for 60 s on each disk type.
+NBD_FIO_RUNTIME ?= 60
+export NBD_FIO_RUNTIME
+
 test: test-deps
 	$(GO) vet $(MODULES)
-	$(GO) test $(MODULES)
+	$(GO) test -timeout 20m $(MODULES)
 	$(MAKE) --no-print-directory fuzz-smoke
 
 test-deps:
@@ -41,5 +45,8 @@ install: build
 clean:
 	rm -rf bin
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/...
+# Go benchmarks (libvhd's write paths, the request path, the NBD server),
+# then fio over NBD: tapdisk beside qemu-nbd, nbdkit and the bare file.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/... ./libtap/...
+	scripts/bench-nbd.sh

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# bench-nbd.sh: fio (ioengine=nbd) against tapdisk and the servers users
+# would pick instead, side by side in one run, on one file, plus fio
+# straight on the file (the limit). Prints IOPS, p50/p99 completion
+# latency and tapdisk's ratio to each peer. Ratios, not absolute figures,
+# are what carries from one (shared, noisy) machine to another.
+#
+#   BENCH_RUNTIME  seconds per cell (default 10)
+#   BENCH_SIZE     disk size (default 1G)
+#   BENCH_DIR      where the images go (default /var/tmp: a real disk)
+#   BENCH_CACHE    buffered (default: every server's default, page cache)
+#                  or direct (O_DIRECT everywhere)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runtime=${BENCH_RUNTIME:-10}
+size=${BENCH_SIZE:-1G}
+cache=${BENCH_CACHE:-buffered}
+for tool in fio qemu-nbd qemu-img nbdkit jq; do
+	command -v "$tool" >/dev/null || { echo "bench-nbd: $tool is missing (apt-get install fio qemu-utils nbdkit jq)" >&2; exit 1; }
+done
+[ -x bin/tapdisk ] || { echo "bench-nbd: run make build first" >&2; exit 1; }
+
+dir=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" gotap-bench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+case $cache in
+buffered) td_flags=(-D) qemu_flags=(--cache=writeback --aio=threads) kit_flags=() fio_direct=0 ;;
+direct) td_flags=() qemu_flags=(--cache=none --aio=native) kit_flags=(cache=none) fio_direct=1 ;;
+*) echo "bench-nbd: BENCH_CACHE is buffered or direct" >&2; exit 2 ;;
+esac
+
+echo "# preparing $size images in $dir ($cache I/O, ${runtime}s per cell)" >&2
+raw=$dir/disk.raw
+fio --name=fill --filename="$raw" --rw=write --bs=1M --size="$size" --refill_buffers \
+	--output=/dev/null
+qemu-img create -q -f vpc -o subformat=dynamic "$dir/empty.vhd" "$size"
+qemu-img convert -f raw -O vpc -o subformat=dynamic "$raw" "$dir/full.vhd"
+
+# serve KIND FILE: starts a server on FILE, sets $uri.
+serve() {
+	local kind=$1 file=$2 sock=$dir/$1.sock
+	rm -f "$sock"
+	case $kind in
+	tapdisk-aio | tapdisk-vhd)
+		local type=${kind#tapdisk-} out=$dir/tapdisk.out
+		mkdir -p "$dir/run"
+		bin/tapdisk --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "$type:$file" >"$out" &
+		pids+=($!)
+		until [ "$(wc -l <"$out")" -ge 2 ]; do sleep 0.05; done
+		uri=$(sed -n 2p "$out")
+		return ;;
+	qemu-nbd-raw | qemu-nbd-vpc)
+		qemu-nbd -k "$sock" -f "${kind#qemu-nbd-}" --persistent --shared=8 "${qemu_flags[@]}" "$file" &
+		pids+=($!) ;;
+	nbdkit-file)
+		nbdkit -f -U "$sock" file "$file" "${kit_flags[@]}" &
+		pids+=($!) ;;
+	esac
+	until [ -S "$sock" ]; do sleep 0.05; done
+	uri="nbd+unix:///?socket=$sock"
+}
+
+stop() {
+	kill "${pids[-1]}"
+	wait "${pids[-1]}" 2>/dev/null || true
+	unset 'pids[-1]'
+}
+
+# measure RW BS QD TARGET...: one fio run; prints "iops p50_us p99_us".
+measure() {
+	local rw=$1 bs=$2 qd=$3; shift 3
+	fio --name=cell --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$size" \
+		--time_based --runtime="$runtime" --ramp_time=1 --norandommap --randrepeat=0 \
+		--output-format=json "$@" |
+		sed -n '/^{/,$p' | # the nbd engine prints a line before the JSON
+		jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
+			"\(.iops|floor) \(.clat_ns.percentile["50.000000"]/1000|floor) \(.clat_ns.percentile["99.000000"]/1000|floor)"'
+}
+
+rows=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "read 1M 4" "write 1M 4")
+
+# cell KIND FILE ROW: serves FILE with KIND (or fio on the file) and measures ROW.
+cell() {
+	local kind=$1 file=$2; read -r rw bs qd <<<"$3"
+	if [ "$kind" = fio-file ]; then
+		measure "$rw" "$bs" "$qd" --ioengine=io_uring --direct="$fio_direct" --filename="$file"
+		return
+	fi
+	serve "$kind" "$file"
+	measure "$rw" "$bs" "$qd" --ioengine=nbd --uri="$uri"
+	stop
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
+fmt() { read -r iops p50 p99 <<<"$1"; printf '%s (%s/%s µs)' "$iops" "$p50" "$p99"; }
+
+echo
+echo "## raw file: IOPS (p50/p99 completion latency)"
+echo
+echo "| workload | tapdisk aio | qemu-nbd raw | nbdkit file | fio on the file | vs qemu-nbd | vs nbdkit | vs the file |"
+echo "|---|---|---|---|---|---|---|---|"
+for row in "${rows[@]}"; do
+	td=$(cell tapdisk-aio "$raw" "$row")
+	qn=$(cell qemu-nbd-raw "$raw" "$row")
+	nk=$(cell nbdkit-file "$raw" "$row")
+	ff=$(cell fio-file "$raw" "$row")
+	echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") |"
+done
+
+echo
+echo "## dynamic VHD (made by qemu-img; reads on a full image, writes on an empty one)"
+echo
+echo "| workload | tapdisk vhd | qemu-nbd vpc | vs qemu-nbd |"
+echo "|---|---|---|---|"
+for row in "${rows[@]}"; do
+	file=$dir/full.vhd
+	case $row in *write*) file=$dir/scratch.vhd ;; esac
+	cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+	td=$(cell tapdisk-vhd "$file" "$row")
+	cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+	qn=$(cell qemu-nbd-vpc "$file" "$row")
+	echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") |"
+done
