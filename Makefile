@@ -47,6 +47,6 @@ clean:
 
 # Go benchmarks (libvhd's write paths, the request path, the NBD server),
 # then fio over NBD: tapdisk beside qemu-nbd, nbdkit and the bare file.
-bench: build
+bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/... ./libtap/...
 	scripts/bench-nbd.sh

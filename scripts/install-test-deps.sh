@@ -16,6 +16,8 @@ declare -A pkg_of=(
 	[nbdsh]=python3-libnbd
 	[nbdfuse]=nbdfuse
 	[fio]=fio
+	[qemu-nbd]=qemu-utils
+	[nbdkit]=nbdkit # make bench's peer
 )
 
 missing=()
