@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"gotap.dev/libtap/vbd"
+)
+
+// source is where the figures come from: the tapdisks of a run directory
+// (runDir), or a script of snapshots in tests. The model only ever sees
+// snapshots, so it can be tested without a daemon.
+type source interface {
+	Poll(ctx context.Context) (snapshot, error)
+}
+
+// snapshot is one poll of every tapdisk.
+type snapshot struct {
+	At       time.Time
+	Tapdisks []tapdisk
+}
+
+// tapdisk is one control socket as a poll found it: its VBDs, or the
+// reason it did not answer. A socket that does not answer is a tapdisk
+// that died without cleaning up (SIGKILL leaves ctl<pid> behind).
+type tapdisk struct {
+	Pid  int
+	VBDs []vbd.Info
+	Err  error
+}
