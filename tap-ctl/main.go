@@ -1,22 +1,15 @@
-// Command tap-ctl controls tapdisk processes, like blktap's tap-ctl.
-//
-// Not implemented yet: it prints its usage and exits 2.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
-const usage = `usage: tap-ctl COMMAND [OPTIONS]
-
-Commands: list, allocate, free, spawn, attach, detach, open, close,
-pause, unpause, stats. Talks to tapdisk over its control socket.
-
-tap-ctl is not implemented yet.
-`
-
 func main() {
-	fmt.Fprint(os.Stderr, usage)
-	os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

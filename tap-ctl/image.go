@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"syscall"
+
+	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/disk"
+)
+
+// imageFlags are the options open and create take to open an image.
+type imageFlags struct {
+	Image     string `short:"a" required:"" placeholder:"TYPE:PATH" help:"The image: vhd:/srv/a.vhd, aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock. A relative path is taken from the current folder."`
+	ReadOnly  bool   `short:"R" help:"Open it read-only."`
+	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio)."`
+	Timeout   int    `short:"t" placeholder:"SECS" help:"Give up retrying a request after SECS seconds (default 120)."`
+	Secondary string `short:"2" placeholder:"TYPE:PATH" help:"blktap's mirror secondary: refused, gotap has no mirroring."`
+	Standby   bool   `short:"s" help:"blktap's standby mode for the mirror secondary: refused, gotap has no mirroring."`
+}
+
+// request is the open request for minor, or why it cannot be made.
+func (f imageFlags) request(minor int) (control.OpenRequest, error) {
+	if f.Secondary != "" {
+		return control.OpenRequest{}, errUnsupported("-2", "gotap's tapdisk has no mirroring to a secondary image (blktap's remus/mirror driver)")
+	}
+	if f.Standby {
+		return control.OpenRequest{}, errUnsupported("-s", "standby only applies to a mirror secondary, which gotap does not have")
+	}
+	image, err := absImage(f.Image)
+	if err != nil {
+		return control.OpenRequest{}, err
+	}
+	return control.OpenRequest{
+		Minor: minor, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
+	}, nil
+}
+
+// absImage makes a file image's path absolute: the tapdisk opening it
+// may run in another folder.
+func absImage(image string) (string, error) {
+	spec, err := disk.ParseSpec(image)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", err, syscall.EINVAL)
+	}
+	if spec.Type != "vhd" && spec.Type != "aio" {
+		return image, nil
+	}
+	if spec.Path, err = filepath.Abs(spec.Path); err != nil {
+		return "", err
+	}
+	return spec.String(), nil
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	"gotap.dev/libtap/rundir"
+	"gotap.dev/libtap/tapscan"
+	"gotap.dev/libtap/vbd"
+)
+
+type listCmd struct {
+	Pid   *int   `short:"p" placeholder:"PID" help:"Only this tapdisk."`
+	Minor *int   `short:"m" placeholder:"MINOR" help:"Only this minor."`
+	Type  string `short:"t" placeholder:"TYPE" help:"Only images of this type (vhd, aio, ram, nbd)."`
+	File  string `short:"f" placeholder:"PATH" help:"Only this image file."`
+	JSON  bool   `name:"json" help:"Print a JSON array of rows instead."`
+}
+
+// row is one line of the listing; nil fields are unknown.
+type row struct {
+	Pid   *int       `json:"pid,omitempty"`
+	Minor *int       `json:"minor,omitempty"`
+	State *vbd.State `json:"state,omitempty"`
+	Type  string     `json:"type,omitempty"`
+	File  string     `json:"file,omitempty"`
+}
+
+func (l *listCmd) Run(ctx context.Context, e *env) error {
+	tds, err := tapscan.Scan(ctx, e.dir)
+	if err != nil {
+		return err
+	}
+	minors, err := e.dir.Minors()
+	if err != nil {
+		return err
+	}
+	rows := l.filter(rows(tds, minors))
+	switch {
+	case l.JSON:
+		return printJSON(e.stdout, rows)
+	case isTerminal(e.stdout):
+		return printTable(e.stdout, rows)
+	}
+	return printLines(e.stdout, rows)
+}
+
+// rows orders the listing as blktap does: VBDs, then tapdisks with no
+// VBD, then allocated minors with no tapdisk.
+func rows(tds []tapscan.Tapdisk, minors []rundir.Minor) []row {
+	var vbds, idle, free []row
+	shown := make(map[int]bool)
+	for _, td := range tds {
+		if len(td.VBDs) == 0 {
+			r := row{Pid: ptr(td.Pid)}
+			if td.Dead {
+				r.State = ptr(vbd.Dead)
+			}
+			idle = append(idle, r)
+		}
+		for _, v := range td.VBDs {
+			typ, file, _ := strings.Cut(v.Image, ":")
+			vbds = append(vbds, row{Pid: ptr(td.Pid), Minor: ptr(v.Minor), State: ptr(v.State), Type: typ, File: file})
+			shown[v.Minor] = true
+		}
+	}
+	for _, m := range minors {
+		if !shown[m.N] {
+			free = append(free, row{Minor: ptr(m.N)})
+		}
+	}
+	return append(append(vbds, idle...), free...)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// filter keeps the rows matching every filter given.
+func (l *listCmd) filter(rows []row) []row {
+	kept := []row{} // [] in JSON when nothing matches
+	for _, r := range rows {
+		if l.Pid != nil && (r.Pid == nil || *r.Pid != *l.Pid) ||
+			l.Minor != nil && (r.Minor == nil || *r.Minor != *l.Minor) ||
+			l.Type != "" && r.Type != l.Type ||
+			l.File != "" && r.File != l.File {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// printTable is the listing for people: blktap's columns.
+func printTable(w io.Writer, rows []row) error {
+	fmt.Fprintf(w, "%8s %4s %4s %10s %s\n", "pid", "minor", "state", "type", "file")
+	for _, r := range rows {
+		state := "-"
+		if r.State != nil {
+			state = fmt.Sprintf("0x%x", uint32(*r.State))
+		}
+		if _, err := fmt.Fprintf(w, "%8s %4s %4s %10s %s\n", orDash(r.Pid), orDash(r.Minor), state, dash(r.Type), dash(r.File)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orDash(n *int) string {
+	if n == nil {
+		return "-"
+	}
+	return fmt.Sprint(*n)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// printLines is the listing for scripts: key=value fields, unknown ones
+// left out.
+func printLines(w io.Writer, rows []row) error {
+	for _, r := range rows {
+		var f []string
+		if r.Pid != nil {
+			f = append(f, fmt.Sprintf("pid=%d", *r.Pid))
+		}
+		if r.Minor != nil {
+			f = append(f, fmt.Sprintf("minor=%d", *r.Minor))
+		}
+		if r.State != nil {
+			f = append(f, fmt.Sprintf("state=0x%x", uint32(*r.State)))
+		}
+		if r.Type != "" {
+			f = append(f, "args="+r.Type+":"+r.File)
+		}
+		if _, err := fmt.Fprintln(w, strings.Join(f, " ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// isTerminal: is w a terminal (blktap's test for the table)?
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
