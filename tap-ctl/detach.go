@@ -57,4 +57,3 @@ func socketThere(path string) bool {
 	var st syscall.Stat_t
 	return syscall.Lstat(path, &st) == nil
 }
-

@@ -3,13 +3,10 @@ module gotap.dev/tap-ctl
 go 1.26.0
 
 require (
+	github.com/alecthomas/kong v1.17.0
+	golang.org/x/sys v0.49.0
 	gotap.dev/libtap v0.0.0
 	gotap.dev/libvhd v0.0.0
-)
-
-require (
-	github.com/alecthomas/kong v1.17.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 )
 
 replace (
