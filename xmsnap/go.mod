@@ -1,3 +1,16 @@
 module gotap.dev/xmsnap
 
-go 1.26
+go 1.26.0
+
+require (
+	github.com/alecthomas/kong v1.17.0
+	gotap.dev/libtap v0.0.0
+	gotap.dev/libvhd v0.0.0
+)
+
+require golang.org/x/sys v0.49.0 // indirect
+
+replace (
+	gotap.dev/libtap => ../libtap
+	gotap.dev/libvhd => ../libvhd
+)

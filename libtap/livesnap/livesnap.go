@@ -37,6 +37,11 @@ type Result struct {
 	Paused time.Duration `json:"paused_ns"`
 }
 
+// ErrStillPaused: a step failed and so did the resume on the original
+// image; the disk stays paused until someone resumes it (tap-ctl
+// unpause).
+var ErrStillPaused = errors.New("resuming the original image failed too: the disk stays paused")
+
 // rollbackTimeout bounds the resume on the original image after a
 // failure; tapdisk retries a reopen for up to 10 s.
 const rollbackTimeout = time.Minute
@@ -45,8 +50,8 @@ const rollbackTimeout = time.Minute
 // ctx bounds the work before the pause; once the VBD is paused, Take
 // finishes or rolls back whatever ctx does, since giving up half-way
 // would leave the disk paused.
-func Take(ctx context.Context, c *control.Client, minor int, opts Options) (Result, error) {
-	res := Result{Minor: minor}
+func Take(ctx context.Context, c *control.Client, minor int, opts Options) (res Result, err error) {
+	res.Minor = minor
 	info, err := c.Stats(ctx, minor)
 	if err != nil {
 		return res, fmt.Errorf("stats: %w", err)
@@ -106,7 +111,7 @@ func rollback(ctx context.Context, c *control.Client, minor int, cause error) er
 	ctx, cancel := context.WithTimeout(ctx, rollbackTimeout)
 	defer cancel()
 	if err := c.Resume(ctx, minor, ""); err != nil {
-		return fmt.Errorf("%w; resuming the original image failed too, the disk stays paused: %w", cause, err)
+		return fmt.Errorf("%w; %w: %w", cause, ErrStillPaused, err)
 	}
 	return cause
 }
