@@ -22,7 +22,7 @@ type column struct {
 
 // minImage is the least room the IMAGE column gets before other columns
 // are dropped for it.
-const minImage = 14
+const minImage = 12
 
 var (
 	colMinor = column{"MINOR", 5, true, 9, func(r row) string {
@@ -47,7 +47,7 @@ var (
 	colInFl   = column{"INFL", 4, true, 2, func(r row) string { return strconv.FormatInt(r.Info.Stats.InFlight, 10) }}
 	colRetry  = column{"RETRY", 5, true, 1, func(r row) string { return count(float64(r.Info.Stats.Retries)) }}
 	colErrors = column{"ERR", 4, true, 5, func(r row) string { return count(float64(r.Info.Stats.Errors)) }}
-	colTrend  = column{"TREND", 10, false, 0, func(r row) string { return sparkline(r.Trend, 10) }}
+	colTrend  = column{"TREND", 8, false, 5, func(r row) string { return sparkline(r.Trend, 8) }}
 	// colImage is last and takes the room left: paths are long.
 	colImage = column{"IMAGE", 0, false, 10, imageOf}
 )
@@ -102,9 +102,12 @@ func line(cols []column, r row, titles bool) string {
 }
 
 // pad fits s in width cells, cutting a long value at its start (paths
-// say most at their end).
+// say most at their end). Width 0 leaves s whole: the image in --once.
 func pad(s string, width int, right bool) string {
 	w := ansi.StringWidth(s)
+	if width == 0 {
+		return s
+	}
 	if w > width {
 		return "…" + ansi.TruncateLeft(s, w-width+1, "")
 	}
@@ -121,6 +124,8 @@ func stateOf(r row) string {
 		return "total"
 	case r.Live == dead:
 		return "dead"
+	case r.Live == hung:
+		return "hung"
 	case r.Live == gone:
 		return "gone"
 	}

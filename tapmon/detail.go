@@ -49,13 +49,14 @@ func (d detailModel) view(st styles, r row, width, height int) string {
 		fmt.Sprintf("requests  reads %d (%s)  writes %d (%s)", s.Reads, bytesIEC(int64(s.ReadBytes)), s.Writes, bytesIEC(int64(s.WriteBytes))),
 		fmt.Sprintf("          merges %d (%s of requests)  retries %d  errors %d  in flight %d",
 			s.Merges, percent(float64(s.Merges), float64(s.Reads+s.Writes)), s.Retries, s.Errors, s.InFlight),
-		fmt.Sprintf("now       read %s IOPS %s MiB/s · write %s IOPS %s MiB/s · p50 %s p99 %s",
-			count(r.Rate.ReadIOPS), mibs(r.Rate.ReadMiBs), count(r.Rate.WriteIOPS), mibs(r.Rate.WriteMiBs),
-			micros(r.Rate.P50US), micros(r.Rate.P99US)),
+		fmt.Sprintf("now       reads %s/s (%s MiB/s)  writes %s/s (%s MiB/s)",
+			count(r.Rate.ReadIOPS), mibs(r.Rate.ReadMiBs), count(r.Rate.WriteIOPS), mibs(r.Rate.WriteMiBs)),
+		fmt.Sprintf("          latency p50 %s  p99 %s", micros(r.Rate.P50US), micros(r.Rate.P99US)),
 		"")
-	lines = append(lines, histogram(st, s.ReadLatency, s.WriteLatency, width)...)
-	lines = append(lines, "")
 	lines = append(lines, errorLines(st, r.Info.Errors)...)
+	lines = append(lines, "")
+	// The histogram comes last and gets the lines left: it can merge rows.
+	lines = append(lines, histogram(st, s.ReadLatency, s.WriteLatency, width, height-len(lines))...)
 	if len(lines) > height {
 		lines = lines[:height]
 	}

@@ -23,15 +23,18 @@ func count(v float64) string {
 // mibs is a throughput in MiB/s with one decimal.
 func mibs(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-// micros is a latency: 87µs, 1.2ms, 3.4s; "-" for none.
+// micros is a latency in at most five cells: 87µs, 1.2ms, 118ms, 3.4s;
+// "-" for none.
 func micros(us float64) string {
 	switch {
 	case us <= 0:
 		return "-"
 	case us < 999.5:
 		return strconv.FormatFloat(us, 'f', 0, 64) + "µs"
-	case us < 999.5e3:
+	case us < 9.95e3:
 		return strconv.FormatFloat(us/1e3, 'f', 1, 64) + "ms"
+	case us < 999.5e3:
+		return strconv.FormatFloat(us/1e3, 'f', 0, 64) + "ms"
 	default:
 		return strconv.FormatFloat(us/1e6, 'f', 1, 64) + "s"
 	}

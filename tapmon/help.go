@@ -14,7 +14,8 @@ const legend = `Columns
   RETRY, ERR       requests retried and failed since the VBD opened
   TREND            read+write MiB/s, last samples, scaled to the row
   STATE            running, paused, closed, failed (resume failed),
-                   dead (tapdisk does not answer), gone (tapdisk exited)`
+                   hung (tapdisk alive, not answering), dead (tapdisk
+                   killed), gone (tapdisk exited or minor detached)`
 
 // helpView is the full key list and the legend.
 func helpView(st styles, keys keyMap, width int) string {

@@ -71,7 +71,7 @@ func (l *listModel) view(st styles, width, height int) string {
 // STATE column says it in words too).
 func rowStyle(st styles, r row) lipgloss.Style {
 	switch stateOf(r) {
-	case "dead", "failed":
+	case "dead", "hung", "failed":
 		return st.bad
 	case "gone", "closed":
 		return st.dim

@@ -37,7 +37,7 @@ func watch(f flags, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	src := newRunDir(dir)
+	src := runDir{dir}
 	if f.Once {
 		return once(context.Background(), src, f.Interval, f.JSON, stdout)
 	}

@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/livesnap"
 )
 
-// snapshotVBD takes a live snapshot of one VBD through the code path
-// xmsnap uses (package livesnap).
+// snapshotVBD takes a live snapshot of one VBD through xmsnap's code
+// path (package livesnap), with its default leaf name.
 func snapshotVBD(ctx context.Context, c *control.Client, minor int) (string, error) {
-	return "", errors.New("live snapshots need gotap.dev/libtap/livesnap, which has not landed yet")
+	res, err := livesnap.Take(ctx, c, minor, livesnap.Options{})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("snapshot of minor %d: now serving %s (paused %v)", minor, res.Image, res.Paused.Round(1e6)), nil
 }

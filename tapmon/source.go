@@ -20,11 +20,12 @@ type snapshot struct {
 	Tapdisks []tapdisk
 }
 
-// tapdisk is one control socket as a poll found it: its VBDs, or the
-// reason it did not answer. A socket that does not answer is a tapdisk
-// that died without cleaning up (SIGKILL leaves ctl<pid> behind).
+// tapdisk is one control socket as a poll found it (see package
+// tapscan): its VBDs; or Dead, killed, with the minors it left sockets
+// for; or Err, alive but not answering.
 type tapdisk struct {
 	Pid  int
+	Dead bool
 	VBDs []vbd.Info
 	Err  error
 }

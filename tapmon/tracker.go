@@ -25,7 +25,8 @@ type liveness int
 
 const (
 	alive liveness = iota
-	dead           // its socket is there but nobody answers
+	hung           // the tapdisk is alive but did not answer in time
+	dead           // the tapdisk was killed: only its sockets are left
 	gone           // its socket (or the minor) has gone
 )
 
@@ -59,8 +60,12 @@ func (t *tracker) apply(s snapshot) []row {
 	t.last = s.At
 	seen := map[vbdID]bool{}
 	for _, td := range s.Tapdisks {
-		if td.Err != nil {
-			t.markDead(td.Pid, seen)
+		switch {
+		case td.Dead:
+			t.markDown(td, dead, seen)
+			continue
+		case td.Err != nil:
+			t.markDown(td, hung, seen)
 			continue
 		}
 		for _, info := range td.VBDs {
@@ -71,6 +76,10 @@ func (t *tracker) apply(s snapshot) []row {
 	}
 	for k, r := range t.rows {
 		if seen[k] {
+			continue
+		}
+		if k.Minor < 0 { // a placeholder: the tapdisk answers now, or left
+			delete(t.rows, k)
 			continue
 		}
 		if r.Live != gone {
@@ -91,26 +100,33 @@ func (t *tracker) update(k vbdID, info vbd.Info, dt float64) {
 		t.rows[k] = r
 	} else if r.Live == alive && dt > 0 {
 		r.Rate = rateOf(r.Info.Stats, info.Stats, dt)
+		r.Trend = append(r.Trend, r.Rate.ReadMiBs+r.Rate.WriteMiBs)
+		if len(r.Trend) > trendLen {
+			r.Trend = r.Trend[1:]
+		}
 	}
 	r.Info, r.Live = info, alive
-	r.Trend = append(r.Trend, r.Rate.ReadMiBs+r.Rate.WriteMiBs)
-	if len(r.Trend) > trendLen {
-		r.Trend = r.Trend[1:]
-	}
 }
 
-// markDead marks pid's rows dead, or adds one row for a tapdisk never
-// seen alive.
-func (t *tracker) markDead(pid int, seen map[vbdID]bool) {
-	found := false
+// markDown marks a tapdisk's rows dead or hung: those seen before, the
+// minors a dead one left sockets for, or one placeholder row when there
+// is neither (a tapdisk never seen alive).
+func (t *tracker) markDown(td tapdisk, live liveness, seen map[vbdID]bool) {
+	found := len(td.VBDs) > 0
 	for k, r := range t.rows {
-		if k.Pid == pid && r.Live != gone {
-			r.Live, r.Rate, seen[k], found = dead, rate{}, true, true
+		if k.Pid == td.Pid && r.Live != gone {
+			r.Live, r.Rate, seen[k], found = live, rate{}, true, true
+		}
+	}
+	for _, info := range td.VBDs {
+		k := vbdID{td.Pid, info.Minor}
+		if !seen[k] {
+			t.rows[k], seen[k] = &row{vbdID: k, Info: info, Live: live}, true
 		}
 	}
 	if !found {
-		k := vbdID{pid, -1}
-		t.rows[k], seen[k] = &row{vbdID: k, Live: dead}, true
+		k := vbdID{td.Pid, -1}
+		t.rows[k], seen[k] = &row{vbdID: k, Live: live}, true
 	}
 }
 
