@@ -146,7 +146,7 @@ func stateOf(r row) string {
 func imageOf(r row) string {
 	switch {
 	case r.total:
-		return strconv.Itoa(r.vbds) + " VBDs"
+		return strconv.Itoa(r.vbds) + " live"
 	case r.Info.Image == "":
 		return "-"
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // View is a header line, the pane, a status line and a key line, in
@@ -27,7 +28,7 @@ func (m model) View() string {
 	default:
 		pane = m.list.view(m.st, m.width, body)
 	}
-	lines := append([]string{m.header()}, fitLines(pane, body)...)
+	lines := append([]string{m.header()}, fitLines(pane, body, m.width)...)
 	return strings.Join(append(lines, m.statusLine(), m.keyLine()), "\n")
 }
 
@@ -61,11 +62,15 @@ func (m model) keyLine() string {
 	return h.ShortHelpView(m.keys.ShortHelp())
 }
 
-// fitLines pads or cuts s to n lines.
-func fitLines(s string, n int) []string {
+// fitLines pads or cuts s to n lines, each cut to width: a line that
+// wrapped would push the screen out of place.
+func fitLines(s string, n, width int) []string {
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
-		return lines[:max(n, 0)]
+		lines = lines[:max(n, 0)]
+	}
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, width, "…")
 	}
 	for len(lines) < n {
 		lines = append(lines, "")
