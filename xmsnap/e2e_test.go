@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gotap.dev/libtap/clitest"
+	"gotap.dev/libvhd"
+	"gotap.dev/libvhd/vhdtest"
+)
+
+const (
+	diskSize   = 64 << 20
+	markerBase = diskSize / 2 // fio writes the first half, markers go in the second
+	markerLen  = 64 << 10
+)
+
+// TestSnapshotsUnderFio takes 20 snapshots while fio writes and verifies:
+// fio sees no error, the chain is 21 deep and valid, and the marker
+// written just before snapshot k is in parent k while the one written
+// after it is not.
+func TestSnapshotsUnderFio(t *testing.T) {
+	vhdtest.RequireTool(t, "fio")
+	vhdtest.RequireTool(t, "qemu-io")
+	e := clitest.New(t)
+	base := filepath.Join(t.TempDir(), "disk.vhd")
+	e.Must(t, "vhd-util", "create", "-n", base, "-s", "64")
+	uri := strings.TrimSpace(e.Must(t, "tap-ctl", "create", "-a", "vhd:"+base))
+
+	fio := exec.Command("fio", "--name=snap", "--ioengine=nbd", "--uri="+uri,
+		"--rw=randrw", "--bs=4k", "--iodepth=16", "--numjobs=2",
+		"--size=16M", "--offset_increment=16M", "--time_based", "--runtime=15",
+		"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=512",
+		"--verify_state_save=0", "--group_reporting", "--output-format=terse", "--terse-version=3")
+	var fioOut strings.Builder
+	fio.Stdout, fio.Stderr = &fioOut, &fioOut
+	if err := fio.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fioDone := make(chan error, 1)
+	go func() { fioDone <- fio.Wait() }()
+	time.Sleep(time.Second) // let fio connect and get going
+
+	const n = 20
+	parents := []string{base}
+	for k := 1; k <= n; k++ {
+		writeMarker(t, uri, k, before(k))
+		leaf := strings.TrimSpace(e.Must(t, "xmsnap", "0"))
+		writeMarker(t, uri, k, after(k))
+		parents = append(parents, leaf)
+	}
+	select {
+	case err := <-fioDone:
+		t.Fatalf("fio ended before the snapshots did: %v\n%s", err, fioOut.String())
+	default:
+	}
+	if err := <-fioDone; err != nil {
+		t.Fatalf("fio: %v\n%s", err, fioOut.String())
+	}
+	if f := strings.Split(strings.TrimSpace(fioOut.String()), ";"); len(f) < 48 || f[4] != "0" || f[5] == "0" {
+		t.Fatalf("fio: errors or no I/O:\n%s", fioOut.String())
+	}
+	e.Must(t, "tap-ctl", "destroy", "-m", "0")
+
+	leaf := parents[n]
+	if got := e.Must(t, "vhd-util", "query", "-d", "-n", leaf); got != fmt.Sprintf("chain depth: %d\n", n+1) {
+		t.Errorf("vhd-util query -d = %q; want chain depth %d", got, n+1)
+	}
+	e.Must(t, "vhd-util", "check", "-p", "-n", leaf)
+	for k := 1; k <= n; k++ {
+		if got := readMarker(t, parents[k-1], k); got != before(k) {
+			t.Errorf("parent %d holds marker %#x; want %#x, written just before snapshot %d", k, got, before(k), k)
+		}
+		if got := readMarker(t, leaf, k); got != after(k) {
+			t.Errorf("leaf holds marker %#x for snapshot %d; want %#x", got, k, after(k))
+		}
+	}
+}
+
+func before(k int) byte { return byte(k) }
+func after(k int) byte  { return byte(0x80 + k) }
+
+func writeMarker(t *testing.T, uri string, k int, b byte) {
+	t.Helper()
+	vhdtest.Run(t, "qemu-io", "-f", "raw", "-c", fmt.Sprintf("write -P %d %d %d", b, markerBase+k*markerLen, markerLen), uri)
+}
+
+// readMarker reads marker k through the image's chain: the byte it is
+// filled with, or 0xff if it is not uniform.
+func readMarker(t *testing.T, path string, k int) byte {
+	t.Helper()
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	buf := make([]byte, markerLen)
+	if _, err := im.ReadAt(buf, int64(markerBase+k*markerLen)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, bytes.Repeat(buf[:1], markerLen)) {
+		return 0xff
+	}
+	return buf[0]
+}
+
+// TestReadOnlyFolder: when the new leaf cannot be created, xmsnap fails
+// and the disk keeps serving its original image. The folder is made
+// immutable with chattr +i: the tests run as root, who ignores mode
+// bits, and the file's own data stays writable, as the disk needs.
+func TestReadOnlyFolder(t *testing.T) {
+	vhdtest.RequireTool(t, "qemu-io")
+	chattr := vhdtest.RequireTool(t, "chattr")
+	e := clitest.New(t)
+	dir := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(dir, 0o755)
+	img := filepath.Join(dir, "disk.vhd")
+	e.Must(t, "vhd-util", "create", "-n", img, "-s", "64")
+	uri := strings.TrimSpace(e.Must(t, "tap-ctl", "create", "-a", "vhd:"+img))
+	writeMarker(t, uri, 0, 0x5a)
+	if out, err := exec.Command(chattr, "+i", dir).CombinedOutput(); err != nil {
+		if vhdtest.InCI() {
+			t.Fatalf("chattr +i: %v: %s", err, out)
+		}
+		t.Skipf("chattr +i needs root and a file system with attributes: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command(chattr, "-i", dir).Run() })
+
+	_, stderr, code := e.Run(t, "xmsnap", img)
+	if code != exitFail || !strings.Contains(stderr, "snapshot") {
+		t.Errorf("xmsnap in a read-only folder: exit %d, %q; want %d and why", code, stderr, exitFail)
+	}
+	if got, want := e.Must(t, "tap-ctl", "list"), "args=vhd:"+img+"\n"; !strings.HasSuffix(got, "state=0x0 "+want) {
+		t.Errorf("list after the failed snapshot = %q; want the original image, running", got)
+	}
+	vhdtest.Run(t, "qemu-io", "-f", "raw", "-c", fmt.Sprintf("read -P 0x5a %d %d", markerBase, markerLen), uri)
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder holds %d files; want only the image", len(entries))
+	}
+	exec.Command(chattr, "-i", dir).Run()
+	e.Must(t, "tap-ctl", "destroy", "-m", "0")
+}
+
+// TestDeadTapdisk: xmsnap on a killed tapdisk's disk fails, saying so.
+func TestDeadTapdisk(t *testing.T) {
+	e := clitest.New(t)
+	img := filepath.Join(t.TempDir(), "a.img")
+	os.WriteFile(img, make([]byte, 1<<20), 0o644)
+	e.Must(t, "tap-ctl", "create", "-a", "aio:"+img)
+	var pid int
+	fmt.Sscanf(e.Must(t, "tap-ctl", "list"), "pid=%d", &pid)
+	p, _ := os.FindProcess(pid)
+	p.Kill()
+	for deadline := time.Now().Add(5 * time.Second); len(e.Running(t)) > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, stderr, code := e.Run(t, "xmsnap", "0")
+	if code != exitFail || !strings.Contains(stderr, "dead") {
+		t.Errorf("xmsnap on a dead tapdisk: exit %d, %q; want %d, saying it is dead", code, stderr, exitFail)
+	}
+	e.Must(t, "tap-ctl", "destroy", "-m", "0")
+}
