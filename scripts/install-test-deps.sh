@@ -16,6 +16,7 @@ declare -A pkg_of=(
 	[nbdsh]=python3-libnbd
 	[nbdfuse]=nbdfuse
 	[fio]=fio
+	[tmux]=tmux
 	[qemu-nbd]=qemu-utils
 	[nbdkit]=nbdkit # make bench's peer
 )

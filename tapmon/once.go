@@ -14,7 +14,8 @@ import (
 func once(ctx context.Context, src source, interval time.Duration, asJSON bool, w io.Writer) error {
 	t := newTracker()
 	var rows []row
-	for i := range 2 {
+	var at [2]time.Time
+	for i := range at {
 		if i > 0 {
 			time.Sleep(interval)
 		}
@@ -22,10 +23,10 @@ func once(ctx context.Context, src source, interval time.Duration, asJSON bool, 
 		if err != nil {
 			return err
 		}
-		rows = t.apply(s)
+		rows, at[i] = t.apply(s), s.At
 	}
 	if asJSON {
-		return printJSON(w, rows, interval)
+		return printJSON(w, rows, at[1].Sub(at[0]))
 	}
 	return printTable(w, rows)
 }
@@ -71,6 +72,7 @@ func toJSON(r row) vbdJSON {
 	}
 }
 
+// printJSON prints the rows and the time their rates are over.
 func printJSON(w io.Writer, rows []row, interval time.Duration) error {
 	out := struct {
 		IntervalS float64   `json:"interval_s"`
