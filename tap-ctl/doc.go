@@ -1,0 +1,91 @@
+// Command tap-ctl starts, lists and controls tapdisk processes: blktap's
+// tap-ctl, with its commands, flags and list output.
+//
+// # Synopsis
+//
+//	tap-ctl [--run-dir DIR] COMMAND [FLAGS]
+//
+// # Commands
+//
+//	list [-p PID] [-m MINOR] [-t TYPE] [-f FILE] [--json]
+//	allocate [-m MINOR]                   reserve a minor (default the lowest free); prints it
+//	free -m MINOR                         release it, and what a killed tapdisk left of it
+//	spawn [--log-file FILE]               start a tapdisk; prints its pid
+//	attach -p PID -m MINOR                attach the minor to that tapdisk
+//	detach [-p PID] -m MINOR              detach a closed minor; a spawned tapdisk exits with its last
+//	open [-p PID] -m MINOR -a TYPE:PATH [-R] [-D] [-t SECS]   open an image; prints its NBD URI
+//	close [-p PID] -m MINOR [-f]          close the image (the minor stays attached)
+//	pause [-p PID] -m MINOR               drain in-flight requests, close the image
+//	unpause [-p PID] -m MINOR [-a TYPE:PATH]   reopen it, or another image of the same size
+//	create -a TYPE:PATH [-R] [-D] [-t SECS] [--log-file FILE]   allocate + spawn + attach + open
+//	destroy [-p PID] -m MINOR             close + detach + free
+//	stats [-p PID] -m MINOR [-f] [--interval D]   state and counters as JSON
+//
+// -p may be left out wherever the minor is attached: tap-ctl asks every
+// tapdisk of the run directory. Images are TYPE:PATH: vhd:/srv/a.vhd,
+// aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock;
+// relative paths are made absolute. -R opens read-only, -D without
+// O_DIRECT, -t sets the per-request timeout (default 120 s). blktap's -2
+// (mirror secondary) and -s (standby) are refused with EOPNOTSUPP: gotap
+// has no mirroring. close -f is accepted: close always ends the
+// frontends' connections once their requests complete.
+//
+// create prints the NBD URI the disk is served at
+// (nbd+unix:///?socket=RUNDIR/nbd<pid>.<minor>); if a step fails, the
+// steps taken are undone. destroy waits for a tapdisk whose last minor it
+// detached to exit, so that no socket, marker or process is left.
+//
+// tap-ctl finds tapdisk beside its own executable, else on $PATH. A
+// spawned tapdisk runs in its own session with no output (see --log-file).
+//
+// # Minors
+//
+// A minor is allocated while its marker RUNDIR/tapdisk/tapdisk-<minor>
+// exists (created with O_EXCL: concurrent tap-ctl never collide); the
+// tapdisk serving it holds the marker's flock, which the kernel drops
+// if the tapdisk dies. At most 16384 minors.
+//
+// # Output of list
+//
+// Rows: VBDs, then tapdisks with no VBD, then allocated minors with no
+// tapdisk. On a terminal, a table (blktap's `%8s %4s %4s %10s %s`):
+//
+//	     pid minor state       type file
+//	    4242    0  0x0        vhd /srv/a.vhd
+//	    4250    1  0x1          - -
+//	       -    2    -          - -
+//
+// Otherwise one line per row, unknown fields left out:
+//
+//	pid=4242 minor=0 state=0x0 args=vhd:/srv/a.vhd
+//	pid=4250 minor=1 state=0x1
+//	minor=2
+//
+// --json prints an array of {pid, minor, state, type, file}. state is
+// blktap's bit set: 0x1 dead (the tapdisk was killed: destroy or free
+// cleans up), 0x2 closed, 0x20 paused, 0x200 resume failed.
+//
+// stats prints the VBD's vbd.Info as JSON (image, state, size, ring use,
+// reads, writes, errors, latency…); --follow prints one per line every
+// --interval until interrupted.
+//
+// # Exit status
+//
+// 0 on success; otherwise the errno of the failure, with its text on
+// stderr as blktap prints it, then the details:
+//
+//	tap-ctl: open: No such file or directory (open minor 0: …)
+//
+// 2 ENOENT no such tapdisk or minor, 16 EBUSY minor in use, 17 EEXIST
+// already allocated or attached, 22 EINVAL bad command line, 95
+// EOPNOTSUPP option gotap cannot honour, 111 ECONNREFUSED dead tapdisk.
+//
+// # Examples
+//
+//	$ uri=$(tap-ctl create -a vhd:/srv/vm.vhd)
+//	$ qemu-io -f raw -c 'write 0 1M' "$uri"
+//	$ tap-ctl list | awk '$4 == "args=vhd:/srv/vm.vhd" { sub("minor=", "", $2); print $2 }'
+//	0
+//	$ tap-ctl stats -m 0 | jq .stats.writes
+//	$ tap-ctl destroy -m 0
+package main
