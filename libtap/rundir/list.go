@@ -41,10 +41,17 @@ func (d Dir) List() ([]Ctl, error) {
 
 // ctlPid parses "ctl<pid>".
 func ctlPid(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "ctl")
+	pid, ok := numberAfter(name, "ctl")
+	return pid, ok && pid > 0
+}
+
+// numberAfter parses the decimal number that is all of name after
+// prefix, as the run directory's file names are made.
+func numberAfter(name, prefix string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, prefix)
 	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(digits)
-	return pid, err == nil && pid > 0
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
 }

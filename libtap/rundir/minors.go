@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -139,12 +137,8 @@ func (d Dir) held(minor int) (bool, error) {
 
 // markerMinor parses "tapdisk-<minor>".
 func markerMinor(name string) (int, bool) {
-	digits, ok := strings.CutPrefix(name, "tapdisk-")
-	if !ok || digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.Atoi(digits)
-	return n, err == nil && n < MaxMinors
+	n, ok := numberAfter(name, "tapdisk-")
+	return n, ok && n < MaxMinors
 }
 
 func checkMinor(minor int) error {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // NBDMinors lists the minors that have an NBD socket of the tapdisk with
@@ -23,11 +22,7 @@ func (d Dir) NBDMinors(pid int) ([]int, error) {
 	prefix := "nbd" + strconv.Itoa(pid) + "."
 	var minors []int
 	for _, e := range entries {
-		digits, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || e.Type()&fs.ModeSocket == 0 {
-			continue
-		}
-		if n, err := strconv.Atoi(digits); err == nil && n >= 0 && n < MaxMinors {
+		if n, ok := numberAfter(e.Name(), prefix); ok && n < MaxMinors && e.Type()&fs.ModeSocket != 0 {
 			minors = append(minors, n)
 		}
 	}
