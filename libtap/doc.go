@@ -1,9 +1,25 @@
-// Package libtap is the engine behind tapdisk: the shared-memory ring that
-// a block frontend submits requests through, the request scheduler, the
-// stack of image drivers (VHD through libvhd, raw, and small filters), the
-// control protocol that tap-ctl speaks over a unix socket, and an NBD
-// server that exports a driver stack to other clients.
+// Package libtap is the engine behind tapdisk and the tools that drive
+// it. Its packages, in the order a request meets them:
 //
-// The binaries are thin shells over it: tapdisk serves, tap-ctl controls.
-// Nothing is implemented yet.
+//	nbd        the NBD server: the frontend clients (QEMU, libnbd, the
+//	           kernel via nbdfuse or nbd.ko) connect to
+//	ring       fixed pool of request slots with aligned buffers; a full
+//	           ring is the back-pressure, nothing is dropped
+//	vbd        one virtual block device: validates requests, lifecycle
+//	           (open, pause, resume, close) with blktap's states, stats
+//	sched      merges adjacent requests into vectored I/O, bounds the
+//	           driver's queue depth, retries EAGAIN/EBUSY/EINTR
+//	disk       the narrow driver interface (read, write, flush, trim,
+//	           write-zeroes, extents, capabilities)
+//	drivers/…  aio (raw file or device), vhd (libvhd chains), ram, nbd
+//	           (another NBD server as backing store); drivers.Open parses
+//	           blktap's type:path
+//	stats      atomic counters and latency histograms
+//
+// Around them, for the daemon and the command-line tools:
+//
+//	control    the versioned JSON-lines control protocol: server and client
+//	rundir     the run directory: socket and minor-marker names, locks
+//	tapscan    finds every tapdisk, VBD and minor in a run directory
+//	livesnap   live snapshot of a served disk (xmsnap, tapmon)
 package libtap
