@@ -50,10 +50,10 @@
 // Rows: VBDs, then tapdisks with no VBD, then allocated minors with no
 // tapdisk. On a terminal, a table (blktap's `%8s %4s %4s %10s %s`):
 //
-//	     pid minor state       type file
-//	    4242    0  0x0        vhd /srv/a.vhd
-//	    4250    1  0x1          - -
-//	       -    2    -          - -
+//	 pid minor state       type file
+//	4242    0  0x0        vhd /srv/a.vhd
+//	4250    1  0x1          - -
+//	   -    2    -          - -
 //
 // Otherwise one line per row, unknown fields left out:
 //

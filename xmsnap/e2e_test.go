@@ -35,7 +35,7 @@ func TestSnapshotsUnderFio(t *testing.T) {
 
 	fio := exec.Command("fio", "--name=snap", "--ioengine=nbd", "--uri="+uri,
 		"--rw=randrw", "--bs=4k", "--iodepth=16", "--numjobs=2",
-		"--size=16M", "--offset_increment=16M", "--time_based", "--runtime=15",
+		"--size=16M", "--offset_increment=16M", "--time_based", "--runtime=40", // 20 snapshots take 10 s alone, more under load
 		"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=512",
 		"--verify_state_save=0", "--group_reporting", "--output-format=terse", "--terse-version=3")
 	var fioOut strings.Builder
