@@ -2,8 +2,6 @@ package nbd_test
 
 import (
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"gotap.dev/libvhd/vhdtest"
@@ -25,10 +23,6 @@ func TestFioVerify(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fio runs for seconds")
 	}
-	vhdtest.RequireTool(t, "fio")
-	if out, _ := exec.Command("fio", "--enghelp=nbd").CombinedOutput(); !strings.Contains(string(out), "uri") {
-		vhdtest.RequireTool(t, "fio with the nbd ioengine")
-	}
 	const size = 128 << 20
 	dir := t.TempDir()
 	base := vhdDisk(t, dir, "base.vhd", size, "")
@@ -40,23 +34,9 @@ func TestFioVerify(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := serve(t, tc.spec)
-			out := vhdtest.Run(t, "fio", "--name=nbd", "--ioengine=nbd", "--uri="+s.uri(),
-				"--rw=randrw", "--bs=4k", "--iodepth=32", "--numjobs=2",
-				"--size=64M", "--offset_increment=64M",
-				"--time_based", "--runtime="+fioRuntime(),
-				"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=1024",
-				"--verify_state_save=0", // no state files left in the package folder
-				"--group_reporting", "--output-format=terse", "--terse-version=3")
-			// Terse v3: field 5 is the error count; io in KiB at 6 (read)
-			// and 47 (write).
-			f := strings.Split(strings.TrimSpace(out), ";")
-			if len(f) < 48 || f[4] != "0" {
-				t.Fatalf("fio reported errors:\n%s", out)
-			}
-			if f[5] == "0" || f[46] == "0" {
-				t.Fatalf("fio moved no data (read %s KiB, written %s KiB):\n%s", f[5], f[46], out)
-			}
-			t.Logf("fio %s: read %s KiB, wrote %s KiB, errors %s", tc.name, f[5], f[46], f[4])
+			r := vhdtest.StartFio(t, s.uri(), "--iodepth=32", "--numjobs=2",
+				"--size=64M", "--offset_increment=64M", "--runtime="+fioRuntime()).Wait(t)
+			t.Logf("fio %s: read %s KiB, wrote %s KiB, no errors", tc.name, r.ReadKiB, r.WrittenKiB)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package nbd_test
 import (
 	"bytes"
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -10,15 +11,20 @@ import (
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/nbd"
 	"gotap.dev/libtap/vbd"
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // TestHostileClients sends what a broken or malicious client might: each
 // request gets the protocol's error and the connection goes on, a
 // protocol violation closes only its own connection, and a vanished
-// client leaks neither goroutines nor ring slots.
+// client leaks neither goroutines, file descriptors nor ring slots. All
+// the while, fio verifies random I/O in the disk's second half over two
+// more connections.
 func TestHostileClients(t *testing.T) {
 	s := serve(t, "ram:64M")
-	base := runtime.NumGoroutine()
+	base, baseFDs := runtime.NumGoroutine(), openFDs(t)
+	fio := vhdtest.StartFio(t, s.uri(), "--iodepth=8", "--numjobs=2",
+		"--offset=32M", "--size=16M", "--offset_increment=16M", "--runtime=8")
 	good := dialRaw(t, s.sock, true)
 	checkGood := func(t *testing.T) {
 		t.Helper()
@@ -115,7 +121,14 @@ func TestHostileClients(t *testing.T) {
 	})
 	good.send(nbd.CmdDisc, 0, 1, 0, 0, nil)
 	good.nc.Close()
+	if !fio.Running() {
+		t.Error("fio ended before the hostile clients did: it did not run the whole time")
+	}
+	fio.Wait(t)
 	settleGoroutines(t, base)
+	if n := openFDs(t); n > baseFDs {
+		t.Errorf("%d file descriptors open after every client left; %d before", n, baseFDs)
+	}
 	if n := s.v.Ring().InUse(); n != 0 {
 		t.Errorf("%d ring slots in use after every client left; want 0", n)
 	}
@@ -144,4 +157,14 @@ func TestReadOnlyExport(t *testing.T) {
 	if errno, _ := c.do(nbd.CmdRead, 0, 0, 512, nil); errno != 0 {
 		t.Errorf("read: errno %d", errno)
 	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
 }
