@@ -2,11 +2,11 @@ module gotap.dev/libtap
 
 go 1.26.0
 
-require gotap.dev/libvhd v0.0.0
-
 require (
-	github.com/google/uuid v1.6.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
+	gotap.dev/libvhd v0.0.0
 )
+
+require github.com/google/uuid v1.6.0 // indirect
 
 replace gotap.dev/libvhd => ../libvhd

@@ -8,6 +8,11 @@ require (
 	gotap.dev/libvhd v0.0.0
 )
 
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
 replace (
 	gotap.dev/libtap => ../libtap
 	gotap.dev/libvhd => ../libvhd
