@@ -162,7 +162,8 @@ func TestDeadTapdisk(t *testing.T) {
 	}
 	_, stderr, code := e.Run(t, "xmsnap", "0")
 	if code != exitFail || !strings.Contains(stderr, "dead") {
-		t.Errorf("xmsnap on a dead tapdisk: exit %d, %q; want %d, saying it is dead", code, stderr, exitFail)
+		list, _, _ := e.Run(t, "tap-ctl", "list")
+		t.Errorf("xmsnap on a dead tapdisk: exit %d, %q; want %d, saying it is dead (tap-ctl list: %q)", code, stderr, exitFail, list)
 	}
 	e.Must(t, "tap-ctl", "destroy", "-m", "0")
 }
