@@ -29,7 +29,13 @@ type Options struct {
 	// (blktap: 10 tries, 1 s apart).
 	ReopenTries int
 	ReopenGap   time.Duration
-	Logger      *slog.Logger
+	// StuckAfter: the watchdog logs requests in flight for longer
+	// (default 10 s, as blktap).
+	StuckAfter time.Duration
+	// OpenDriver opens an image (default drivers.Open); tests stack
+	// fault-injecting drivers here.
+	OpenDriver func(spec string, opts drivers.Options) (disk.Driver, error)
+	Logger     *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -44,6 +50,12 @@ func (o *Options) defaults() {
 	}
 	if o.ReopenGap <= 0 {
 		o.ReopenGap = time.Second
+	}
+	if o.StuckAfter <= 0 {
+		o.StuckAfter = 10 * time.Second
+	}
+	if o.OpenDriver == nil {
+		o.OpenDriver = drivers.Open
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -74,7 +86,7 @@ type VBD struct {
 // Open opens spec and starts serving it as minor.
 func Open(minor int, spec string, opts Options) (*VBD, error) {
 	opts.defaults()
-	drv, err := drivers.Open(spec, opts.Drivers)
+	drv, err := opts.OpenDriver(spec, opts.Drivers)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +232,7 @@ func (v *VBD) reopen(ctx context.Context, spec string) (disk.Driver, error) {
 	var err error
 	for try := 0; try < v.opts.ReopenTries; try++ {
 		var drv disk.Driver
-		if drv, err = drivers.Open(spec, v.opts.Drivers); err == nil {
+		if drv, err = v.opts.OpenDriver(spec, v.opts.Drivers); err == nil {
 			return drv, nil
 		}
 		v.log.Warn("reopen failed", "image", spec, "try", try+1, "err", err)

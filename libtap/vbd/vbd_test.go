@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/ring"
 )
 
@@ -182,4 +187,65 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 	if a := r.AllocsPerOp(); a != 0 {
 		t.Errorf("request path: %d allocs/op; want 0", a)
 	}
+}
+
+// blocking holds every read until release is closed.
+type blocking struct {
+	disk.Driver
+	release chan struct{}
+}
+
+func (b *blocking) ReadV(bufs [][]byte, off int64) error {
+	<-b.release
+	return b.Driver.ReadV(bufs, off)
+}
+
+// TestWatchdogLogsStuckRequests: a request the driver holds past
+// StuckAfter is logged, once per StuckAfter, and still completes.
+func TestWatchdogLogsStuckRequests(t *testing.T) {
+	var logs syncBuffer
+	release := make(chan struct{})
+	opts := testOptions()
+	opts.StuckAfter = 50 * time.Millisecond
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	opts.OpenDriver = func(spec string, o drivers.Options) (disk.Driver, error) {
+		d, err := drivers.Open(spec, o)
+		return &blocking{Driver: d, release: release}, err
+	}
+	v, err := Open(0, "ram:1M", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close(context.Background())
+	done := make(chanCompleter, 1)
+	req, _ := v.Ring().Get(context.Background())
+	req.Op, req.Offset, req.Length, req.Owner = ring.Read, 0, 4096, done
+	req.Data(4096)
+	v.Submit(req)
+	time.Sleep(300 * time.Millisecond)
+	close(release)
+	if r := <-done; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if n := strings.Count(logs.String(), `msg="requests stuck" minor=0 count=1`); n < 1 || n > 6 {
+		t.Errorf("watchdog logged a stuck request %d times in 300 ms with StuckAfter 50 ms:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

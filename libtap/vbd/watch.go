@@ -7,15 +7,12 @@ import (
 	"gotap.dev/libtap/ring"
 )
 
-// StuckAfter is how long a request may go without completing before the
-// watchdog logs it (blktap: 10 s).
-const StuckAfter = 10 * time.Second
-
 // watchdog logs, at most every StuckAfter, how many requests have been in
 // flight for longer than StuckAfter. A paused VBD's waiting requests are
 // expected to wait, so it stays quiet then.
 func (v *VBD) watchdog() {
-	tick := time.NewTicker(time.Second)
+	stuckAfter := v.opts.StuckAfter
+	tick := time.NewTicker(min(time.Second, stuckAfter/2))
 	defer tick.Stop()
 	var lastLog time.Time
 	for {
@@ -23,19 +20,18 @@ func (v *VBD) watchdog() {
 		case <-v.stopWatch:
 			return
 		case now := <-tick.C:
-			if v.State()&(Paused|PauseRequested) != 0 || now.Sub(lastLog) < StuckAfter {
+			if v.State()&(Paused|PauseRequested) != 0 || now.Sub(lastLog) < stuckAfter {
 				continue
 			}
 			stuck, oldest := 0, time.Duration(0)
 			v.ring.Each(func(r *ring.Request) {
-				if since, ok := r.InFlightSince(); ok && now.Sub(since) > StuckAfter {
-					age := now.Sub(since)
+				if since, ok := r.InFlightSince(); ok && now.Sub(since) > stuckAfter {
 					stuck++
-					oldest = max(oldest, age)
+					oldest = max(oldest, now.Sub(since))
 				}
 			})
 			if stuck > 0 {
-				v.log.Warn("requests stuck", "count", stuck, "oldest", oldest.Round(time.Second))
+				v.log.Warn("requests stuck", "count", stuck, "oldest", oldest.Round(time.Millisecond))
 				lastLog = now
 			}
 		}
