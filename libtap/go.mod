@@ -3,6 +3,7 @@ module gotap.dev/libtap
 go 1.26.0
 
 require (
+	github.com/alecthomas/kong v1.17.0
 	golang.org/x/sys v0.49.0
 	gotap.dev/libvhd v0.0.0
 )

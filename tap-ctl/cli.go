@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"syscall"
+
+	clikit "gotap.dev/libtap/cli"
 
 	"github.com/alecthomas/kong"
 	"gotap.dev/libtap/disk"
@@ -39,35 +42,17 @@ type env struct {
 	dir            rundir.Dir
 }
 
-// exitPanic carries kong's exit code (after --help) out of the parser,
-// so run returns instead of ending the process.
-type exitPanic struct{ code int }
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("tap-ctl"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exitPanic{code}) }),
+	kctx, err := clikit.Parse("tap-ctl", description, &c, args, stdout, stderr,
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)
-	if err != nil {
-		panic(err) // the cli struct itself is wrong: a programmer error
-	}
-	kctx, err := parser.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "tap-ctl: %v (see tap-ctl --help)\n", err)
+	switch {
+	case errors.Is(err, clikit.ErrHelp):
+		return 0
+	case err != nil:
+		clikit.PrintUsage(stderr, "tap-ctl", err)
 		return int(syscall.EINVAL)
 	}
 	e := &env{stdout: stdout, stderr: stderr}

@@ -9,6 +9,8 @@ require (
 	gotap.dev/libvhd v0.0.0
 )
 
+require github.com/google/uuid v1.6.0 // indirect
+
 replace (
 	gotap.dev/libtap => ../libtap
 	gotap.dev/libvhd => ../libvhd

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
 
-	"github.com/alecthomas/kong"
+	"gotap.dev/libtap/cli"
+
 	"gotap.dev/libtap/disk"
 )
 
@@ -40,49 +39,31 @@ tap-ctl controls it over the control socket. SIGTERM or SIGINT: in-flight
 requests complete, images are closed (VHD footers written), sockets removed,
 exit 0.`
 
-// errUsage marks a command line refused before anything started.
-var errUsage = errors.New("usage")
-
-// parse reads the command line. help is true when --help was answered
-// (kong printed it); the caller then exits 0.
-func parse(args []string, stdout, stderr io.Writer) (f flags, help bool, err error) {
-	parser, err := kong.New(&f,
-		kong.Name("tapdisk"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		// Record the exit kong asks for after --help instead of exiting, so
-		// that run returns (and tests can call it).
-		kong.Exit(func(int) { help = true }),
-	)
-	if err != nil {
-		panic(err) // the flags struct itself is wrong: a programmer error
+// parse reads the command line: cli.ErrHelp once --help is printed, a
+// cli.ErrUsage error for a refused one.
+func parse(args []string, stdout, stderr io.Writer) (f flags, err error) {
+	if _, err := cli.Parse("tapdisk", description, &f, args, stdout, stderr); err != nil {
+		return f, err
 	}
-	_, err = parser.Parse(args)
-	switch {
-	case help:
-		return f, true, nil
-	case err != nil:
-		return f, false, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	return f, false, f.check()
+	return f, f.check()
 }
 
 // check refuses what kong cannot: bad images, numbers, TLS halves.
 func (f *flags) check() error {
 	for _, img := range f.Images {
 		if _, err := disk.ParseSpec(img); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
+			return cli.Usagef("%w", err)
 		}
 	}
 	switch {
 	case f.Timeout <= 0:
-		return fmt.Errorf("%w: --timeout %d: want seconds > 0", errUsage, f.Timeout)
+		return cli.Usagef("--timeout %d: want seconds > 0", f.Timeout)
 	case f.RingSlots <= 0 || f.Depth <= 0:
-		return fmt.Errorf("%w: --ring-slots and --depth must be > 0", errUsage)
+		return cli.Usagef("--ring-slots and --depth must be > 0")
 	case (f.TLSCert == "") != (f.TLSKey == ""):
-		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+		return cli.Usagef("--tls-cert and --tls-key go together")
 	case f.TLSCert != "" && f.TCP == "":
-		return fmt.Errorf("%w: --tls-cert needs --tcp", errUsage)
+		return cli.Usagef("--tls-cert needs --tcp")
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 
+	"gotap.dev/libtap/cli"
+
 	"gotap.dev/libtap/control"
 	"gotap.dev/libtap/rundir"
 )
@@ -22,12 +24,12 @@ const (
 // run is tapdisk: parse, serve until a signal (or the last detach), shut
 // down cleanly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f, help, err := parse(args, stdout, stderr)
+	f, err := parse(args, stdout, stderr)
 	switch {
-	case help:
+	case errors.Is(err, cli.ErrHelp):
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "tapdisk: %v (see tapdisk --help)\n", err)
+		cli.PrintUsage(stderr, "tapdisk", err)
 		return exitUsage
 	}
 	log, logFile, err := newLogger(&f, stderr)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"time"
 
-	"github.com/alecthomas/kong"
+	"gotap.dev/libtap/cli"
 )
 
 // flags are tapmon's command line; doc.go has the man page.
@@ -24,33 +22,17 @@ Keys: arrows or j/k move, enter shows a VBD's image chain and latency
 histogram, p pauses, u resumes, s takes a live snapshot (each asks y/n
 first), / filters, ? helps, q quits.`
 
-// errUsage marks a command line refused before anything started.
-var errUsage = errors.New("usage")
-
-// parse reads the command line. help is true when --help was answered
-// (kong printed it); the caller then exits 0.
-func parse(args []string, stdout, stderr io.Writer) (f flags, help bool, err error) {
-	parser, err := kong.New(&f,
-		kong.Name("tapmon"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		// Record kong's exit after --help instead of exiting, so run
-		// returns and tests can call it.
-		kong.Exit(func(int) { help = true }),
-	)
-	if err != nil {
-		panic(err) // the flags struct itself is wrong: a programmer error
-	}
-	_, err = parser.Parse(args)
+// parse reads the command line: cli.ErrHelp once --help is printed, a
+// cli.ErrUsage error for a refused one.
+func parse(args []string, stdout, stderr io.Writer) (f flags, err error) {
+	_, err = cli.Parse("tapmon", description, &f, args, stdout, stderr)
 	switch {
-	case help:
-		return f, true, nil
 	case err != nil:
-		return f, false, fmt.Errorf("%w: %w", errUsage, err)
+		return f, err
 	case f.Interval < 100*time.Millisecond:
-		return f, false, fmt.Errorf("%w: --interval %v: want at least 100ms", errUsage, f.Interval)
+		return f, cli.Usagef("--interval %v: want at least 100ms", f.Interval)
 	case f.JSON && !f.Once:
-		return f, false, fmt.Errorf("%w: --json goes with --once", errUsage)
+		return f, cli.Usagef("--json goes with --once")
 	}
-	return f, false, nil
+	return f, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"gotap.dev/libtap/cli"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"gotap.dev/libtap/rundir"
@@ -14,8 +16,8 @@ import (
 // run is tapmon with its command line and streams; it returns the exit
 // status: 0, 1 when watching failed, 2 for a bad command line.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	f, help, err := parse(args, stdout, stderr)
-	if help {
+	f, err := parse(args, stdout, stderr)
+	if errors.Is(err, cli.ErrHelp) {
 		return 0
 	}
 	if err == nil {
@@ -23,7 +25,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "tapmon:", err)
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, cli.ErrUsage) {
 			return 2
 		}
 		return 1
@@ -35,7 +37,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func watch(f flags, stdin io.Reader, stdout io.Writer) error {
 	dir, err := rundir.Resolve(f.RunDir)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return cli.Usagef("%w", err)
 	}
 	src := runDir{dir}
 	if f.Once {

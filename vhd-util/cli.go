@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	clikit "gotap.dev/libtap/cli"
+
 	"github.com/alecthomas/kong"
 	"gotap.dev/libvhd"
 )
@@ -58,36 +60,19 @@ func invalidf(format string, args ...any) error {
 	return codedError{exitInvalid, fmt.Errorf(format, args...)}
 }
 
-// exitPanic carries kong's exit code (after --help) out of the parser, so
-// run returns instead of ending the process.
-type exitPanic struct{ code int }
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("vhd-util"),
-		kong.Description("Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. Exit status: 0 ok, 1 usage, 2 invalid image, 3 I/O error."),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exitPanic{code}) }),
+	kctx, err := clikit.Parse("vhd-util", "Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. Exit status: 0 ok, 1 usage, 2 invalid image, 3 I/O error.",
+		&c, args, stdout, stderr,
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&env{stdout: stdout, stderr: stderr, args: args}),
 	)
-	if err != nil {
-		panic(err) // the cli struct itself is wrong: a programmer error
-	}
-	kctx, err := parser.Parse(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "vhd-util: %v (see vhd-util --help)\n", err)
+	switch {
+	case errors.Is(err, clikit.ErrHelp):
+		return exitOK
+	case err != nil:
+		clikit.PrintUsage(stderr, "vhd-util", err)
 		return exitUsage
 	}
 	if err := kctx.Run(); err != nil {

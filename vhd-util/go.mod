@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kong v1.17.0
+	gotap.dev/libtap v0.0.0
 	gotap.dev/libvhd v0.0.0
 )
 
@@ -13,3 +14,5 @@ require (
 )
 
 replace gotap.dev/libvhd => ../libvhd
+
+replace gotap.dev/libtap => ../libtap

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/alecthomas/kong"
+	clikit "gotap.dev/libtap/cli"
+
 	"gotap.dev/libtap/control"
 	"gotap.dev/libtap/livesnap"
 	"gotap.dev/libtap/rundir"
@@ -31,31 +32,14 @@ type cli struct {
 
 const description = `Take a live snapshot of a disk a tapdisk serves (blktap's xmsnap): pause it, make its image the read-only parent of a new VHD leaf, resume it on the leaf. Prints the new leaf's path. If a step fails the disk is resumed on its original image. Exit status: 0 done, 1 failed (disk serving its original image), 2 bad command line, 3 failed and the disk stays paused.`
 
-// exitPanic carries kong's exit code (after --help) out of the parser.
-type exitPanic struct{ code int }
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(exitPanic)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	parser, err := kong.New(&c,
-		kong.Name("xmsnap"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(exitPanic{code}) }),
-	)
-	if err != nil {
-		panic(err) // the cli struct itself is wrong: a programmer error
-	}
-	if _, err := parser.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "xmsnap: %v (see xmsnap --help)\n", err)
+	_, err := clikit.Parse("xmsnap", description, &c, args, stdout, stderr)
+	switch {
+	case errors.Is(err, clikit.ErrHelp):
+		return exitOK
+	case err != nil:
+		clikit.PrintUsage(stderr, "xmsnap", err)
 		return exitUsage
 	}
 	res, err := c.snap(ctx)
