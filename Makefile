@@ -35,7 +35,7 @@ test-deps:
 fuzz-smoke:
 	scripts/fuzz-smoke.sh ./libvhd/...
 
-demo: build
+demo: build test-deps
 	scripts/demo.sh
 
 install: build

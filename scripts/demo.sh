@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# demo.sh shows vhd-util at work in a scratch folder: a dynamic base with
-# data in it, a snapshot on top, an empty image, and what query, scan,
-# check and read say about them. Run by `make demo` after `make build`.
+# demo.sh: the main job on a built-in example, in a scratch folder with a
+# run directory of its own. A VHD is made and served with tap-ctl; QEMU
+# writes to it over NBD; xmsnap snapshots it live; tap-ctl, tapmon and
+# nbdinfo show it at work; then it is destroyed and its chain checked.
+# Run by `make demo` after `make build`.
 set -euo pipefail
 bin=$(cd "$(dirname "$0")/../bin" && pwd)
 PATH=$bin:$PATH
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+export BLKTAP_RUN_DIR=$work/run
+cleanup() {
+	tap-ctl destroy -m 0 >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
 cd "$work"
 
 # run echoes a command, quoting the arguments that need it, then runs it.
@@ -22,17 +29,20 @@ run() {
 	"$@"
 }
 
-echo "# in $work"
-# vhd-util has no write command yet, so QEMU makes the base and writes its
-# data. It must be QEMU's own image: in one made by `vhd-util create`,
-# QEMU 7.2 puts the first block over blktap's batmap (`vhd-util check`
-# reports it), and it cannot follow a chain at all.
-run qemu-img create -q -f vpc -o force_size=on base.vhd 64M
-run qemu-io -f vpc -c 'write -P 0xab 0 1M' base.vhd
-run vhd-util snapshot -n snap1.vhd -p base.vhd
-run vhd-util create -n scratch.vhd -s 64
-run vhd-util query -n base.vhd -v -s -p -d
-run vhd-util query -n snap1.vhd -v -s -p -d
-run vhd-util scan -p *.vhd
-run vhd-util check -n snap1.vhd -p
-run vhd-util read -n snap1.vhd -p
+echo "# in $work, run directory $BLKTAP_RUN_DIR"
+run vhd-util create -n vm.vhd -s 256
+printf '\n$ uri=$(tap-ctl create -a vhd:%s/vm.vhd)\n' "$work"
+uri=$(tap-ctl create -a "vhd:$work/vm.vhd")
+echo "$uri"
+run qemu-io -f raw -c 'write -P 0xab 0 4M' "$uri"
+run nbdinfo --map "$uri"
+run tap-ctl list
+run xmsnap 0
+run qemu-io -f raw -c 'write -P 0xcd 1M 1M' -c 'read -P 0xab 0 1M' -c 'read -P 0xcd 1M 1M' "$uri"
+run vhd-util scan -p ./*.vhd
+printf '\n$ tap-ctl stats -m 0 | jq …\n'
+tap-ctl stats -m 0 | jq '{image, state_name, writes: .stats.writes, write_bytes: .stats.write_bytes, p99_write_us: .stats.write_latency.p99_us}'
+run tapmon --once --interval 200ms
+run tap-ctl destroy -m 0
+run vhd-util check -n vm.snap1.vhd -p
+run vhd-util query -n vm.snap1.vhd -d -p
