@@ -1,0 +1,125 @@
+package aio
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ring"
+)
+
+// TestDirectOrBuffered: O_DIRECT exactly where the file system takes it
+// (probed here independently) and -D does not forbid it, said through
+// Caps, and the same data path either way.
+func TestDirectOrBuffered(t *testing.T) {
+	for _, tc := range []struct {
+		name, dir string
+		noDirect  bool
+	}{
+		{"disk", t.TempDir(), false},
+		{"disk, -D", t.TempDir(), true},
+		{"tmpfs", "/dev/shm", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := os.Stat(tc.dir); err != nil {
+				t.Skip(err)
+			}
+			path := filepath.Join(tc.dir, "aio-test-"+filepath.Base(t.TempDir()))
+			if err := os.WriteFile(path, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(path)
+			if err := os.Truncate(path, 4<<20); err != nil {
+				t.Fatal(err)
+			}
+			d, err := Open(path, Options{NoDirect: tc.noDirect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if want := !tc.noDirect && takesDirect(path); d.Caps().Direct != want {
+				t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
+			}
+			checkDataPath(t, d)
+		})
+	}
+}
+
+// takesDirect reports whether path's file system reads with O_DIRECT.
+func takesDirect(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, err = unix.Pread(int(f.Fd()), ring.AlignedBuffer(4096), 0)
+	return err == nil
+}
+
+func checkDataPath(t *testing.T, d *Disk) {
+	t.Helper()
+	a, b := ring.AlignedBuffer(4096), ring.AlignedBuffer(8192)
+	for i := range a {
+		a[i] = 0xA1
+	}
+	for i := range b {
+		b[i] = 0xB2
+	}
+	if err := d.WriteV([][]byte{a, b}, 1<<20, true); err != nil {
+		t.Fatalf("WriteV: %v", err)
+	}
+	got := ring.AlignedBuffer(12288)
+	if err := d.ReadV([][]byte{got[:4096], got[4096:]}, 1<<20); err != nil {
+		t.Fatalf("ReadV: %v", err)
+	}
+	if !bytes.Equal(got[:4096], a) || !bytes.Equal(got[4096:], b) {
+		t.Fatal("vectored read differs from the vectored write")
+	}
+	ext, err := d.Extents(nil, 0, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []disk.Extent{
+		{Offset: 0, Length: 1 << 20, Hole: true},
+		{Offset: 1 << 20, Length: 12288},
+		{Offset: 1<<20 + 12288, Length: 3<<20 - 12288, Hole: true},
+	}
+	if !equalMapping(ext, want) {
+		t.Errorf("Extents = %v; want data only where written, at file-system granularity: %v", ext, want)
+	}
+	if err := d.WriteZeroes(1<<20, 12288, false, true); err != nil {
+		t.Fatalf("WriteZeroes: %v", err)
+	}
+	if err := d.ReadV([][]byte{got}, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, make([]byte, len(got))) {
+		t.Error("range not zero after WriteZeroes")
+	}
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// equalMapping compares where data lies, allowing the file system to
+// round holes to its block size.
+func equalMapping(got, want []disk.Extent) bool {
+	dataAt := func(ext []disk.Extent, off int64) bool {
+		for _, e := range ext {
+			if off >= e.Offset && off < e.Offset+e.Length {
+				return !e.Hole
+			}
+		}
+		return false
+	}
+	for _, off := range []int64{0, 1<<20 - 8192, 1 << 20, 1<<20 + 8192, 2 << 20, 4<<20 - 1} {
+		if dataAt(got, off) != dataAt(want, off) {
+			return false
+		}
+	}
+	return true
+}
