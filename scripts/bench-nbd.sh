@@ -5,7 +5,9 @@
 # latency and tapdisk's ratio to each peer. Ratios, not absolute figures,
 # are what carries from one (shared, noisy) machine to another.
 #
-#   BENCH_RUNTIME  seconds per cell (default 10)
+#   BENCH_RUNTIME  seconds per run (default 5)
+#   BENCH_REPEAT   runs per cell, the servers taking turns (default 3);
+#                  each cell shows the run with the median IOPS
 #   BENCH_SIZE     disk size (default 1G)
 #   BENCH_DIR      where the images go (default /var/tmp: a real disk)
 #   BENCH_CACHE    buffered (default: every server's default, page cache)
@@ -13,7 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=${BENCH_RUNTIME:-10}
+runtime=${BENCH_RUNTIME:-5}
+repeat=${BENCH_REPEAT:-3}
 size=${BENCH_SIZE:-1G}
 cache=${BENCH_CACHE:-buffered}
 for tool in fio qemu-nbd qemu-img nbdkit jq; do
@@ -36,7 +39,7 @@ direct) td_flags=() qemu_flags=(--cache=none --aio=native) kit_flags=(cache=none
 *) echo "bench-nbd: BENCH_CACHE is buffered or direct" >&2; exit 2 ;;
 esac
 
-echo "# preparing $size images in $dir ($cache I/O, ${runtime}s per cell)" >&2
+echo "# preparing $size images in $dir ($cache I/O, $repeat runs of ${runtime}s per cell)" >&2
 raw=$dir/disk.raw
 fio --name=fill --filename="$raw" --rw=write --bs=1M --size="$size" --refill_buffers \
 	--output=/dev/null
@@ -98,6 +101,14 @@ cell() {
 	stop
 }
 
+# median TAG RUN...: of the runs tagged TAG ("TAG iops p50 p99"), the one
+# with the median IOPS, without its tag.
+median() {
+	local tag=$1; shift
+	printf '%s\n' "$@" | awk -v t="$tag" '$1 == t { print $2, $3, $4 }' | sort -n |
+		awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 fmt() { read -r iops p50 p99 <<<"$1"; printf '%s (%s/%s µs)' "$iops" "$p50" "$p99"; }
 
@@ -107,10 +118,12 @@ echo
 echo "| workload | tapdisk aio | qemu-nbd raw | nbdkit file | fio on the file | vs qemu-nbd | vs nbdkit | vs the file |"
 echo "|---|---|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
-	td=$(cell tapdisk-aio "$raw" "$row")
-	qn=$(cell qemu-nbd-raw "$raw" "$row")
-	nk=$(cell nbdkit-file "$raw" "$row")
-	ff=$(cell fio-file "$raw" "$row")
+	runs=()
+	for _ in $(seq "$repeat"); do
+		runs+=("td $(cell tapdisk-aio "$raw" "$row")" "qn $(cell qemu-nbd-raw "$raw" "$row")"
+			"nk $(cell nbdkit-file "$raw" "$row")" "ff $(cell fio-file "$raw" "$row")")
+	done
+	td=$(median td "${runs[@]}") qn=$(median qn "${runs[@]}") nk=$(median nk "${runs[@]}") ff=$(median ff "${runs[@]}")
 	echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") |"
 done
 
@@ -122,9 +135,13 @@ echo "|---|---|---|---|"
 for row in "${rows[@]}"; do
 	file=$dir/full.vhd
 	case $row in *write*) file=$dir/scratch.vhd ;; esac
-	cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
-	td=$(cell tapdisk-vhd "$file" "$row")
-	cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
-	qn=$(cell qemu-nbd-vpc "$file" "$row")
+	runs=()
+	for _ in $(seq "$repeat"); do
+		cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+		runs+=("td $(cell tapdisk-vhd "$file" "$row")")
+		cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+		runs+=("qn $(cell qemu-nbd-vpc "$file" "$row")")
+	done
+	td=$(median td "${runs[@]}") qn=$(median qn "${runs[@]}")
 	echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") |"
 done
