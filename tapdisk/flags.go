@@ -23,6 +23,7 @@ type flags struct {
 	LogFormat string   `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
 	RingSlots int      `default:"352" help:"Requests in flight per minor (blktap: 352)."`
 	Depth     int      `default:"32" help:"Concurrent I/O operations per minor."`
+	Procs     int      `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
 	Images    []string `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve as minors 0, 1, …: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
 }
 
@@ -58,8 +59,8 @@ func (f *flags) check() error {
 	switch {
 	case f.Timeout <= 0:
 		return cli.Usagef("--timeout %d: want seconds > 0", f.Timeout)
-	case f.RingSlots <= 0 || f.Depth <= 0:
-		return cli.Usagef("--ring-slots and --depth must be > 0")
+	case f.RingSlots <= 0 || f.Depth <= 0 || f.Procs <= 0:
+		return cli.Usagef("--ring-slots, --depth and --procs must be > 0")
 	case (f.TLSCert == "") != (f.TLSKey == ""):
 		return cli.Usagef("--tls-cert and --tls-key go together")
 	case f.TLSCert != "" && f.TCP == "":

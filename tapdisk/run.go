@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 
 	"gotap.dev/libtap/cli"
 
@@ -31,6 +32,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		cli.PrintUsage(stderr, "tapdisk", err)
 		return exitUsage
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(f.Procs)
 	}
 	log, logFile, err := newLogger(&f, stderr)
 	if err != nil {
