@@ -27,11 +27,8 @@ var (
 	poisonCookie = [8]byte{'v', '_', 'p', 'o', 'i', 's', 'o', 'n'}
 )
 
-// Creator applications seen in the field.
-var (
-	CreatorTap  = [4]byte{'t', 'a', 'p', 0}
-	CreatorQemu = [4]byte{'q', 'e', 'm', 'u'}
-)
+// CreatorTap is blktap's creator application, which this package stamps.
+var CreatorTap = [4]byte{'t', 'a', 'p', 0}
 
 // TapCreatorVersion is what blktap (and this package) stamps; from
 // 0x00010002 on, blktap expects a batmap.
