@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"gotap.dev/libvhd/imagelock"
 )
 
 // layer is one level of a chain below a differencing image: a VHD or a
@@ -37,7 +39,10 @@ func (im *Image) openParent(opts OpenOptions, depth int) error {
 	var mismatch error
 	for _, cand := range im.parentCandidates() {
 		if im.ParentRaw() {
-			r, err := openRaw(cand, opts.FS)
+			r, err := openRaw(cand, opts)
+			if errors.Is(err, imagelock.ErrLocked) {
+				return fmt.Errorf("open parent: %w", err)
+			}
 			if err != nil {
 				tried = append(tried, cand)
 				continue
@@ -148,12 +153,18 @@ type rawLayer struct {
 	sz   int64
 }
 
-func openRaw(path string, fsys FS) (*rawLayer, error) {
-	if fsys == nil {
-		fsys = OSFS{}
+// openRaw opens a raw parent read-only, locked shared unless opts.NoLock.
+func openRaw(path string, opts OpenOptions) (*rawLayer, error) {
+	if opts.FS == nil {
+		opts.FS = OSFS{}
 	}
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	opts.ReadOnly = true
+	f, err := opts.FS.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
+		return nil, err
+	}
+	if err := lockImage(f, opts); err != nil {
+		f.Close()
 		return nil, err
 	}
 	sz, err := f.Size()

@@ -112,13 +112,13 @@ func (im *Image) locatorCandidate(lp LocatorPath) (string, bool) {
 // matchParent says why cand is not the parent the header names; nil if it is.
 func (im *Image) matchParent(cand string) error {
 	if im.ParentRaw() {
-		r, err := openRaw(cand, im.fsys)
+		r, err := openRaw(cand, OpenOptions{FS: im.fsys, NoLock: true})
 		if err != nil {
 			return err
 		}
 		return r.close()
 	}
-	p, err := Open(cand, OpenOptions{ReadOnly: true, NoParent: true, FS: im.fsys})
+	p, err := Open(cand, OpenOptions{ReadOnly: true, NoParent: true, NoLock: true, FS: im.fsys})
 	if err != nil {
 		return err
 	}

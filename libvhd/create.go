@@ -205,7 +205,7 @@ func describeParent(child string, opts *CreateOptions) (parentInfo, error) {
 	}
 	pi.timestamp = Timestamp(mtime)
 	if opts.ParentRaw {
-		r, err := openRaw(opts.Parent, opts.FS)
+		r, err := openRaw(opts.Parent, OpenOptions{FS: opts.FS})
 		if err != nil {
 			return pi, fmt.Errorf("parent: %w", err)
 		}

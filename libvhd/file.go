@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"gotap.dev/libvhd/imagelock"
 )
 
 // File is what an Image needs of the file that holds it. Tests substitute
@@ -66,4 +67,19 @@ func readFull(f io.ReaderAt, p []byte, off int64) error {
 		return nil
 	}
 	return err
+}
+
+// lockImage takes the image lock opts ask for (see OpenOptions.NoLock) on
+// a file of the real file system; other file systems are tests' and
+// need none.
+func lockImage(f File, opts OpenOptions) error {
+	of, ok := f.(osFile)
+	if !ok || opts.NoLock {
+		return nil
+	}
+	mode := imagelock.Exclusive
+	if opts.ReadOnly {
+		mode = imagelock.Shared
+	}
+	return imagelock.Lock(of.File, mode)
 }

@@ -21,6 +21,12 @@ type OpenOptions struct {
 	// (default 1 MiB).
 	BitmapCache int
 	FS          FS // default OSFS
+	// NoLock takes no image lock: for inspection tools, which must work on
+	// an image a tapdisk or a VM is writing (as qemu-img's -U). Without
+	// it a writable open takes the image exclusively and a read-only one
+	// (and every parent) shared, so no writer changes it meanwhile; see
+	// package imagelock.
+	NoLock bool
 }
 
 // Open opens a VHD image and, unless opts.NoParent, its parent chain
@@ -43,6 +49,10 @@ func openDepth(path string, opts OpenOptions, depth int) (*Image, error) {
 	f, err := opts.FS.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
+	}
+	if err := lockImage(f, opts); err != nil {
+		f.Close()
+		return nil, err
 	}
 	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly}
 	if err := im.load(opts, depth); err != nil {

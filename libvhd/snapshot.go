@@ -38,7 +38,7 @@ func Snapshot(child, parent string, opts SnapshotOptions) (*Image, error) {
 // whether it is raw, and the depth of its chain.
 func snapshotTarget(parent string, opts SnapshotOptions) (path string, raw bool, depth int, err error) {
 	if opts.ParentRaw {
-		r, err := openRaw(parent, opts.FS)
+		r, err := openRaw(parent, OpenOptions{FS: opts.FS})
 		if err != nil {
 			return "", false, 0, fmt.Errorf("open raw parent: %w", err)
 		}

@@ -39,7 +39,7 @@ func loadChain(info vbd.Info) ([]layer, error) {
 }
 
 func vhdChain(path string) ([]layer, error) {
-	top, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true})
+	top, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true, NoLock: true})
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func (c *queryCmd) Run(e *env) error {
 		return usagef("nothing to query: give one or more of -v -s -p -f -m -d -a -S")
 	}
 	chain := c.Depth || (c.Parent && !c.Unresolved)
-	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain})
+	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ Example:
 
 func (c *readCmd) Run(e *env) error {
 	chain := c.Sectors != nil || c.Bytes != nil
-	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain})
+	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
+	"gotap.dev/libvhd/imagelock"
 )
 
 // Disk is an open raw file or device.
@@ -61,6 +62,10 @@ func Open(path string, opts Options) (*Disk, error) {
 			return nil, fmt.Errorf("aio: %w", err)
 		}
 	}
+	if err := imagelock.Lock(f, lockMode(opts.ReadOnly)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("aio: %w", err)
+	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -72,6 +77,15 @@ func Open(path string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
 	}
 	return &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}, nil
+}
+
+// lockMode: a raw disk is locked as QEMU locks it, so neither a second
+// tapdisk nor qemu-nbd or a VM writes it at the same time.
+func lockMode(readOnly bool) imagelock.Mode {
+	if readOnly {
+		return imagelock.Shared
+	}
+	return imagelock.Exclusive
 }
 
 // directWorks probes an O_DIRECT read: some file systems accept the flag
