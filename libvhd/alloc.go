@@ -18,8 +18,10 @@ const maxBlockOffset = int64(unallocated-1) * SectorSize
 //     whichever later writes reach the disk;
 //  2. the bitmap with just the request's bits, and the data.
 //
-// The BAT entry stays in memory until Flush has made all of it durable
-// (flush.go), so nothing on disk points at the block before then.
+// Then the BAT entry, which must never reach the disk before the block
+// does (the file's new size, the bitmap, the data): by default a sync
+// and then the BAT sector (commitBlockLocked); with DeferMetadata it stays
+// in memory until Flush does both (flush.go).
 func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	base := max(im.dataEnd, im.fileSize)
 	pos := roundUp(base+im.bmSize, blockAlign) - im.bmSize
@@ -53,5 +55,24 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	im.dataEnd = end
 	im.dirty.allocated(blk)
 	im.noteIfFull(blk, s.bits)
+	if im.deferMetadata {
+		return nil
+	}
+	return im.commitBlockLocked()
+}
+
+// commitBlockLocked makes a new block durable, then writes the BAT sector
+// that points at it (the write reaches the page cache: the next Flush
+// makes it durable).
+func (im *Image) commitBlockLocked() error {
+	if err := im.file.Sync(); err != nil {
+		return err
+	}
+	if err := im.writeBATLocked(); err != nil {
+		im.dirty.unsynced = true
+		return err
+	}
+	im.dirty.reachable()
+	im.dirty.unsynced = true // the BAT sector
 	return nil
 }

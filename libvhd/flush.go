@@ -5,6 +5,23 @@ import (
 	"fmt"
 )
 
+// What survives, by default (metadata written through, see io.go and
+// alloc.go):
+//
+//   - a process crash: every write WriteAt acknowledged, metadata and all:
+//     it is in the page cache before WriteAt returns;
+//   - a power cut: a valid image (a BAT entry reaches the disk only after
+//     a sync has made its block durable), every write acknowledged before
+//     a Flush that returned, and for a later write, per sector: the old
+//     bytes, the new ones, or zeros, the last only where the write first
+//     put the sector in this image (its bitmap bit may land before its
+//     data, which reads back as the hole it was).
+//
+// With DeferMetadata, a process crash may lose a write acknowledged since
+// the last Flush as a power cut may, and after either each sector reads
+// its old or its new bytes, never zeros (bits reach the disk after the
+// data).
+
 // dirtyState is what is written but not yet durable, or durable data whose
 // metadata is still only in memory.
 type dirtyState struct {
@@ -24,6 +41,14 @@ func (d *dirtyState) allocated(blk int) {
 	setBit(d.pending, blk)
 	d.pendingBlk = append(d.pendingBlk, int32(blk))
 	setBit(d.batSectors, blk*4/SectorSize)
+}
+
+// reachable records that the BAT on disk points at every pending block.
+func (d *dirtyState) reachable() {
+	for _, b := range d.pendingBlk {
+		clearBit(d.pending, int(b))
+	}
+	d.pendingBlk = d.pendingBlk[:0]
 }
 
 // Flush makes every completed write durable.
@@ -81,10 +106,7 @@ func (im *Image) flushLocked() error {
 	if err := im.file.Sync(); err != nil {
 		return err
 	}
-	for _, b := range d.pendingBlk {
-		clearBit(d.pending, int(b))
-	}
-	d.pendingBlk = d.pendingBlk[:0]
+	d.reachable()
 	return nil
 }
 

@@ -13,7 +13,9 @@ type Image struct {
 	file     File
 	fsys     FS
 	readOnly bool
-	warnings []string
+	// deferMetadata: see OpenOptions.DeferMetadata.
+	deferMetadata bool
+	warnings      []string
 
 	footer    Footer
 	footerBuf [FooterSize]byte // encoded footer, written at each new EOF position

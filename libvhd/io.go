@@ -188,9 +188,12 @@ func (im *Image) writeAlignedLocked(p []byte, off int64) error {
 	return nil
 }
 
-// markWrittenLocked sets the bitmap bits of sectors just written. The bits
-// stay in memory (dirty) until the next flush has made the data durable:
-// a bit must never reach the disk before the data it vouches for.
+// markWrittenLocked sets the bitmap bits of sectors just written. By
+// default the bitmap goes to the file at once, after the data (in the
+// page cache: a process crash keeps both; flush.go says what a power cut
+// may leave). With DeferMetadata the bits stay in memory (dirty) until
+// the next flush has made the data durable, so on disk a bit never
+// vouches for data that is not.
 func (im *Image) markWrittenLocked(blk int, in, n int64) error {
 	if im.blockFull(blk) {
 		return nil
@@ -199,9 +202,18 @@ func (im *Image) markWrittenLocked(blk int, in, n int64) error {
 	if err != nil {
 		return err
 	}
-	if setBits(s.bits, int(in/SectorSize), int((in+n)/SectorSize)) {
+	if !setBits(s.bits, int(in/SectorSize), int((in+n)/SectorSize)) {
+		return nil
+	}
+	im.noteIfFull(blk, s.bits)
+	if im.deferMetadata {
 		s.dirty = true
-		im.noteIfFull(blk, s.bits)
+		return nil
+	}
+	if _, err := im.file.WriteAt(s.bits, int64(im.bat[blk])*SectorSize); err != nil {
+		// Unknown on disk now: dirty, so a flush writes it again.
+		s.dirty = true
+		return fmt.Errorf("write bitmap of block %d: %w", blk, err)
 	}
 	return nil
 }

@@ -27,6 +27,13 @@ type OpenOptions struct {
 	// (and every parent) shared, so no writer changes it meanwhile; see
 	// package imagelock.
 	NoLock bool
+	// DeferMetadata keeps the sector bitmaps and BAT entries of new writes
+	// in memory until Flush (or a full bitmap cache) writes them: fewer
+	// writes and syncs, but a write acknowledged since the last Flush is
+	// lost if the process dies. By default they reach the file before
+	// WriteAt returns, so a completed write survives the process (see
+	// flush.go for what survives a power cut).
+	DeferMetadata bool
 }
 
 // Open opens a VHD image and, unless opts.NoParent, its parent chain
@@ -54,7 +61,7 @@ func openDepth(path string, opts OpenOptions, depth int) (*Image, error) {
 		f.Close()
 		return nil, err
 	}
-	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly}
+	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly, deferMetadata: opts.DeferMetadata}
 	if err := im.load(opts, depth); err != nil {
 		f.Close()
 		if im.parent != nil {
