@@ -26,7 +26,10 @@ type daemon struct {
 	log       *slog.Logger
 	ringSlots int
 	depth     int
-	tcp       *nbd.Server // every minor by number; nil without --tcp
+	// drivers: the command line's driver options, for every image
+	// opened (each request adds its own read-only and no-direct flags).
+	drivers drivers.Options
+	tcp     *nbd.Server // every minor by number; nil without --tcp
 
 	mu     sync.Mutex
 	minors map[int]*minor
@@ -87,6 +90,22 @@ func (d *daemon) newMinor(n int) (*minor, error) {
 	return &minor{n: n, hold: hold}, nil
 }
 
+// attachFree attaches the lowest free minor of the run directory, for
+// an image of the command line: the allocator tap-ctl allocate uses
+// (rundir.HoldNew), so it is never a minor reserved, served by another
+// tapdisk, or left by one that died. Its marker goes with the minor.
+func (d *daemon) attachFree() (int, error) {
+	hold, err := d.dir.HoldNew()
+	if err != nil {
+		return 0, err
+	}
+	n := hold.Minor()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.minors[n] = &minor{n: n, hold: hold}
+	return n, nil
+}
+
 func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.OpenReply, error) {
 	d.mu.Lock()
 	m, attached := d.minors[req.Minor]
@@ -100,7 +119,7 @@ func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.Ope
 	}
 	d.mu.Unlock()
 	opts := vbd.Options{
-		Drivers:   drivers.Options{ReadOnly: req.ReadOnly, NoDirect: req.NoDirect},
+		Drivers:   d.driverOptions(req),
 		RingSlots: d.ringSlots,
 		Sched:     sched.Config{Depth: d.depth, Timeout: req.RequestTimeout()},
 		Logger:    d.log,
@@ -111,6 +130,13 @@ func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.Ope
 		d.forget(m)
 	}
 	return rep, err
+}
+
+// driverOptions are the daemon's driver options with req's.
+func (d *daemon) driverOptions(req control.OpenRequest) drivers.Options {
+	o := d.drivers
+	o.ReadOnly, o.NoDirect = req.ReadOnly, req.NoDirect
+	return o
 }
 
 // forget removes a minor that has no image open.

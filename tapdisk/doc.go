@@ -48,6 +48,21 @@
 //	--log-format FMT   text or json (default text)
 //	--ring-slots N     requests in flight per minor (default 352)
 //	--depth N          concurrent I/O operations per minor (default 32)
+//	--defer-metadata   VHD: keep new metadata in memory until a flush
+//	                   (faster first writes; see Durability)
+//	--flush-interval D make written data durable at least every D
+//	                   (default 5s; 0: only when the client flushes)
+//
+// # Durability
+//
+// A write tapdisk has acknowledged survives kill -9 of tapdisk: VHD
+// metadata (sector bitmaps, block table) reaches the image file before
+// the write is acknowledged. A power cut leaves every image valid and
+// keeps every write acknowledged before a completed flush (or with FUA);
+// a later write may read back old, new, or, where it first wrote a
+// sector into the image, zeros. --flush-interval bounds that window when
+// the client never flushes. With --defer-metadata a kill -9 may also lose
+// writes since the last flush (they read back old data, never zeros).
 //
 // # Exit status
 //

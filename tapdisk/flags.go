@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net"
+	"time"
 
 	"gotap.dev/libtap/cli"
 
@@ -11,20 +12,22 @@ import (
 
 // flags are tapdisk's command line; doc.go has the man page.
 type flags struct {
-	RunDir    string   `name:"run-dir" placeholder:"DIR" help:"Run directory for the control and NBD sockets (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
-	ReadOnly  bool     `short:"R" help:"Open the images given read-only."`
-	NoDirect  bool     `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
-	Timeout   int      `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
-	TCP       string   `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number. An ADDR without a host (:10809) is loopback; any other address needs --tls-cert and --tls-key."`
-	TLSCert   string   `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp."`
-	TLSKey    string   `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp."`
-	LogFile   string   `placeholder:"FILE" help:"Log to FILE (appending) instead of stderr."`
-	LogLevel  string   `default:"info" enum:"debug,info,warn,error" help:"Least severe messages logged: debug, info, warn or error."`
-	LogFormat string   `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
-	RingSlots int      `default:"352" help:"Requests in flight per minor (blktap: 352)."`
-	Depth     int      `default:"32" help:"Concurrent I/O operations per minor."`
-	Procs     int      `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
-	Images    []string `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve as minors 0, 1, …: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
+	RunDir        string        `name:"run-dir" placeholder:"DIR" help:"Run directory for the control and NBD sockets (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
+	ReadOnly      bool          `short:"R" help:"Open the images given read-only."`
+	NoDirect      bool          `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
+	Timeout       int           `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
+	TCP           string        `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number. An ADDR without a host (:10809) is loopback; any other address needs --tls-cert and --tls-key."`
+	TLSCert       string        `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp."`
+	TLSKey        string        `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp."`
+	LogFile       string        `placeholder:"FILE" help:"Log to FILE (appending) instead of stderr."`
+	LogLevel      string        `default:"info" enum:"debug,info,warn,error" help:"Least severe messages logged: debug, info, warn or error."`
+	LogFormat     string        `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
+	RingSlots     int           `default:"352" help:"Requests in flight per minor (blktap: 352)."`
+	Depth         int           `default:"32" help:"Concurrent I/O operations per minor."`
+	DeferMetadata bool          `name:"defer-metadata" help:"VHD images: keep the metadata of new writes (sector bitmaps, block table) in memory until the client flushes or --flush-interval passes. Faster writes to new sectors, but a write acknowledged since the last flush is lost if tapdisk is killed. Default: metadata reaches the file before a write is acknowledged, so acknowledged writes survive kill -9."`
+	FlushInterval time.Duration `name:"flush-interval" default:"5s" placeholder:"DURATION" help:"VHD images: make written data durable at least this often when the client does not flush (0: only when asked). Bounds what a power cut (or, with --defer-metadata, a crash) can take."`
+	Procs         int           `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
+	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve as minors 0, 1, …: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
 }
 
 const description = `Serve virtual disks from user space (blktap's tapdisk, with NBD as the frontend).
@@ -59,6 +62,8 @@ func (f *flags) check() error {
 	switch {
 	case f.Timeout <= 0:
 		return cli.Usagef("--timeout %d: want seconds > 0", f.Timeout)
+	case f.FlushInterval < 0:
+		return cli.Usagef("--flush-interval %v: want a duration >= 0", f.FlushInterval)
 	case f.RingSlots <= 0 || f.Depth <= 0 || f.Procs <= 0:
 		return cli.Usagef("--ring-slots, --depth and --procs must be > 0")
 	case (f.TLSCert == "") != (f.TLSKey == ""):

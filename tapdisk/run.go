@@ -12,6 +12,7 @@ import (
 	"gotap.dev/libtap/cli"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/rundir"
 )
 
@@ -63,6 +64,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	d := &daemon{
 		dir: dir, pid: os.Getpid(), log: log,
 		ringSlots: f.RingSlots, depth: f.Depth,
+		drivers:       drivers.Options{DeferMetadata: f.DeferMetadata, FlushInterval: f.FlushInterval},
 		minors:        make(map[int]*minor),
 		exitWhenEmpty: len(f.Images) == 0,
 		empty:         make(chan struct{}),
@@ -76,15 +78,21 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	if err != nil {
 		return errors.Join(err, stopTCP(d, tcpDone))
 	}
+	// The control socket comes first, so that tap-ctl finds whatever a
+	// kill leaves of what follows; nothing says ready before every
+	// image is open, so that a script never gets a dead socket's path.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- control.NewServer(d, log).Serve(ctx, ln) }()
-	fmt.Fprintln(stdout, ctlPath)
-	log.Info("tapdisk ready", "control", ctlPath)
 
-	err = openImages(ctx, d, f, stdout)
+	uris, err := openImages(ctx, d, f)
 	if err == nil {
+		fmt.Fprintln(stdout, ctlPath)
+		for _, uri := range uris {
+			fmt.Fprintln(stdout, uri)
+		}
+		log.Info("tapdisk ready", "control", ctlPath, "minors", len(uris))
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down", "cause", context.Cause(ctx))
@@ -95,24 +103,31 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	}
 	// Stop taking control requests first, so nothing opens behind us;
 	// close the minors before the TCP server, as that removes them from
-	// it in the order a paused minor needs (see minor.close).
+	// it in the order a paused minor needs (see minor.close). So an
+	// image that failed to open leaves the run directory as it was: the
+	// minors give up their markers, the sockets go.
 	cancel()
 	err = errors.Join(err, <-ctlDone)
 	err = errors.Join(err, d.closeAll())
 	return errors.Join(err, stopTCP(d, tcpDone))
 }
 
-// openImages opens the command line's images as minors 0, 1, … and
-// prints where each is served.
-func openImages(ctx context.Context, d *daemon, f *flags, stdout io.Writer) error {
-	for n, image := range f.Images {
+// openImages opens the command line's images, each on a minor of its
+// own (attachFree), and returns the NBD URI each is served at.
+func openImages(ctx context.Context, d *daemon, f *flags) ([]string, error) {
+	var uris []string
+	for _, image := range f.Images {
+		n, err := d.attachFree()
+		if err != nil {
+			return nil, err
+		}
 		rep, err := d.Open(ctx, control.OpenRequest{
 			Minor: n, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		fmt.Fprintln(stdout, rep.URI)
+		uris = append(uris, rep.URI)
 	}
-	return nil
+	return uris, nil
 }

@@ -3,6 +3,7 @@ package drivers
 
 import (
 	"fmt"
+	"time"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers/aio"
@@ -15,6 +16,12 @@ import (
 type Options struct {
 	ReadOnly bool
 	NoDirect bool // aio: buffered I/O (tap-ctl open -D)
+	// vhd: keep new metadata in memory until a flush (tapdisk
+	// --defer-metadata; see libvhd.OpenOptions.DeferMetadata).
+	DeferMetadata bool
+	// vhd: make written data durable at least this often (0: never
+	// unasked); see vhd.Options.
+	FlushInterval time.Duration
 }
 
 // Open opens spec ("vhd:/srv/a.vhd", "aio:/dev/sdb", "ram:64M",
@@ -28,7 +35,7 @@ func Open(spec string, opts Options) (disk.Driver, error) {
 	case "aio":
 		return aio.Open(s.Path, aio.Options{ReadOnly: opts.ReadOnly, NoDirect: opts.NoDirect})
 	case "vhd":
-		return vhd.Open(s.Path, opts.ReadOnly)
+		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval})
 	case "ram":
 		return ram.Open(s.Path, opts.ReadOnly)
 	case "nbd":

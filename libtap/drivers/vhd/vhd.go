@@ -4,6 +4,7 @@ package vhd
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libvhd"
@@ -11,16 +12,35 @@ import (
 
 // Disk is an open VHD chain.
 type Disk struct {
-	im *libvhd.Image
+	im      *libvhd.Image
+	flusher *flusher // nil: no periodic flush
 }
 
-// Open opens the chain whose leaf is path.
-func Open(path string, readOnly bool) (*Disk, error) {
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: readOnly})
+// Options tune Open.
+type Options struct {
+	ReadOnly bool
+	// DeferMetadata: see libvhd.OpenOptions.DeferMetadata.
+	DeferMetadata bool
+	// FlushInterval bounds how long written data (and, with
+	// DeferMetadata, the metadata that makes it reachable) stays only in
+	// memory when no client flushes: what a power cut, or with
+	// DeferMetadata a crash, can take. 0: no periodic flush.
+	FlushInterval time.Duration
+}
+
+// Open opens the chain whose leaf is path, locked as libvhd locks it:
+// written exclusively, parents shared (EBUSY if another process
+// conflicts).
+func Open(path string, opts Options) (*Disk, error) {
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata})
 	if err != nil {
 		return nil, fmt.Errorf("vhd: %w", err)
 	}
-	return &Disk{im: im}, nil
+	d := &Disk{im: im}
+	if !opts.ReadOnly && opts.FlushInterval > 0 {
+		d.flusher = startFlusher(im, opts.FlushInterval)
+	}
+	return d, nil
 }
 
 // Image is the open leaf (for stats: chain, warnings).
@@ -117,7 +137,12 @@ func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
 	return dst, nil
 }
 
-func (d *Disk) Close() error { return d.im.Close() }
+func (d *Disk) Close() error {
+	if d.flusher != nil {
+		d.flusher.stop()
+	}
+	return d.im.Close()
+}
 
 // errno makes libvhd's sentinel errors carry the errno frontends report
 // (see disk.Errno); system errors carry theirs already.
