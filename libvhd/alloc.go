@@ -42,7 +42,7 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	s := im.cache.assign(i, blk)
 	clear(s.bits)
 	setBits(s.bits, int(in/SectorSize), int((in+int64(len(data)))/SectorSize))
-	if _, err := im.file.WriteAt(s.bits, pos); err != nil {
+	if err := im.storeBitmap(s.bits, pos); err != nil {
 		im.cache.release(i)
 		return fmt.Errorf("write bitmap: %w", err)
 	}

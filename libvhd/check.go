@@ -20,6 +20,8 @@ import (
 //   - BAT: no block overlapping metadata, another block or the footer;
 //   - batmap: cookie, version, checksum, no full bit on an unallocated
 //     block (with Bitmaps: nor on a block whose bitmap is not full);
+//   - with Data, blocks: zeros under every clear bitmap bit, the bitmap
+//     read in the image's own bit order (bitorder.go);
 //   - parent locators: in range, known and distinct codes, decoding to
 //     the parent; the parent present with the UUID the header names.
 
@@ -38,8 +40,11 @@ type CheckOptions struct {
 	IgnoreMissingFooter bool
 	// NoOverlap skips the BAT overlap checks (-B), for huge images.
 	NoOverlap bool
-	Now       func() time.Time // default time.Now
-	FS        FS               // default OSFS
+	// Data also reads every allocated block: a sector whose bitmap bit
+	// is clear must hold zeros (blktap's check -b).
+	Data bool
+	Now  func() time.Time // default time.Now
+	FS   FS               // default OSFS
 }
 
 // Problem is one inconsistency found by Check.
@@ -163,6 +168,11 @@ func (c *checker) run() error {
 	}
 	if bm != nil {
 		if err := c.checkBatmapBits(h, bat, bm); err != nil {
+			return err
+		}
+	}
+	if c.opts.Data {
+		if err := c.checkData(h, bat); err != nil {
 			return err
 		}
 	}

@@ -112,7 +112,7 @@ func (c *checker) checkBatmapBits(h Header, bat []uint32, m []byte) error {
 		if !c.opts.Bitmaps {
 			continue
 		}
-		if err := readFull(c.f, bm, int64(e)*SectorSize); err != nil {
+		if err := readBitmap(c.f, c.footer.oldBitOrder(), bm, int64(e)*SectorSize); err != nil {
 			return fmt.Errorf("read bitmap of block %d: %w", i, err)
 		}
 		if slices.ContainsFunc(bm[:full], func(b byte) bool { return b != 0xFF }) {

@@ -1,7 +1,6 @@
 package libvhd
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,7 +44,7 @@ func (c *checker) checkFooters() (ok bool, err error) {
 		if c.footer.Type != Fixed {
 			if cpErr != nil {
 				c.add("footer copy", 0, "%v", cpErr)
-			} else if !bytes.Equal(cbuf[:], buf[:]) {
+			} else if !c.footer.footerCopyAgrees(cbuf[:], buf[:]) {
 				c.add("footer copy", 0, "differs from the EOF footer")
 			}
 		}

@@ -147,8 +147,10 @@ func (f *Footer) put(b []byte) {
 	be.PutUint32(b[0x40:], f.Checksum)
 }
 
-// ParseFooter decodes a footer and verifies its cookie and checksum.
-// b may be 511 bytes long (an old producer's short footer).
+// ParseFooter decodes a footer and verifies its cookie and checksum
+// (accepting tap 0.1's and 1.1's hidden byte outside it, see
+// tapquirks.go). b may be 511 bytes long (an old producer's short
+// footer).
 func ParseFooter(b []byte) (Footer, error) {
 	var f Footer
 	if len(b) < FooterSize-1 {
@@ -181,7 +183,7 @@ func ParseFooter(b []byte) (Footer, error) {
 	if f.Cookie != footerCookie {
 		return f, formatErr("footer.cookie", printable(f.Cookie[:]), ErrFooterCookie)
 	}
-	if sum := checksum(buf[:], 0x40); sum != f.Checksum {
+	if sum := checksum(buf[:], 0x40); sum != f.Checksum && !f.hiddenOutsideChecksum(sum) {
 		return f, formatErr("footer.checksum", hexValue(f.Checksum), ErrFooterChecksum)
 	}
 	return f, nil

@@ -210,7 +210,7 @@ func (im *Image) markWrittenLocked(blk int, in, n int64) error {
 		s.dirty = true
 		return nil
 	}
-	if _, err := im.file.WriteAt(s.bits, int64(im.bat[blk])*SectorSize); err != nil {
+	if err := im.storeBitmap(s.bits, int64(im.bat[blk])*SectorSize); err != nil {
 		// Unknown on disk now: dirty, so a flush writes it again.
 		s.dirty = true
 		return fmt.Errorf("write bitmap of block %d: %w", blk, err)
@@ -256,7 +256,7 @@ func (im *Image) bitmapLocked(blk int) (*cacheSlot, error) {
 		return nil, err
 	}
 	s := im.cache.assign(i, blk)
-	if err := readFull(im.file, s.bits, int64(im.bat[blk])*SectorSize); err != nil {
+	if err := im.loadBitmap(s.bits, int64(im.bat[blk])*SectorSize); err != nil {
 		im.cache.release(i)
 		return nil, fmt.Errorf("read bitmap of block %d: %w", blk, err)
 	}
