@@ -28,7 +28,11 @@ func (c *checker) checkHeader() (h Header, ok bool, err error) {
 		return h, false, nil
 	}
 	c.regions = append(c.regions, region{"footer copy", 0, FooterSize}, region{"dynamic header", off, off + HeaderSize})
-	if h.Version != headerVersion {
+	switch h.Version {
+	case headerVersion:
+	case disabledHeaderVersion:
+		c.add("header", off, "version 0xffffffff: disabled by an unfinished vhd-update (run it again to finish, with -r to roll back)")
+	default:
 		c.add("header", off, "version %#08x, want 0x00010000", h.Version)
 	}
 	if h.NextOffset != ^uint64(0) {

@@ -28,7 +28,7 @@ var (
 	ErrOutOfRange      = errors.New("access beyond the end of the disk")
 	ErrReadOnly        = errors.New("image is read-only")
 	ErrClosed          = errors.New("image is closed")
-	ErrPoisoned        = errors.New("image is disabled by an unfinished journaled operation (cookie v_poison)")
+	ErrPoisoned        = errors.New("image is disabled by an unfinished journaled operation")
 	ErrNotDifferencing = errors.New("not a differencing image")
 )
 

@@ -10,10 +10,13 @@ import (
 
 // Part of the format, never change.
 const (
-	HeaderSize       = 1024
-	headerVersion    = 0x00010000
-	DefaultBlockSize = 2 << 20
-	locatorCount     = 8
+	HeaderSize    = 1024
+	headerVersion = 0x00010000
+	// disabledHeaderVersion marks an image vhd-update is converting: Open
+	// refuses it until the update is finished or rolled back (update.go).
+	disabledHeaderVersion = 0xFFFFFFFF
+	DefaultBlockSize      = 2 << 20
+	locatorCount          = 8
 
 	// Block sizes accepted on open. The format only asks for a power of
 	// two; the bounds keep a hostile header from demanding huge bitmaps.
@@ -156,6 +159,9 @@ func ParseHeader(b []byte) (Header, error) {
 // next offset, block size and a table large enough for diskSize yet not
 // absurdly larger than a 2040 GiB disk needs.
 func (h *Header) Validate(diskSize uint64) error {
+	if h.Version == disabledHeaderVersion {
+		return formatErr("header.version", hexValue(h.Version), ErrPoisoned)
+	}
 	if h.Version != headerVersion {
 		return formatErr("header.version", hexValue(h.Version), ErrHeaderVersion)
 	}
