@@ -8,12 +8,14 @@
 // queue behind it fills: back-pressure reaches the frontends through the
 // ring, and no request is ever dropped.
 //
-// Pausing holds the driver gate exclusively: workers finish what they are
-// doing, the rest wait at the gate (not failed) until Resume hands over a
-// driver again.
+// Pausing shuts the driver gate: workers finish what they are doing, the
+// rest wait at the gate (not failed) until Resume hands over a driver
+// again. A pause that cannot wait that long (a driver operation hangs)
+// gives up at its context's end and leaves the gate open (gate.go).
 package sched
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"syscall"
@@ -63,8 +65,8 @@ type Scheduler struct {
 	work  chan *job
 	jobs  chan *job // free jobs: at most Depth in the workers' hands, plus one being built
 
-	gate     sync.RWMutex // workers hold it shared; Pause exclusively
-	drv      disk.Driver
+	gate     gate        // driver operations pass it; Pause shuts it
+	drv      disk.Driver // changed only while the gate is shut
 	stopping chan struct{}
 	done     sync.WaitGroup
 }
@@ -110,25 +112,28 @@ func (s *Scheduler) Submit(req *ring.Request) {
 
 // Pause waits for the driver operations in progress, then keeps every
 // other request waiting; it returns the driver, which the caller may
-// close or keep.
-func (s *Scheduler) Pause() disk.Driver {
-	s.gate.Lock()
+// close or keep. If ctx ends first, nothing is paused and ctx's error is
+// returned.
+func (s *Scheduler) Pause(ctx context.Context) (disk.Driver, error) {
+	if err := s.gate.close(ctx); err != nil {
+		return nil, err
+	}
 	d := s.drv
 	s.drv = nil
-	return d
+	return d, nil
 }
 
 // Resume lets the waiting requests run against drv.
 func (s *Scheduler) Resume(drv disk.Driver) {
 	s.drv = drv
-	s.gate.Unlock()
+	s.gate.open()
 }
 
 // With runs fn with the driver, waiting while paused (for operations
 // outside the ring, such as the allocation map).
 func (s *Scheduler) With(fn func(disk.Driver) error) error {
-	s.gate.RLock()
-	defer s.gate.RUnlock()
+	s.gate.enter()
+	defer s.gate.leave()
 	return fn(s.drv)
 }
 
@@ -195,9 +200,9 @@ func (j *job) add(req *ring.Request) {
 func (s *Scheduler) worker() {
 	defer s.done.Done()
 	for j := range s.work {
-		s.gate.RLock()
+		s.gate.enter()
 		err := s.runWithRetry(j)
-		s.gate.RUnlock()
+		s.gate.leave()
 		s.complete(j, err)
 		j.reqs, j.iov = j.reqs[:0], j.iov[:0]
 		s.jobs <- j

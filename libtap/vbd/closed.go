@@ -6,8 +6,10 @@ import (
 	"gotap.dev/libtap/disk"
 )
 
-// closedDriver stands in for the chain of a VBD closed while paused: the
-// requests still waiting complete with ENXIO instead of waiting forever.
+// closedDriver stands in for the chain once there is none to serve: the
+// requests a VBD closed while paused still holds, and any Extents after
+// Close, fail with ENXIO instead of waiting forever or reaching a closed
+// driver.
 type closedDriver struct{ size int64 }
 
 func (c closedDriver) Size() int64                              { return c.size }

@@ -25,13 +25,11 @@ type Info struct {
 
 // Info takes a snapshot.
 func (v *VBD) Info() Info {
-	v.mu.Lock()
-	spec, caps := v.spec, v.caps
-	v.mu.Unlock()
+	c := v.chain.Load()
 	st := v.State()
 	return Info{
-		Minor: v.minor, Image: spec, State: st, StateName: st.String(),
-		Size: v.size, ReadOnly: caps.ReadOnly, Direct: caps.Direct,
+		Minor: v.minor, Image: c.spec, State: st, StateName: st.String(),
+		Size: v.size, ReadOnly: c.caps.ReadOnly, Direct: c.caps.Direct,
 		RingSlots: v.ring.Cap(), RingInUse: v.ring.InUse(),
 		Uptime: time.Since(v.start).Seconds(),
 		Stats:  v.stats.Snapshot(), Errors: v.errors.list(),

@@ -4,12 +4,9 @@
 package vbd
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"gotap.dev/libtap/disk"
@@ -64,23 +61,41 @@ func (o *Options) defaults() {
 
 // VBD is an open virtual block device.
 type VBD struct {
-	minor int
-	opts  Options
-	log   *slog.Logger
-	ring  *ring.Ring
-	sched *sched.Scheduler
-	stats stats.Counters
-	state atomic.Uint32
-	size  int64
-	start time.Time
-
-	mu     sync.Mutex // serialises lifecycle operations; guards below
-	spec   string
-	caps   disk.Caps
-	closed bool
+	minor  int
+	opts   Options
+	log    *slog.Logger
+	ring   *ring.Ring
+	sched  *sched.Scheduler
+	stats  stats.Counters
+	state  atomic.Uint32
+	size   int64 // Resume refuses a chain of another size
+	start  time.Time
 	errors recentErrors
 
-	stopWatch chan struct{}
+	// chain is what is served. Resume swaps it while requests are being
+	// checked against its capabilities, so it is read atomically.
+	chain atomic.Pointer[chain]
+
+	// life serialises the lifecycle (pause, resume, close): a channel,
+	// so that waiting for it honours the caller's context.
+	life chan struct{}
+
+	// fence keeps Submit and Close apart: Submit holds it shared while it
+	// queues a request, Close takes it to set closed, so every request
+	// either reaches the scheduler before it stops or is refused.
+	// closed is written under life and fence, and read under either.
+	fence  sync.RWMutex
+	closed bool
+
+	stopWatch chan struct{} // closed by Close: the watchdog ends
+	shut      chan struct{} // closed once Close has finished, shutErr set
+	shutErr   error
+}
+
+// chain is an opened image chain: its name and what its driver can do.
+type chain struct {
+	spec string
+	caps disk.Caps
 }
 
 // Open opens spec and starts serving it as minor.
@@ -92,16 +107,20 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	}
 	log := opts.Logger.With("minor", minor)
 	v := &VBD{
-		minor: minor, opts: opts, log: log, spec: spec,
+		minor: minor, opts: opts, log: log,
 		ring: ring.New(opts.RingSlots, opts.SlotBuf),
-		size: drv.Size(), caps: drv.Caps(), start: time.Now(),
+		size: drv.Size(), start: time.Now(),
+		life:      make(chan struct{}, 1),
 		stopWatch: make(chan struct{}),
+		shut:      make(chan struct{}),
 	}
+	caps := drv.Caps()
+	v.chain.Store(&chain{spec: spec, caps: caps})
 	cfg := opts.Sched
 	cfg.Logger = log
 	v.sched = sched.New(drv, &v.stats, opts.RingSlots, cfg)
 	go v.watchdog()
-	log.Info("vbd open", "image", spec, "size", v.size, "direct", v.caps.Direct, "read_only", v.caps.ReadOnly)
+	log.Info("vbd open", "image", spec, "size", v.size, "direct", caps.Direct, "read_only", caps.ReadOnly)
 	return v, nil
 }
 
@@ -113,166 +132,7 @@ func (v *VBD) setState(s State)          { v.state.Store(uint32(s)) }
 func (v *VBD) Counters() *stats.Counters { return &v.stats }
 
 // Spec is the image chain being served, as type:path.
-func (v *VBD) Spec() string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.spec
-}
+func (v *VBD) Spec() string { return v.chain.Load().spec }
 
 // Caps are the driver's capabilities.
-func (v *VBD) Caps() disk.Caps {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.caps
-}
-
-// Submit validates a request and queues it; invalid ones complete at once
-// with EINVAL (misaligned, inconsistent), ENOSPC (past the end) or EROFS.
-// Every request completes through its Owner, exactly once.
-func (v *VBD) Submit(req *ring.Request) {
-	if err := v.check(req); err != nil {
-		req.Err = err
-		v.stats.Errors.Add(1)
-		req.Owner.Complete(req)
-		return
-	}
-	v.sched.Submit(req)
-}
-
-func (v *VBD) check(req *ring.Request) error {
-	if req.Offset < 0 || req.Length < 0 {
-		return syscall.EINVAL
-	}
-	if req.Op != ring.Flush && req.Offset+req.Length > v.size {
-		return syscall.ENOSPC
-	}
-	switch req.Op {
-	case ring.Read:
-	case ring.Write, ring.Trim, ring.WriteZeroes:
-		if v.caps.ReadOnly {
-			return syscall.EROFS
-		}
-	case ring.Flush:
-		return nil
-	default:
-		return syscall.EINVAL
-	}
-	if (req.Op == ring.Read || req.Op == ring.Write) && int64(len(req.Buf)) != req.Length {
-		return syscall.EINVAL
-	}
-	return nil
-}
-
-// Extents maps [off, off+n), waiting while paused.
-func (v *VBD) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
-	if off < 0 || n < 0 || off+n > v.size {
-		return dst, syscall.ENOSPC
-	}
-	err := v.sched.With(func(d disk.Driver) error {
-		var err error
-		dst, err = d.Extents(dst, off, n)
-		return err
-	})
-	return dst, err
-}
-
-// Pause stops taking requests, waits for those in flight, and closes the
-// image chain. Requests that arrive meanwhile wait for Resume.
-func (v *VBD) Pause(ctx context.Context) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return syscall.ENODEV
-	}
-	if v.State()&Paused != 0 {
-		return nil
-	}
-	v.setState(v.State() | PauseRequested)
-	drv := v.sched.Pause()
-	err := drv.Close()
-	v.setState(v.State()&^PauseRequested | Paused)
-	v.log.Info("vbd paused")
-	if err != nil {
-		return fmt.Errorf("close image: %w", err)
-	}
-	return nil
-}
-
-// Resume reopens the image chain, spec if not empty (else the same one),
-// retrying as blktap does; a chain of another size is refused with
-// EMEDIUMTYPE and the VBD stays paused (RESUME_FAILED) until a correct
-// Resume.
-func (v *VBD) Resume(ctx context.Context, spec string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.State()&Paused == 0 {
-		return syscall.EINVAL
-	}
-	if spec == "" {
-		spec = v.spec
-	}
-	drv, err := v.reopen(ctx, spec)
-	if err == nil && drv.Size() != v.size {
-		drv.Close()
-		err = fmt.Errorf("%w: %s is %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
-	}
-	if err != nil {
-		v.setState(v.State() | ResumeFailed)
-		v.errors.add(err)
-		return err
-	}
-	v.spec, v.caps = spec, drv.Caps()
-	v.setState(v.State() &^ (Paused | ResumeFailed))
-	v.sched.Resume(drv)
-	v.log.Info("vbd resumed", "image", spec)
-	return nil
-}
-
-func (v *VBD) reopen(ctx context.Context, spec string) (disk.Driver, error) {
-	var err error
-	for try := 0; try < v.opts.ReopenTries; try++ {
-		var drv disk.Driver
-		if drv, err = v.opts.OpenDriver(spec, v.opts.Drivers); err == nil {
-			return drv, nil
-		}
-		v.log.Warn("reopen failed", "image", spec, "try", try+1, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(v.opts.ReopenGap):
-		}
-	}
-	return nil, err
-}
-
-// Close completes what is queued, flushes and closes the chain (writing
-// VHD footers and batmaps). A paused VBD has no chain open to close.
-func (v *VBD) Close(ctx context.Context) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return nil
-	}
-	v.closed = true
-	v.setState(v.State() | ShutdownRequested)
-	close(v.stopWatch)
-	if v.State()&Paused != 0 {
-		// Nothing can run: resume on a closed driver is impossible, so
-		// give the queued requests back as failures.
-		v.sched.Resume(closedDriver{v.size})
-	}
-	v.sched.Stop()
-	var err error
-	v.sched.With(func(d disk.Driver) error {
-		if ferr := d.Flush(); ferr != nil {
-			err = ferr
-		}
-		if cerr := d.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-		return nil
-	})
-	v.setState(Closed)
-	v.log.Info("vbd closed")
-	return err
-}
+func (v *VBD) Caps() disk.Caps { return v.chain.Load().caps }

@@ -189,13 +189,19 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 	}
 }
 
-// blocking holds every read until release is closed.
+// blocking holds every read until release is closed, and tells entered
+// (if it has room) when one starts.
 type blocking struct {
 	disk.Driver
+	entered chan struct{}
 	release chan struct{}
 }
 
 func (b *blocking) ReadV(bufs [][]byte, off int64) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
 	<-b.release
 	return b.Driver.ReadV(bufs, off)
 }
