@@ -85,13 +85,12 @@ func (m *minor) close(ctx context.Context, d *daemon) error {
 	var feErr, vErr error
 	if v.State()&vbd.Paused != 0 {
 		// The requests it holds wait for a resume: fail them by closing
-		// the VBD first, so the frontends can drain.
-		fe.export.fence()
+		// the VBD first, so the frontends can drain (what they read
+		// meanwhile the closed VBD fails with ENXIO).
 		vErr = v.Close(ctx)
 		feErr = fe.stop(ctx, d)
 	} else {
 		feErr = fe.stop(ctx, d)
-		fe.export.fence()
 		vErr = v.Close(ctx)
 	}
 	if err := errors.Join(feErr, vErr); err != nil {

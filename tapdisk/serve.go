@@ -14,7 +14,6 @@ import (
 // frontends serve one VBD: its own NBD socket nbd<pid>.<minor>, and the
 // daemon's TCP server if there is one.
 type frontends struct {
-	export *fencedExport
 	socket string
 	ln     net.Listener
 	srv    *nbd.Server
@@ -38,17 +37,16 @@ func serveFrontends(d *daemon, minor int, v *vbd.VBD) (*frontends, error) {
 		return nil, fmt.Errorf("nbd socket: %w", err)
 	}
 	fe := &frontends{
-		export: &fencedExport{VBD: v},
 		socket: socket,
 		ln:     ln,
 		srv:    nbd.NewServer(nbd.Options{Logger: d.log.With("minor", minor)}),
 		served: make(chan error, 1),
 		minor:  minor,
 	}
-	fe.srv.Add(exportName(minor), fe.export)
+	fe.srv.Add(exportName(minor), v)
 	go func() { fe.served <- fe.srv.Serve(context.Background(), ln) }()
 	if d.tcp != nil {
-		d.tcp.Add(exportName(minor), fe.export)
+		d.tcp.Add(exportName(minor), v)
 	}
 	d.log.Info("serving", "minor", minor, "uri", nbdURI(socket))
 	return fe, nil
