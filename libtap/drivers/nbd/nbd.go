@@ -6,6 +6,11 @@
 //
 // Requests go one at a time (a mutex around the connection): simple and
 // obviously correct; the scheduler above still merges adjacent I/O.
+//
+// A server that stops answering must not hang the disk: connecting and
+// the handshake have a deadline, and so does every request's round trip;
+// past it the connection is given up and this request and every later
+// one fail with EIO (a Resume reconnects).
 package nbd
 
 import (
@@ -15,15 +20,36 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"gotap.dev/libtap/disk"
 	proto "gotap.dev/libtap/nbd"
 )
 
+// Options for Dial; zero durations take the defaults.
+type Options struct {
+	ReadOnly bool
+	// OpenTimeout bounds connecting and the handshake (default 10 s).
+	OpenTimeout time.Duration
+	// IOTimeout bounds each request's round trip (default 60 s): a
+	// server silent that long is taken for gone.
+	IOTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.OpenTimeout <= 0 {
+		o.OpenTimeout = 10 * time.Second
+	}
+	if o.IOTimeout <= 0 {
+		o.IOTimeout = 60 * time.Second
+	}
+}
+
 // Disk is an open NBD export.
 type Disk struct {
-	addr string
-	ro   bool
+	addr      string
+	ro        bool
+	ioTimeout time.Duration
 
 	// Learnt in the handshake.
 	size       int64
@@ -41,17 +67,29 @@ type Disk struct {
 	broken error // the connection failed: every later request fails
 }
 
-// Open connects to the export at addr: "unix:PATH" or "HOST:PORT".
+// Open connects to the export at addr: "unix:PATH" or "HOST:PORT", with
+// the default timeouts.
 func Open(addr string, readOnly bool) (*Disk, error) {
+	return Dial(addr, Options{ReadOnly: readOnly})
+}
+
+// Dial is Open with options.
+func Dial(addr string, opts Options) (*Disk, error) {
+	opts.defaults()
 	network, where := "tcp", addr
 	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, where = "unix", p
 	}
-	nc, err := net.Dial(network, where)
+	deadline := time.Now().Add(opts.OpenTimeout)
+	nc, err := (&net.Dialer{Deadline: deadline}).Dial(network, where)
 	if err != nil {
 		return nil, fmt.Errorf("nbd: %w", err)
 	}
-	d := &Disk{addr: addr, ro: readOnly, nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: proto.MaxBlock}
+	d := &Disk{
+		addr: addr, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout,
+		nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: proto.MaxBlock,
+	}
+	nc.SetDeadline(deadline) // the handshake's; each round trip sets its own
 	if err := d.handshake(); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nbd: %s: %w", addr, err)
@@ -195,6 +233,7 @@ func (d *Disk) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.broken == nil {
+		d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
 		var h [proto.RequestSize]byte
 		(&proto.Request{Type: proto.CmdDisc}).Put(&h)
 		d.bw.Write(h[:])

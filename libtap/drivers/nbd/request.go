@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"gotap.dev/libtap/disk"
 	proto "gotap.dev/libtap/nbd"
@@ -24,15 +25,16 @@ type call struct {
 	described int64         // and how many bytes they cover
 }
 
-// roundTrip sends c and reads its reply. A server error comes back as
-// its errno; a broken connection fails this and every later request with
-// EIO.
+// roundTrip sends c and reads its reply, within the I/O timeout. A
+// server error comes back as its errno; a broken or silent connection
+// fails this and every later request with EIO.
 func (d *Disk) roundTrip(c *call) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.broken != nil {
 		return fmt.Errorf("nbd: %s: %w (%w)", d.addr, syscall.EIO, d.broken)
 	}
+	d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
 	d.cookie++
 	var h [proto.RequestSize]byte
 	(&proto.Request{Type: c.typ, Flags: c.flags, Cookie: d.cookie, Offset: uint64(c.off), Length: uint32(c.n)}).Put(&h)
