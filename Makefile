@@ -8,7 +8,7 @@ GO      ?= go
 # listed in go.work are tested without editing this file.
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build test test-deps fuzz-smoke demo install clean bench FORCE
+.PHONY: all build test test-deps race fuzz-smoke demo install clean bench FORCE
 
 all: build
 
@@ -25,10 +25,17 @@ export NBD_FIO_RUNTIME
 test: test-deps
 	$(GO) vet $(MODULES)
 	$(GO) test -timeout 20m $(MODULES)
+	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz-smoke
 
 test-deps:
 	scripts/install-test-deps.sh
+
+# The engine and the daemon under the race detector (the tests build the
+# tapdisk they run with it too). fio runs 5 s here: the 60 s runs above
+# already judge the data; this run is about the goroutines meeting.
+race: test-deps
+	NBD_FIO_RUNTIME=5 $(GO) test -race -timeout 20m ./libtap/... ./tapdisk/...
 
 # A few seconds of each libvhd fuzz target: catches a crasher a change
 # just introduced without turning `make test` into a fuzzing campaign.

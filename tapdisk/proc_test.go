@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "tapdisk")
-		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		args := append([]string{"build", "-o", binary}, raceFlags()...)
+		if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 			os.Exit(1)
 		}
@@ -77,6 +78,7 @@ func start(t *testing.T, dir string, images []string, flags ...string) *proc {
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.exited
+		checkRaces(t, p.stderr.String())
 		if t.Failed() {
 			t.Logf("tapdisk stderr:\n%s", p.stderr)
 		}
