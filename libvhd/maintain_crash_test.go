@@ -143,18 +143,31 @@ func TestMaintenanceCrashSafety(t *testing.T) {
 	}
 }
 
-func judgeMaintSurvivors(t *testing.T, c *crashFS, old, newDisk []byte, allow, what string) {
-	t.Helper()
-	survivors := map[string]func(*memFile) []byte{
+// survivors are the file systems a crash of c may leave: after kill -9,
+// and after power cuts that keep none, or all but the last, of the writes
+// since each file's last sync. What survived is durable: the next run
+// starts from it.
+func survivors(c *crashFS) map[string]*crashFS {
+	picks := map[string]func(*memFile) []byte{
 		"kill -9":                  func(f *memFile) []byte { return bytes.Clone(f.written) },
 		"power loss, none kept":    func(f *memFile) []byte { return f.powerLoss(func(int) bool { return false }) },
 		"power loss, all but last": func(f *memFile) []byte { return f.powerLoss(func(i int) bool { return i < len(f.unsynced)-1 }) },
 	}
-	for kind, pick := range survivors {
+	out := map[string]*crashFS{}
+	for kind, pick := range picks {
 		s := newCrashFS()
 		for name, f := range c.files {
-			s.files[name] = &memFile{fs: s, written: pick(f)}
+			b := pick(f)
+			s.files[name] = &memFile{fs: s, written: b, durable: bytes.Clone(b)}
 		}
+		out[kind] = s
+	}
+	return out
+}
+
+func judgeMaintSurvivors(t *testing.T, c *crashFS, old, newDisk []byte, allow, what string) {
+	t.Helper()
+	for kind, s := range survivors(c) {
 		w := what + ", " + kind
 		problems, err := Check("child.vhd", CheckOptions{Parents: true, Bitmaps: true, FS: truncFS{s}})
 		if err != nil {
