@@ -6,7 +6,7 @@ type checkCmd struct {
 	image
 	output
 	Parents         bool `short:"p" help:"Also check every parent down the chain."`
-	Bitmaps         bool `short:"b" help:"Also check that each block the batmap marks full has a full bitmap."`
+	Bitmaps         bool `short:"b" help:"Also read every block: zeros under each clear bitmap bit, a full bitmap under each full batmap bit."`
 	NoTimestamps    bool `short:"t" name:"ignore-timestamps" help:"Do not flag footer timestamps in the future."`
 	IgnoreFooter    bool `short:"i" name:"ignore-missing-footer" help:"Accept a damaged EOF footer when the copy at offset 0 is good."`
 	NoOverlapChecks bool `short:"B" name:"no-overlap" help:"Skip the BAT overlap checks (faster on huge images)."`
@@ -15,7 +15,8 @@ type checkCmd struct {
 func (checkCmd) Help() string {
 	return `Verifies the footer and its copy, the dynamic header, the BAT (no block
 overlapping metadata, another block or the footer), blktap's batmap and the
-parent locators, and that the parent can be found. Prints "NAME is valid"
+parent locators, and that the parent can be found. Bitmaps are read in the
+image's own bit order (tap 0.1 images keep blktap2's). Prints "NAME is valid"
 and exits 0, or prints every problem found, one per line, as
 "FILE: STRUCTURE at OFFSET: problem", and exits 2.
 
@@ -28,6 +29,7 @@ func (c *checkCmd) Run(e *env) error {
 	problems, err := libvhd.Check(c.Name, libvhd.CheckOptions{
 		Parents:             c.Parents,
 		Bitmaps:             c.Bitmaps,
+		Data:                c.Bitmaps,
 		IgnoreTimestamps:    c.NoTimestamps,
 		IgnoreMissingFooter: c.IgnoreFooter,
 		NoOverlap:           c.NoOverlapChecks,

@@ -74,7 +74,6 @@ func (c *queryCmd) Run(e *env) error {
 
 // value is one queried fact, as JSON value and as blktap's text.
 func (c *queryCmd) value(im *libvhd.Image, key string) (any, string, error) {
-	f := im.Footer()
 	h, sparse := im.Header()
 	switch key {
 	case "virtual_size_mb":
@@ -94,7 +93,11 @@ func (c *queryCmd) value(im *libvhd.Image, key string) (any, string, error) {
 		}
 		return im.ParentPath(), im.ParentPath(), nil
 	case "hidden":
-		return f.Hidden, fmt.Sprintf("hidden: %d", f.Hidden), nil
+		hidden, err := im.Hidden()
+		if err != nil {
+			return nil, "", err
+		}
+		return hidden, fmt.Sprintf("hidden: %d", hidden), nil
 	case "marker":
 		bh, _, _ := im.Batmap()
 		return bh.Marker, fmt.Sprintf("marker: %d", bh.Marker), nil

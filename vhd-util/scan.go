@@ -108,7 +108,10 @@ func (c *scanCmd) scanOne(path string) scanned {
 		var st os.FileInfo
 		st, err = os.Stat(path)
 		if err == nil {
-			s.Capacity, s.Size, s.Hidden = im.Size(), st.Size(), im.Footer().Hidden
+			s.Hidden, err = im.Hidden()
+		}
+		if err == nil {
+			s.Capacity, s.Size = im.Size(), st.Size()
 			s.Parent = c.parentOf(im)
 			return s
 		}
