@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -122,36 +121,11 @@ func TestChainReadsModel(t *testing.T) {
 			}
 			mustEqualDisk(t, top, model)
 			if tt.vhdimount {
-				got := vhdimountTop(t, path, depth)
+				got := vhdtest.VhdimountTop(t, path, depth)
 				vhdtest.Run(t, "cmp", got, writeModel(t, model))
 			}
 		})
 	}
-}
-
-// vhdimountTop mounts img's chain with libvhdi and returns the file that
-// exposes the top layer, after checking libvhdi found all depth layers.
-// The mount is undone before the test's folders are removed.
-func vhdimountTop(t *testing.T, img string, depth int) string {
-	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if vhdtest.InCI() {
-			t.Fatalf("vhdimount needs FUSE: %v", err)
-		}
-		t.Skipf("vhdimount needs FUSE: %v", err)
-	}
-	dir := t.TempDir()
-	vhdtest.Run(t, "vhdimount", img, dir)
-	t.Cleanup(func() { vhdtest.Run(t, "fusermount3", "-u", dir) })
-	// vhdi1 is the base, vhdiN the image named on the command line.
-	layers, err := filepath.Glob(filepath.Join(dir, "vhdi*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(layers) != depth {
-		t.Fatalf("vhdimount %s exposes %q; want %d layers", img, layers, depth)
-	}
-	return filepath.Join(dir, "vhdi"+strconv.Itoa(depth))
 }
 
 // TestQEMUMadeImages reads images QEMU created and wrote, then writes into

@@ -83,23 +83,11 @@ func inRuns(runs []run, s int64) bool {
 	return false
 }
 
-// bitMismatches counts the bitmap bits of the file, read with bit (one
-// order or the other), that disagree with the sectors runs wrote.
+// bitMismatches counts the bits of path's bitmaps, read with bit, that
+// disagree with the sectors runs wrote.
 func bitMismatches(t *testing.T, path string, runs []run, bit func([]byte, int) bool) int {
 	t.Helper()
-	l := vhdtest.ReadLayout(t, path)
-	spb := int(l.BlockSize / SectorSize)
-	n := 0
-	for blk := range l.Entries {
-		bm := l.Bitmap(blk)
-		for s := range spb {
-			want := inRuns(runs, int64(blk*spb+s))
-			if (bm != nil && bit(bm, s)) != want {
-				n++
-			}
-		}
-	}
-	return n
+	return vhdtest.BitMismatches(t, path, func(s int64) bool { return inRuns(runs, s) }, bit)
 }
 
 func TestReverseBitOrder(t *testing.T) {

@@ -68,6 +68,26 @@ func (l Layout) Bitmap(blk int) []byte {
 	return l.File[off : off+l.BitmapLen]
 }
 
+// BitMismatches counts the bitmap bits of the image at path, read with
+// bit (OldTapBit or SpecBit), that disagree with written, which says
+// whether the disk's sector s was written; a sector of an unallocated
+// block reads as clear.
+func BitMismatches(t testing.TB, path string, written func(s int64) bool, bit func(bitmap []byte, n int) bool) int {
+	t.Helper()
+	l := ReadLayout(t, path)
+	spb := int(l.BlockSize / 512)
+	n := 0
+	for blk := range l.Entries {
+		bm := l.Bitmap(blk)
+		for s := range spb {
+			if (bm != nil && bit(bm, s)) != written(int64(blk*spb+s)) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // OldTap rewrites a tap image made by libvhd (creator version 1.3 with a
 // batmap, dynamic or differencing) into what blktap wrote before 1.1:
 // creator version 0.1 in both footers, every bitmap in the old order, no
