@@ -1,7 +1,7 @@
 # gotap: build, test and demo. Run from the checkout's root (the go.work
 # workspace). See README.md.
 
-BINS    := tapdisk tap-ctl vhd-util xmsnap tapmon
+BINS    := tapdisk tap-ctl vhd-util vhd-update xmsnap tapmon
 PREFIX  ?= /usr/local
 GO      ?= go
 # Every module of the workspace, as a ./dir/... pattern, so new modules
