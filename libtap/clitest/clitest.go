@@ -22,7 +22,7 @@ type Env struct {
 }
 
 // commands are the workspace's binaries a test may run.
-var commands = []string{"tapdisk", "tap-ctl", "xmsnap", "vhd-util"}
+var commands = []string{"tapdisk", "tap-ctl", "xmsnap", "vhd-util", "vhd-update"}
 
 // New builds the commands into a temporary folder (the go build cache
 // makes that quick) and sets PATH and BLKTAP_RUN_DIR for the test (so it
