@@ -262,7 +262,7 @@ func (u *updater) writeJournal(im *Image) error {
 	if err := u.FS.SyncDir(filepath.Dir(u.Journal)); err != nil {
 		return fmt.Errorf("sync journal's directory: %w", err)
 	}
-	u.Log(fmt.Sprintf("journaled the header, footers, BAT and %d bitmaps in %s", len(all)-4, u.Journal))
+	u.Log(fmt.Sprintf("journaled the header, both footers, the BAT and %d bitmaps in %s", len(all)-4, u.Journal))
 	return nil
 }
 
@@ -281,10 +281,14 @@ func (u *updater) replay(f File, j *journal) error {
 		return fmt.Errorf("disable: %w", err)
 	}
 	u.Log("disabled the image (header version 0xffffffff)")
+	bitmaps := 0
 	err = j.each(func(r record) error {
 		data, err := u.target(r)
 		if err != nil || data == nil {
 			return err
+		}
+		if r.kind == recBitmap {
+			bitmaps++
 		}
 		_, err = f.WriteAt(data, r.off)
 		return err
@@ -294,6 +298,11 @@ func (u *updater) replay(f File, j *journal) error {
 	}
 	if err != nil {
 		return fmt.Errorf("rewrite bitmaps and footers: %w", err)
+	}
+	if u.Rollback {
+		u.Log(fmt.Sprintf("restored both footers, the BAT and %d bitmaps as journaled", bitmaps))
+	} else {
+		u.Log(fmt.Sprintf("rewrote %d bitmaps in the new bit order, stamped both footers 1.1", bitmaps))
 	}
 	if err := writeSynced(f, j.header.data, j.header.off); err != nil {
 		return fmt.Errorf("enable: %w", err)
