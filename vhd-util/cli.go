@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"gotap.dev/libvhd"
+	"gotap.dev/libvhd/imagelock"
 )
 
 // cli is the command line: one field per subcommand, one file per field.
@@ -92,7 +93,7 @@ func exitCode(err error) int {
 	case errors.Is(err, libvhd.ErrTooLarge), errors.Is(err, libvhd.ErrChainTooDeep),
 		errors.Is(err, libvhd.ErrNotDifferencing), errors.Is(err, libvhd.ErrNoBatmap),
 		errors.Is(err, libvhd.ErrFixedImage), errors.Is(err, libvhd.ErrCutsData),
-		errors.Is(err, libvhd.ErrOutOfRange):
+		errors.Is(err, libvhd.ErrOutOfRange), errors.Is(err, imagelock.ErrLocked):
 		return exitUsage
 	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID):
 		return exitInvalid

@@ -36,7 +36,9 @@
 //	0  success ("NAME is valid" for check)
 //	1  usage: bad flags, or a request refused (size over 2040 GiB, chain
 //	   deeper than -l, no batmap for the marker, not a differencing image,
-//	   no BAT on a fixed image, a physical size that cuts into data)
+//	   no BAT on a fixed image, a physical size that cuts into data, an
+//	   image another process writes, or a parent another process reads
+//	   while the command would write it)
 //	2  the image is not a valid VHD, or check found problems
 //	3  the file could not be read or written (missing, permissions, I/O)
 //
