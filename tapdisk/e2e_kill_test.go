@@ -28,7 +28,7 @@ sys.stdin.read()
 `
 
 // killWrites land in new blocks, in a block already holding data, across
-// a block boundary, and in single sectors.
+// a block boundary, and in single sectors: blocks 0, 1, 2, 4 and 10.
 var killWrites = []struct {
 	off, n int64
 	b      byte
@@ -83,6 +83,13 @@ func TestKillAfterUnflushedWrites(t *testing.T) {
 				cmd.Wait()
 				t.Fatalf("nbdsh: %q\n%s", line, stderr.String())
 			}
+			if mode.keeps {
+				// Offline tools see the live disk as it is (vhd-util
+				// query -a, tapmon's chain view).
+				if got, want := allocatedBlocks(t, img), 5; got != want {
+					t.Errorf("live image: %d blocks allocated on disk, want %d", got, want)
+				}
+			}
 			p.cmd.Process.Kill()
 			p.wait(t)
 			stdin.Close()
@@ -106,6 +113,18 @@ func TestKillAfterUnflushedWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// allocatedBlocks reads the BAT as an inspecting tool does, beside the
+// tapdisk writing the image.
+func allocatedBlocks(t *testing.T, path string) int {
+	t.Helper()
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true, NoLock: true, NoParent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	return im.AllocatedBlocks()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
