@@ -1,9 +1,6 @@
 package main
 
-import (
-	"context"
-	"fmt"
-)
+import "fmt"
 
 type allocateCmd struct {
 	Minor *int `short:"m" placeholder:"MINOR" help:"This minor (default: the lowest free)."`
@@ -26,6 +23,8 @@ type freeCmd struct {
 	Minor int `short:"m" required:"" placeholder:"MINOR" help:"The minor."`
 }
 
-func (f *freeCmd) Run(ctx context.Context, e *env) error {
-	return free(ctx, e, f.Minor)
+// Run releases the minor, and what a tapdisk that died holding it left
+// (rundir.Free): a live tapdisk's minor is refused with EBUSY.
+func (f *freeCmd) Run(e *env) error {
+	return e.dir.Free(f.Minor)
 }

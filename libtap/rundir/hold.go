@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
-// Hold is a tapdisk's claim on a minor: the marker's exclusive lock,
-// kept until Release (or until the process dies).
+// Hold is a tapdisk's claim on a minor: the marker's exclusive lock and
+// its pid in the marker, kept until Release (or until the process dies).
 type Hold struct {
 	f       *os.File
+	minor   int
 	path    string
 	created bool // the marker was not allocated: Release removes it
 }
@@ -19,8 +21,10 @@ type Hold struct {
 const maxHoldTries = 10
 
 // Hold locks minor's marker for the calling process, creating it when
-// nobody allocated the minor (a tapdisk given images on its command
-// line). EBUSY if another process holds it.
+// nobody allocated the minor (a tapdisk told to open a minor tap-ctl
+// did not allocate). EBUSY if another process holds it, or if a tapdisk
+// that died held it: its sockets may still be there, and tap-ctl
+// destroy or free must clean them up before the minor serves again.
 func (d Dir) Hold(minor int) (*Hold, error) {
 	if err := checkMinor(minor); err != nil {
 		return nil, err
@@ -28,9 +32,8 @@ func (d Dir) Hold(minor int) (*Hold, error) {
 	if err := d.Create(); err != nil {
 		return nil, err
 	}
-	path := d.Marker(minor)
 	for range maxHoldTries {
-		h, err := tryHold(path)
+		h, err := d.tryHold(minor, true)
 		if err != nil {
 			return nil, fmt.Errorf("hold minor %d: %w", minor, err)
 		}
@@ -41,14 +44,40 @@ func (d Dir) Hold(minor int) (*Hold, error) {
 	return nil, fmt.Errorf("hold minor %d: marker keeps being freed: %w", minor, fs.ErrNotExist)
 }
 
-// tryHold opens and locks path; nil, nil when the marker was removed
-// meanwhile (by Free), so the caller starts again.
-func tryHold(path string) (*Hold, error) {
+// HoldNew allocates the lowest free minor and holds it: a minor that is
+// reserved, held, or was left by a tapdisk that died is not free. The
+// marker is created exclusively, as Allocate does, so the two never
+// hand out the same minor; Release frees it again.
+func (d Dir) HoldNew() (*Hold, error) {
+	if err := d.Create(); err != nil {
+		return nil, err
+	}
+	for range maxHoldTries {
+		var h *Hold
+		_, err := firstFree(func(n int) (err error) {
+			h, err = d.tryHold(n, false)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			return h, nil
+		}
+	}
+	return nil, fmt.Errorf("allocate minor: markers keep being freed: %w", fs.ErrNotExist)
+}
+
+// tryHold creates minor's marker (or, if mayExist, opens the one
+// there), locks it and writes our pid in it. nil, nil when the marker
+// was freed before it was locked, so the caller starts again.
+func (d Dir) tryHold(minor int, mayExist bool) (*Hold, error) {
+	path := d.Marker(minor)
 	created := true
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if mayExist && errors.Is(err, fs.ErrExist) {
 		created = false
-		f, err = os.Open(path)
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -56,28 +85,42 @@ func tryHold(path string) (*Hold, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockExclusive(f); err != nil {
+	locked, err := lockMarker(f, path)
+	if err == nil && locked && !created {
+		err = refuseDeadHolder(f)
+	}
+	if err != nil || !locked {
 		f.Close()
 		return nil, err
 	}
-	// The lock is only worth something on the file the path names now.
-	opened, err1 := f.Stat()
-	named, err2 := os.Stat(path)
-	if err1 != nil || err2 != nil || !os.SameFile(opened, named) {
-		f.Close()
-		return nil, nil
+	h := &Hold{f: f, minor: minor, path: path, created: created}
+	if err := writeHolder(f, os.Getpid()); err != nil {
+		return nil, errors.Join(fmt.Errorf("write marker: %w", err), h.Release())
 	}
-	return &Hold{f: f, path: path, created: created}, nil
+	return h, nil
 }
 
-// Release drops the lock; a marker Hold created is removed, as nobody
-// allocated that minor. An allocated minor stays allocated until Free.
+// refuseDeadHolder fails with EBUSY if the marker, whose lock is ours,
+// names a tapdisk: one that died holding it.
+func refuseDeadHolder(f *os.File) error {
+	dead, err := readHolder(f)
+	if err != nil || dead == 0 {
+		return err
+	}
+	return fmt.Errorf("tapdisk %d died holding it; tap-ctl destroy cleans up: %w", dead, syscall.EBUSY)
+}
+
+// Minor is the minor held.
+func (h *Hold) Minor() int { return h.minor }
+
+// Release gives up the minor. The marker is cleared of our pid before
+// the lock goes, so that nobody taking the lock thinks we died; a marker
+// Hold created is removed too, as nobody allocated that minor, while an
+// allocated one stays allocated until Free.
 func (h *Hold) Release() error {
-	var err error
+	err := h.f.Truncate(0)
 	if h.created {
-		if rerr := os.Remove(h.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = rerr
-		}
+		err = errors.Join(err, removeIfThere(h.path))
 	}
 	return errors.Join(err, h.f.Close())
 }

@@ -14,16 +14,17 @@ import (
 )
 
 // Minor markers. A minor is allocated while its marker file
-// tapdisk/tapdisk-<minor> exists: Allocate creates it exclusively
-// (O_EXCL), so concurrent allocations never get the same minor, and Free
-// removes it. The tapdisk serving a minor holds an exclusive flock on the
-// marker (Hold) for as long as it does; the kernel drops the lock when
-// the process dies, so a marker whose lock is free has no live tapdisk:
-// it is only allocated, or left by one that was killed.
+// tapdisk/tapdisk-<minor> exists: Allocate and HoldNew create it
+// exclusively (O_EXCL), so concurrent allocations never get the same
+// minor, and Free removes it. The tapdisk serving a minor holds an
+// exclusive flock on the marker (Hold) for as long as it does, and
+// writes its pid in it (holder.go); the kernel drops the lock when the
+// process dies, so a marker whose lock is free has no live tapdisk: it
+// is only allocated, or left by one that was killed, whose pid it names.
 //
-// Probes (Minors) take a shared lock for an instant; Hold and Free take
-// the exclusive one and retry for lockPatience, so a probe running at
-// the same moment does not make them fail.
+// Probes (Holder, Minors) take a shared lock for an instant; Hold and
+// Free take the exclusive one and retry for lockPatience, so a probe
+// running at the same moment does not make them fail.
 
 // lockPatience is how long Hold and Free keep trying a lock that is
 // taken: longer than any probe holds it, far shorter than a user waits.
@@ -36,6 +37,9 @@ const (
 type Minor struct {
 	N    int
 	Held bool // a live process (its tapdisk) holds the marker's lock
+	// Pid is the holder's pid; when not Held, the pid of a tapdisk that
+	// died holding the minor. 0: nobody holds or held it.
+	Pid int
 }
 
 // Allocate reserves minor, or the lowest free minor if minor < 0, and
@@ -44,15 +48,20 @@ func (d Dir) Allocate(minor int) (int, error) {
 	if err := d.Create(); err != nil {
 		return 0, err
 	}
-	if minor >= 0 {
-		if err := checkMinor(minor); err != nil {
-			return 0, err
-		}
-		return minor, d.createMarker(minor)
+	if minor < 0 {
+		return firstFree(d.createMarker)
 	}
+	if err := checkMinor(minor); err != nil {
+		return 0, err
+	}
+	return minor, d.createMarker(minor)
+}
+
+// firstFree calls claim on minors 0, 1, … until one is not allocated
+// already (claim fails with fs.ErrExist): the lowest free minor.
+func firstFree(claim func(minor int) error) (int, error) {
 	for n := range MaxMinors {
-		err := d.createMarker(n)
-		if !errors.Is(err, fs.ErrExist) {
+		if err := claim(n); !errors.Is(err, fs.ErrExist) {
 			return n, err
 		}
 	}
@@ -67,26 +76,62 @@ func (d Dir) createMarker(minor int) error {
 	return f.Close()
 }
 
-// Free releases an allocated minor: ENOENT if it is not allocated, EBUSY
-// while a tapdisk holds it.
+// Free releases an allocated minor, and what a tapdisk that died holding
+// it left: its NBD socket for the minor, and its control socket once
+// nothing else of it is left. ENOENT if the minor is not allocated,
+// EBUSY while a live tapdisk holds it. Only the marker's holder is
+// cleaned up after, under the marker's lock: never another tapdisk.
 func (d Dir) Free(minor int) error {
 	if err := checkMinor(minor); err != nil {
 		return err
 	}
-	f, err := os.Open(d.Marker(minor))
+	for range maxHoldTries {
+		done, err := d.tryFree(minor)
+		if err != nil {
+			return fmt.Errorf("free minor %d: %w", minor, err)
+		}
+		if done {
+			return nil
+		}
+	}
+	return fmt.Errorf("free minor %d: marker keeps being replaced: %w", minor, syscall.EBUSY)
+}
+
+// tryFree is Free; false, nil when the marker was replaced before it
+// was locked, so the caller starts again.
+func (d Dir) tryFree(minor int) (bool, error) {
+	path := d.Marker(minor)
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("free minor %d: %w", minor, err)
+		return false, err
 	}
 	defer f.Close()
-	if err := lockExclusive(f); err != nil {
-		return fmt.Errorf("free minor %d: in use by a tapdisk: %w", minor, err)
+	locked, err := lockMarker(f, path)
+	if err != nil {
+		return false, fmt.Errorf("in use by a tapdisk: %w", err)
 	}
-	// Removed while locked: a Hold waiting on this file finds it gone
-	// and starts again.
-	if err := os.Remove(d.Marker(minor)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("free minor %d: %w", minor, err)
+	if !locked {
+		return false, nil
 	}
-	return nil
+	// The lock is ours, so whoever the marker names died holding it;
+	// while we keep the lock nobody else can take the minor, so the
+	// sockets named after that pid and this minor are the dead one's.
+	dead, err := readHolder(f)
+	if err != nil {
+		return false, err
+	}
+	if dead != 0 {
+		if err := removeIfThere(d.NBD(dead, minor)); err != nil {
+			return false, err
+		}
+	}
+	if err := removeIfThere(path); err != nil {
+		return false, err
+	}
+	if dead != 0 {
+		return true, d.removeDeadCtl(dead)
+	}
+	return true, nil
 }
 
 // Minors lists the allocated minors in order.
@@ -104,35 +149,17 @@ func (d Dir) Minors() ([]Minor, error) {
 		if !ok {
 			continue
 		}
-		held, err := d.held(n)
+		m, err := d.Holder(n)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // freed meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
-		minors = append(minors, Minor{N: n, Held: held})
+		minors = append(minors, m)
 	}
 	slices.SortFunc(minors, func(a, b Minor) int { return a.N - b.N })
 	return minors, nil
-}
-
-// held probes a marker's lock with a shared lock, which other probes
-// do not contend for.
-func (d Dir) held(minor int) (bool, error) {
-	f, err := os.Open(d.Marker(minor))
-	if err != nil {
-		return false, fmt.Errorf("probe minor %d: %w", minor, err)
-	}
-	defer f.Close()
-	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("probe minor %d: %w", minor, err)
-	}
-	return false, nil
 }
 
 // markerMinor parses "tapdisk-<minor>".
@@ -146,6 +173,18 @@ func checkMinor(minor int) error {
 		return fmt.Errorf("minor %d: want 0 to %d: %w", minor, MaxMinors-1, syscall.EINVAL)
 	}
 	return nil
+}
+
+// lockMarker takes f's exclusive lock and reports whether path still
+// names f: a lock on a marker freed (removed) meanwhile is worth
+// nothing, and the caller starts again.
+func lockMarker(f *os.File, path string) (bool, error) {
+	if err := lockExclusive(f); err != nil {
+		return false, err
+	}
+	opened, err1 := f.Stat()
+	named, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(opened, named), nil
 }
 
 // lockExclusive takes f's exclusive lock, retrying for lockPatience;

@@ -71,14 +71,14 @@ func TestHold(t *testing.T) {
 	if err := d.Free(m); !errors.Is(err, syscall.EBUSY) {
 		t.Errorf("Free of a held minor: err = %v; want EBUSY", err)
 	}
-	if got, _ := d.Minors(); !slices.Equal(got, []Minor{{m, true}}) {
-		t.Errorf("Minors() = %v; want [{%d true}]", got, m)
+	if got, _ := d.Minors(); !slices.Equal(got, []Minor{{m, true, os.Getpid()}}) {
+		t.Errorf("Minors() = %v; want [{%d true %d}]", got, m, os.Getpid())
 	}
 	if err := h.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := d.Minors(); !slices.Equal(got, []Minor{{m, false}}) {
-		t.Errorf("Minors() after Release = %v; want [{%d false}] (allocated minors stay)", got, m)
+	if got, _ := d.Minors(); !slices.Equal(got, []Minor{{m, false, 0}}) {
+		t.Errorf("Minors() after Release = %v; want [{%d false 0}] (allocated minors stay, no longer named ours)", got, m)
 	}
 	if err := d.Free(m); err != nil {
 		t.Errorf("Free after Release: %v", err)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 )
 
 // NBDMinors lists the minors that have an NBD socket of the tapdisk with
@@ -30,23 +32,36 @@ func (d Dir) NBDMinors(pid int) ([]int, error) {
 	return minors, nil
 }
 
-// RemoveStale removes what a dead tapdisk left of minor: its NBD socket,
-// and its control socket once no NBD socket of it is left. The caller
-// must know the tapdisk is dead: a live one would lose its sockets.
-func (d Dir) RemoveStale(pid, minor int) error {
-	if err := removeIfThere(d.NBD(pid, minor)); err != nil {
-		return err
-	}
+// removeDeadCtl removes the control socket of a tapdisk that died, once
+// nothing else of it is left: no NBD socket, no marker naming it. A
+// socket that takes connections is kept: a new tapdisk was given the
+// dead one's pid.
+func (d Dir) removeDeadCtl(pid int) error {
 	left, err := d.NBDMinors(pid)
 	if err != nil || len(left) > 0 {
 		return err
 	}
+	minors, err := d.Minors()
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(minors, func(m Minor) bool { return m.Pid == pid }) {
+		return nil
+	}
+	conn, err := net.Dial("unix", d.Ctl(pid))
+	if err == nil {
+		return conn.Close()
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return nil // gone already, or not provably dead: kept
+	}
 	return removeIfThere(d.Ctl(pid))
 }
 
+// removeIfThere removes path; its absence is no error.
 func removeIfThere(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove stale socket: %w", err)
+		return err
 	}
 	return nil
 }
