@@ -5,13 +5,14 @@
 //
 // A control socket nobody listens on, whose process is gone, belongs to
 // a tapdisk that was killed: it is reported Dead, with a VBD in state
-// DEAD for each NBD socket it left.
+// DEAD for each minor it left (a marker naming it, or an NBD socket).
 package tapscan
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
@@ -73,14 +74,28 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 	return td, false
 }
 
-// deadVBDs are the minors a dead tapdisk left NBD sockets for.
+// deadVBDs are the minors a dead tapdisk left: those whose marker still
+// names it (attached, open or not) and those it left NBD sockets for.
 func deadVBDs(dir rundir.Dir, pid int) ([]vbd.Info, error) {
 	minors, err := dir.NBDMinors(pid)
+	if err != nil {
+		return nil, err
+	}
+	markers, err := dir.Minors()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range markers {
+		if m.Pid == pid && !slices.Contains(minors, m.N) {
+			minors = append(minors, m.N)
+		}
+	}
+	slices.Sort(minors)
 	infos := make([]vbd.Info, len(minors))
 	for i, m := range minors {
 		infos[i] = vbd.Info{Minor: m, State: vbd.Dead, StateName: vbd.Dead.String()}
 	}
-	return infos, err
+	return infos, nil
 }
 
 // FindMinor is the tapdisk serving minor: a live one if any, else a dead
