@@ -13,5 +13,5 @@ type attachCmd struct {
 
 func (a *attachCmd) Run(ctx context.Context, e *env) error {
 	t := target{Pid: &a.Pid, Minor: a.Minor}
-	return t.withClient(ctx, e.dir, func(c *control.Client) error { return c.Attach(ctx, a.Minor) })
+	return t.withClient(e.dir, func(c *control.Client) error { return c.Attach(ctx, a.Minor) })
 }

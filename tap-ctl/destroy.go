@@ -10,17 +10,18 @@ type destroyCmd struct {
 	target
 }
 
-// Run is close + detach + free. A tapdisk that was killed has nothing
-// to close: what it left is removed.
+// Run is close + detach + free, on the tapdisk the minor's marker names
+// (see target.holder). When that tapdisk was killed, or there is none,
+// there is nothing to close: free removes what it left.
 func (d *destroyCmd) Run(ctx context.Context, e *env) error {
-	td, err := d.find(ctx, e.dir)
+	pid, alive, err := d.holder(e.dir)
 	if err != nil {
 		return err
 	}
-	if td.Dead {
-		return free(ctx, e, d.Minor)
+	if !alive {
+		return e.dir.Free(d.Minor)
 	}
-	c, err := dialPid(e.dir, td.Pid)
+	c, err := dialPid(e.dir, pid)
 	if err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func (d *destroyCmd) Run(ctx context.Context, e *env) error {
 		c.Disconnect()
 		return err
 	}
-	if err := detach(ctx, e.dir, c, td.Pid, d.Minor); err != nil {
+	if err := detach(ctx, e.dir, c, pid, d.Minor); err != nil {
 		return err
 	}
 	// A minor the tapdisk was given on its command line has no marker

@@ -15,7 +15,7 @@ type detachCmd struct {
 }
 
 func (d *detachCmd) Run(ctx context.Context, e *env) error {
-	c, pid, err := d.dial(ctx, e.dir)
+	c, pid, err := d.dial(e.dir)
 	if err != nil {
 		return err
 	}

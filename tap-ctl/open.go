@@ -17,7 +17,7 @@ func (o *openCmd) Run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	return o.withClient(ctx, e.dir, func(c *control.Client) error {
+	return o.withClient(e.dir, func(c *control.Client) error {
 		rep, err := c.Open(ctx, req)
 		if err == nil {
 			fmt.Fprintln(e.stdout, rep.URI)
@@ -32,5 +32,5 @@ type closeCmd struct {
 }
 
 func (cl *closeCmd) Run(ctx context.Context, e *env) error {
-	return cl.withClient(ctx, e.dir, func(c *control.Client) error { return c.Close(ctx, cl.Minor) })
+	return cl.withClient(e.dir, func(c *control.Client) error { return c.Close(ctx, cl.Minor) })
 }

@@ -11,7 +11,7 @@ type pauseCmd struct {
 }
 
 func (p *pauseCmd) Run(ctx context.Context, e *env) error {
-	return p.withClient(ctx, e.dir, func(c *control.Client) error { return c.Pause(ctx, p.Minor) })
+	return p.withClient(e.dir, func(c *control.Client) error { return c.Pause(ctx, p.Minor) })
 }
 
 type unpauseCmd struct {
@@ -27,5 +27,5 @@ func (u *unpauseCmd) Run(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	return u.withClient(ctx, e.dir, func(c *control.Client) error { return c.Resume(ctx, u.Minor, image) })
+	return u.withClient(e.dir, func(c *control.Client) error { return c.Resume(ctx, u.Minor, image) })
 }

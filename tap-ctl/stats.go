@@ -17,7 +17,7 @@ type statsCmd struct {
 }
 
 func (s *statsCmd) Run(ctx context.Context, e *env) error {
-	return s.withClient(ctx, e.dir, func(c *control.Client) error {
+	return s.withClient(e.dir, func(c *control.Client) error {
 		if !s.Follow {
 			info, err := c.Stats(ctx, s.Minor)
 			if err != nil {
