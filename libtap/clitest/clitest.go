@@ -1,15 +1,18 @@
 // Package clitest runs the project's commands from end-to-end tests:
 // it builds them into a temporary bin folder and gives each test a run
 // directory of its own, so tests run tap-ctl, tapdisk, xmsnap and
-// vhd-util the way a user's shell does.
+// vhd-util the way a user's shell does, tapdisk in the background too.
 package clitest
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/tapscan"
@@ -108,5 +111,91 @@ func (e *Env) killLeft(t *testing.T) {
 	}
 	if len(pids) > 0 && !t.Failed() {
 		t.Errorf("tapdisks left running: %v", pids)
+	}
+}
+
+// Tapdisk is a tapdisk serving the images of its command line, started
+// in the background as `tapdisk IMAGE… &` in a shell.
+type Tapdisk struct {
+	Cmd    *exec.Cmd
+	Ctl    string   // the control socket it printed
+	URIs   []string // the NBD URI it printed for each image
+	exited chan struct{}
+}
+
+// waitTimeout bounds the wait for a tapdisk's lines, and for its exit.
+const waitTimeout = 10 * time.Second
+
+// StartTapdisk runs tapdisk on images and returns once it has printed
+// its control socket and a URI per image (it opened them all). The
+// test's end kills it if it still runs.
+func (e *Env) StartTapdisk(t *testing.T, images ...string) *Tapdisk {
+	t.Helper()
+	td := &Tapdisk{Cmd: exec.Command(filepath.Join(e.Bin, "tapdisk"), images...), exited: make(chan struct{})}
+	var stderr strings.Builder // read once exited is closed
+	td.Cmd.Stderr = &stderr
+	out, err := td.Cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := td.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Room for every line expected, so the reader never blocks.
+	lines := make(chan string, 1+len(images))
+	go func() {
+		for sc := bufio.NewScanner(out); sc.Scan(); {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+		td.Cmd.Wait()
+		close(td.exited)
+	}()
+	t.Cleanup(func() { td.Cmd.Process.Kill(); <-td.exited })
+	for i := range 1 + len(images) {
+		var line string
+		var ok bool
+		select {
+		case line, ok = <-lines:
+		case <-time.After(waitTimeout):
+		}
+		if !ok {
+			td.Cmd.Process.Kill()
+			<-td.exited
+			t.Fatalf("tapdisk %v printed %d lines, then exited or hung:\n%s", images, i, stderr.String())
+		}
+		if i == 0 {
+			td.Ctl = line
+		} else {
+			td.URIs = append(td.URIs, line)
+		}
+	}
+	return td
+}
+
+// Kill kills the tapdisk with SIGKILL, as a crash would, and reaps it.
+func (td *Tapdisk) Kill(t *testing.T) {
+	t.Helper()
+	if err := td.Cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-td.exited
+}
+
+// Stop asks the tapdisk to exit (SIGTERM) and returns its exit status.
+func (td *Tapdisk) Stop(t *testing.T) int {
+	t.Helper()
+	if err := td.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-td.exited:
+		return td.Cmd.ProcessState.ExitCode()
+	case <-time.After(waitTimeout):
+		t.Fatalf("tapdisk %d still running %v after SIGTERM", td.Cmd.Process.Pid, waitTimeout)
+		return -1
 	}
 }
