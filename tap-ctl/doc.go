@@ -21,8 +21,8 @@
 //	destroy [-p PID] -m MINOR             close + detach + free
 //	stats [-p PID] -m MINOR [-f] [--interval D]   state and counters as JSON
 //
-// -p may be left out wherever the minor is attached: tap-ctl asks every
-// tapdisk of the run directory. Images are TYPE:PATH: vhd:/srv/a.vhd,
+// -p may be left out wherever the minor is attached: tap-ctl reads the
+// pid of the minor's tapdisk from its marker (see Minors). Images are TYPE:PATH: vhd:/srv/a.vhd,
 // aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock;
 // relative paths are made absolute. -R opens read-only, -D without
 // O_DIRECT, -t sets the per-request timeout (default 120 s). blktap's -2
@@ -41,9 +41,16 @@
 // # Minors
 //
 // A minor is allocated while its marker RUNDIR/tapdisk/tapdisk-<minor>
-// exists (created with O_EXCL: concurrent tap-ctl never collide); the
-// tapdisk serving it holds the marker's flock, which the kernel drops
-// if the tapdisk dies. At most 16384 minors.
+// exists (created with O_EXCL: concurrent tap-ctl and tapdisks never
+// collide; a tapdisk given images takes the lowest free minors the same
+// way). The tapdisk serving it holds the marker's flock, which the
+// kernel drops if the tapdisk dies, and writes its pid in the marker,
+// cleared when it lets go. So commands act on the minor's own tapdisk,
+// never on another that answers for it; and a marker that names a pid
+// but is not locked was left by a killed tapdisk: its minor is refused
+// to other tapdisks (EBUSY) until destroy or free, which exit 0, remove
+// it with that tapdisk's NBD socket for it (and, with its last minor,
+// its control socket). At most 16384 minors.
 //
 // # Output of list
 //
@@ -76,9 +83,10 @@
 //
 //	tap-ctl: open: No such file or directory (open minor 0: …)
 //
-// 2 ENOENT no such tapdisk or minor, 16 EBUSY minor in use, 17 EEXIST
-// already allocated or attached, 22 EINVAL bad command line, 95
-// EOPNOTSUPP option gotap cannot honour, 111 ECONNREFUSED dead tapdisk.
+// 2 ENOENT no such tapdisk or minor, 16 EBUSY minor in use (or left by
+// a killed tapdisk), 17 EEXIST already allocated or attached, 22 EINVAL
+// bad command line, 95 EOPNOTSUPP option gotap cannot honour, 111
+// ECONNREFUSED dead tapdisk.
 //
 // # Examples
 //

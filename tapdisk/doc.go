@@ -8,16 +8,27 @@
 // # Description
 //
 // tapdisk creates its control socket ctl<pid> in the run directory and
-// prints its path as the first line on stdout, once it answers requests.
-// It then opens each image given (as minors 0, 1, …) and prints, one per
-// line, the NBD URI it is served at: a Unix socket nbd<pid>.<minor> of
-// mode 0600 beside the control socket. So one command serves a disk, the
-// way qemu-nbd does:
+// opens each image given, on a minor of its own: the lowest free one,
+// from the allocator tap-ctl allocate uses, so never a minor reserved,
+// served by another tapdisk, or left by one that was killed. Once every
+// image is open, and not before, it prints the control socket's path,
+// then one line per image: the NBD URI it is served at, a Unix socket
+// nbd<pid>.<minor> of mode 0600 beside the control socket. So one
+// command serves a disk, the way qemu-nbd does, and several tapdisks
+// share a run directory:
 //
 //	$ tapdisk vhd:/srv/vm.vhd &
 //	/run/blktap-control/ctl4242
 //	nbd+unix:///?socket=/run/blktap-control/nbd4242.0
+//	$ tapdisk vhd:/srv/other.vhd &
+//	/run/blktap-control/ctl4250
+//	nbd+unix:///?socket=/run/blktap-control/nbd4250.1
 //	$ nbdinfo 'nbd+unix:///?socket=/run/blktap-control/nbd4242.0'
+//
+// If an image cannot be opened (missing, corrupt, locked by another
+// server), tapdisk prints nothing on stdout, logs why, closes what it
+// opened, removes every file it made in the run directory (sockets,
+// minor markers) and exits 1.
 //
 // Images are blktap's TYPE:PATH: vhd:/srv/a.vhd (a VHD chain), aio:/dev/sdb
 // (a raw file or device, O_DIRECT unless -D), ram:64M (a disk in memory).
@@ -67,5 +78,5 @@
 // # Exit status
 //
 // 0 after a clean shutdown; 1 if serving failed or an image could not be
-// opened or closed cleanly; 2 for bad flags.
+// opened (nothing printed on stdout) or closed cleanly; 2 for bad flags.
 package main

@@ -27,12 +27,14 @@ type flags struct {
 	DeferMetadata bool          `name:"defer-metadata" help:"VHD images: keep the metadata of new writes (sector bitmaps, block table) in memory until the client flushes or --flush-interval passes. Faster writes to new sectors, but a write acknowledged since the last flush is lost if tapdisk is killed. Default: metadata reaches the file before a write is acknowledged, so acknowledged writes survive kill -9."`
 	FlushInterval time.Duration `name:"flush-interval" default:"5s" placeholder:"DURATION" help:"VHD images: make written data durable at least this often when the client does not flush (0: only when asked). Bounds what a power cut (or, with --defer-metadata, a crash) can take."`
 	Procs         int           `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
-	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve as minors 0, 1, …: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
+	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve, each on the lowest free minor: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
 }
 
 const description = `Serve virtual disks from user space (blktap's tapdisk, with NBD as the frontend).
 
-Prints its control socket's path, then each image's NBD URI, one per line:
+Opens every image, each on the lowest free minor of the run directory, then
+prints its control socket's path and each image's NBD URI, one per line (if an
+image fails: nothing on stdout, exit 1, the run directory left as it was):
 
   $ tapdisk vhd:/srv/vm.vhd &
   /run/blktap-control/ctl4242
