@@ -112,9 +112,9 @@ func TestQemuServedImageRefused(t *testing.T) {
 	if code != int(syscall.EBUSY) {
 		t.Errorf("tap-ctl create of an image qemu-nbd serves: exit %d, want EBUSY (%d): %s", code, syscall.EBUSY, stderr)
 	}
-	_, stderr, code = e.Run(t, "tapdisk", "vhd:"+img)
-	if code == 0 || !strings.Contains(stderr, "in use") {
-		t.Errorf("tapdisk on an image qemu-nbd serves: exit %d: %s", code, stderr)
+	stdout, stderr, code := e.Run(t, "tapdisk", "vhd:"+img)
+	if code != int(syscall.EBUSY) || stdout != "" || !strings.Contains(stderr, "in use") || !strings.Contains(stderr, img) {
+		t.Errorf("tapdisk on an image qemu-nbd serves: exit %d (want EBUSY), stdout %q, stderr %s", code, stdout, stderr)
 	}
 }
 

@@ -78,5 +78,7 @@
 // # Exit status
 //
 // 0 after a clean shutdown; 1 if serving failed or an image could not be
-// opened (nothing printed on stdout) or closed cleanly; 2 for bad flags.
+// opened (nothing printed on stdout) or closed cleanly; 2 for bad flags;
+// 16 (EBUSY) if an image could not be opened because another process
+// uses it (a tapdisk, qemu-nbd, a VM: see image locks in the README).
 package main

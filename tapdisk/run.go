@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"syscall"
 
 	"gotap.dev/libtap/cli"
 
@@ -21,6 +22,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// exitBusy: an image is in use by another process (its lock), or a
+	// minor by another tapdisk; EBUSY, as tap-ctl exits.
+	exitBusy = int(syscall.EBUSY)
 )
 
 // run is tapdisk: parse, serve until a signal (or the last detach), shut
@@ -47,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	if err := serve(ctx, &f, stdout, log); err != nil {
 		log.Error("tapdisk failed", "err", err)
+		if errors.Is(err, syscall.EBUSY) {
+			return exitBusy
+		}
 		return exitFail
 	}
 	return exitOK
