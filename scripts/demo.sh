@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh: the main job on a built-in example, in a scratch folder with a
 # run directory of its own. A VHD is made and served with tap-ctl; QEMU
-# writes to it over NBD; xmsnap snapshots it live; tap-ctl, tapmon and
+# writes to it over NBD; a second writer is refused; xmsnap snapshots it live; tap-ctl, tapmon and
 # nbdinfo show it at work; then it is destroyed and its chain checked.
 # Run by `make demo` after `make build`.
 set -euo pipefail
@@ -35,6 +35,8 @@ printf '\n$ uri=$(tap-ctl create -a vhd:%s/vm.vhd)\n' "$work"
 uri=$(tap-ctl create -a "vhd:$work/vm.vhd")
 echo "$uri"
 run qemu-io -f raw -c 'write -P 0xab 0 4M' "$uri"
+echo; echo '# one writer per image: a second tapdisk (or qemu-nbd) is refused'
+run tap-ctl create -a "vhd:$work/vm.vhd" || echo "(exit $?: EBUSY)"
 run nbdinfo --map "$uri"
 run tap-ctl list
 run xmsnap 0
