@@ -7,6 +7,12 @@
 // Requests go one at a time (a mutex around the connection): simple and
 // obviously correct; the scheduler above still merges adjacent I/O.
 //
+// The server is not trusted: a reply is checked against the protocol
+// before it counts (chunk.go), and a read succeeds only when its chunks
+// covered every byte exactly once (coverage.go). A reply that breaks the
+// protocol fails the request, and every later one, with EIO: what else
+// the server sends cannot be trusted either (a Resume reconnects).
+//
 // A server that stops answering must not hang the disk: connecting and
 // the handshake have a deadline, and so does every request's round trip;
 // past it the connection is given up and this request and every later
@@ -64,7 +70,11 @@ type Disk struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	cookie uint64
-	broken error // the connection failed: every later request fails
+	cov    coverage // what the chunks of the read in flight covered
+	broken error    // the connection failed: every later request fails
+	// scratch holds each header sent or read: a local array would
+	// escape to the heap through io.Reader, once per request.
+	scratch [proto.RequestSize]byte
 }
 
 // Open connects to the export at addr: "unix:PATH" or "HOST:PORT", with
