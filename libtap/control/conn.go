@@ -10,6 +10,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"gotap.dev/libtap/peercred"
 )
 
 // errLineTooLong: a request line exceeded MaxLine.
@@ -19,11 +21,7 @@ var errLineTooLong = Errorf(syscall.EMSGSIZE, "request line longer than %d bytes
 // until the client hangs up, a watch ends, or a line is too long to
 // trust what follows it.
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
-	cred, err := peerCred(c)
-	if err == nil {
-		err = allowPeer(cred, s.uid)
-	}
-	if err != nil {
+	if err := peercred.Check(c, s.uid); err != nil {
 		s.log.Warn("control connection refused", "err", err)
 		s.write(c, nil, nil, err)
 		return

@@ -1,29 +1,12 @@
 package control
 
 import (
-	"errors"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
 	"gotap.dev/libtap/control/controltest"
 )
-
-func TestAllowPeer(t *testing.T) {
-	const self = 1000
-	tests := []struct {
-		uid  uint32
-		want error
-	}{{0, nil}, {self, nil}, {1001, syscall.EPERM}, {controltest.Nobody, syscall.EPERM}}
-	for _, tt := range tests {
-		err := allowPeer(&unix.Ucred{Pid: 42, Uid: tt.uid, Gid: tt.uid}, self)
-		if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
-			t.Errorf("allowPeer(uid %d) = %v; want %v", tt.uid, err, tt.want)
-		}
-	}
-}
 
 // TestPeerOfAnotherUid connects as nobody: the 0600 socket refuses the
 // connection; with its mode opened up, the credential check refuses the
