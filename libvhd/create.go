@@ -22,8 +22,12 @@ type CreateOptions struct {
 	BlockSize uint32 // default 2 MiB
 	Parent    string // differencing: the parent's path
 	ParentRaw bool   // the parent is a raw file or device, not a VHD
-	FS        FS     // default OSFS
-	Now       func() time.Time
+	// ParentDirs: see OpenOptions.ParentDirs. A parent the child could
+	// not open under the parent policy is refused before anything is
+	// written.
+	ParentDirs []string
+	FS         FS // default OSFS
+	Now        func() time.Time
 }
 
 // Create makes a new image (refusing to overwrite an existing file) and
@@ -57,7 +61,7 @@ func Create(path string, opts CreateOptions) (*Image, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return Open(path, OpenOptions{FS: opts.FS})
+	return Open(path, OpenOptions{FS: opts.FS, ParentDirs: opts.ParentDirs})
 }
 
 // createPlan is the bytes of a new image: metadata from offset 0, the
@@ -81,7 +85,7 @@ func (p *createPlan) write(f File) error {
 func planCreate(path string, opts *CreateOptions) (*createPlan, error) {
 	ft := Footer{
 		Cookie:         footerCookie,
-		Features:       featuresReserved,
+		Features:       FeatureReserved,
 		Version:        formatVersion,
 		Timestamp:      Timestamp(opts.Now()),
 		CreatorApp:     CreatorTap,
@@ -194,6 +198,10 @@ func describeParent(child string, opts *CreateOptions) (parentInfo, error) {
 		return pi, err
 	}
 	pi.rel = rel
+	pol := newParentPolicy(child, opts.FS, opts.ParentDirs)
+	if _, err := pol.admit(parentCandidate{path: opts.Parent, source: fmt.Sprintf("parent %q", opts.Parent)}); err != nil {
+		return pi, err
+	}
 	f, err := opts.FS.OpenFile(opts.Parent, os.O_RDONLY, 0)
 	if err != nil {
 		return pi, fmt.Errorf("parent: %w", err)

@@ -16,7 +16,7 @@ const (
 	// MaxDiskSize is the largest disk a VHD can describe: 0xFF000000 sectors.
 	MaxDiskSize = 0xFF000000 * SectorSize
 
-	featuresReserved = 0x2 // must always be set
+	FeatureReserved  = 0x2 // must always be set
 	FeatureTemporary = 0x1
 	formatVersion    = 0x00010000
 	fixedDataOffset  = ^uint64(0)

@@ -232,48 +232,6 @@ func TestScan(t *testing.T) {
 	}
 }
 
-func TestRead(t *testing.T) {
-	dir := t.TempDir()
-	a := filepath.Join(dir, "a.vhd")
-	ok(t, "create", "-n", a, "-s", "20")
-	writeData(t, a, bytes.Repeat([]byte("ab"), 1<<20), 0) // block 0, full
-	writeData(t, a, []byte("hello"), 3*(2<<20)+1024)      // block 3, sector 2
-	headers := ok(t, "read", "-n", a, "-p")
-	for _, want := range []string{"VHD Footer Summary:\n-------------------\nCookie              : conectix\n", "Disk type           : Dynamic hard disk\n", "Max BAT size        : 10\n", "VHD Batmap Summary:"} {
-		if !strings.Contains(headers, want) {
-			t.Errorf("read -p lacks %q:\n%s", want, headers)
-		}
-	}
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"-b", "0"}, "block 0: sector 7\n"},
-		{[]string{"-b", "1"}, "block 1: not allocated\n"},
-		{[]string{"-i", "12290"}, "sector 12290: block 3, bit 2: set\n"},
-		{[]string{"-i", "12291"}, "sector 12291: block 3, bit 3: clear\n"},
-		{[]string{"-t", "12290"}, "sector 12290: block 3, file sector 4114\n"},
-		{[]string{"-t", "4096"}, "sector 4096: block 1 not allocated\n"},
-		{[]string{"-j", "0", "-a"}, "batmap: 1 of 10 blocks full\n8000\nblock 0: batmap bit 1\n"},
-		{[]string{"-R", "6292480", "-c", "5"}, "hello"},
-		{[]string{"-r", "12290", "-c", "1", "-x"}, "00000000  68 65 6c 6c 6f 00 00 00  00 00 00 00 00 00 00 00  |hello...........|\n"},
-	}
-	for _, tt := range tests {
-		got := ok(t, append([]string{"read", "-n", a}, tt.args...)...)
-		if !strings.HasPrefix(got, tt.want) {
-			t.Errorf("read %v = %q; want it to start with %q", tt.args, got, tt.want)
-		}
-	}
-	if got := ok(t, "read", "-n", a, "-m", "3"); !strings.HasPrefix(got, "block 3: 1 of 4096 sectors set\n2000") {
-		t.Errorf("read -m 3 = %.80q; want the count and the bitmap", got)
-	}
-	if got := ok(t, "read", "-n", a, "-d", "0"); got != strings.Repeat("ab", 1<<20) {
-		t.Errorf("read -d 0 returned %d bytes; want the block's 2 MiB", len(got))
-	}
-	fails(t, exitUsage, "block 10", "read", "-n", a, "-b", "10")
-	fails(t, exitUsage, "nothing to read", "read", "-n", a)
-}
-
 func TestCheckReportsProblems(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.vhd")

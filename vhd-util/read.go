@@ -1,49 +1,54 @@
 package main
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"math/bits"
-	"os"
 	"strings"
 
 	"gotap.dev/libvhd"
 )
 
+// readCmd is blktap's `vhd-util read`, with blktap's output: lines where
+// blktap prints lines, raw bytes where it prints raw bytes (-B, -m, -a,
+// -d, -r, -R). Every offset and bit comes from libvhd (views.go).
 type readCmd struct {
 	image
 	output
-	Headers   bool   `short:"p" help:"Print footer, dynamic header, parent locators and batmap header as \"Label : value\" lines."`
-	Entry     *int64 `short:"b" placeholder:"BLK" help:"Print block BLK's BAT entry: \"block BLK: sector S\" or \"block BLK: not allocated\"."`
-	BAT       bool   `short:"B" name:"bat" help:"Print every BAT entry, one line per block as -b does."`
-	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Print block BLK's sector bitmap: a count line, then 64 hex digits (256 sectors) per line."`
-	Info      *int64 `short:"i" placeholder:"SEC" help:"Print which block and bitmap bit hold virtual sector SEC, and whether it is in this file."`
-	Batmap    bool   `short:"a" help:"Print the batmap: a count line, then 64 hex digits (256 blocks) per line."`
-	BatmapBit *int64 `short:"j" placeholder:"BLK" help:"Print block BLK's batmap bit: \"block BLK: batmap bit 0|1\"."`
-	Translate *int64 `short:"t" placeholder:"SEC" help:"Translate virtual sector SEC to the sector of the file that holds it."`
-	Data      *int64 `short:"d" placeholder:"BLK" help:"Print block BLK's data as stored in the file (raw, or hex with -x)."`
-	Sectors   *int64 `short:"r" placeholder:"SEC" help:"Read -c sectors of the virtual disk from sector SEC (through the chain)."`
-	Bytes     *int64 `short:"R" placeholder:"BYTE" help:"Read -c bytes of the virtual disk from byte BYTE (through the chain)."`
-	Count     int64  `short:"c" default:"1" placeholder:"N" help:"How many sectors (-r) or bytes (-R) to read."`
-	Hex       bool   `short:"x" help:"Print data as a hex dump instead of raw bytes."`
+	parents
+	Headers   bool   `short:"p" help:"Print the footer, dynamic header, parent locators and batmap header (blktap's summaries)."`
+	Entry     *int64 `short:"b" placeholder:"BLK" help:"Print -c BAT entries from block BLK: \"block: BLK: offset: BYTES\" or \"…: offset: not allocated\"."`
+	BAT       bool   `short:"B" name:"bat" help:"Write the BAT as raw bytes: one bit per block, set if allocated, most significant bit first."`
+	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Write block BLK's sector bitmap as raw bytes, as stored (\"block BLK not allocated\" if it is not)."`
+	Info      *int64 `short:"i" placeholder:"SEC" help:"Print -c sectors' bitmap bits from virtual sector SEC: \"block BLK: sec: SEC: 0|1\"."`
+	Extents   *int64 `short:"e" placeholder:"SEC" help:"Print the runs of the -c sectors from SEC that this image holds: \"START COUNT\" per line."`
+	Batmap    bool   `short:"a" help:"Write the batmap as raw bytes."`
+	BatmapBit *int64 `short:"j" placeholder:"BLK" help:"Print -c batmap bits from block BLK on stderr: \"batmap for block BLK: 0|1\"."`
+	Translate *int64 `short:"t" placeholder:"SEC" help:"Print where -c virtual sectors from SEC lie in the file."`
+	Data      *int64 `short:"d" placeholder:"BLK" help:"Write block BLK's data as stored in the file (\"block BLK not allocated\" if it is not)."`
+	Sectors   *int64 `short:"r" placeholder:"SEC" help:"Write -c sectors of the virtual disk from sector SEC (through the chain)."`
+	Bytes     *int64 `short:"R" placeholder:"BYTE" help:"Write -c bytes of the virtual disk from byte BYTE (through the chain)."`
+	Count     int64  `short:"c" default:"1" placeholder:"N" help:"How many blocks (-b, -j), sectors (-i, -e, -t, -r) or bytes (-R)."`
+	Hex       bool   `short:"x" help:"Print the numbers of -b, -i, -e and -t in hex (0x…)."`
 }
 
 func (readCmd) Help() string {
-	return `Dumps what an image holds. Outputs come in the order of this list,
-whatever the order of the flags. Sectors are 512 bytes; blocks are the
-image's block size (2 MiB by default). With --json, one object with a key
-per flag given (data in base64).
+	return `Dumps what an image holds, in blktap's formats. Outputs come in the
+order of this list, whatever the order of the flags. Sectors are 512
+bytes; blocks are the image's block size (2 MiB by default). With
+--json, one object with a key per flag given (bytes in base64).
 
 Example:
   vhd-util read -n disk.vhd -p
-  vhd-util read -n disk.vhd -r 2048 -c 8 -x`
+  vhd-util read -n disk.vhd -b 0 -c 4
+  vhd-util read -n disk.vhd -B | xxd
+  vhd-util read -n disk.vhd -r 2048 -c 8 | xxd`
 }
 
 func (c *readCmd) Run(e *env) error {
+	if c.Count <= 0 {
+		return usagef("-c %d: want a count > 0", c.Count)
+	}
 	chain := c.Sectors != nil || c.Bytes != nil
-	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true})
+	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true, ParentDirs: c.ParentDirs})
 	if err != nil {
 		return err
 	}
@@ -54,12 +59,13 @@ func (c *readCmd) Run(e *env) error {
 		run func(*report, *libvhd.Image) error
 	}{
 		{c.Headers, c.headers},
-		{c.Entry != nil, func(r *report, im *libvhd.Image) error { return c.entries(r, im, *c.Entry, *c.Entry+1) }},
-		{c.BAT, func(r *report, im *libvhd.Image) error { return c.entries(r, im, 0, int64(len(im.BAT()))) }},
+		{c.Entry != nil, c.entries},
+		{c.BAT, c.bat},
 		{c.Bitmap != nil, c.bitmap},
 		{c.Info != nil, c.info},
+		{c.Extents != nil, c.extents},
 		{c.Batmap, c.batmap},
-		{c.BatmapBit != nil, c.batmapBit},
+		{c.BatmapBit != nil, func(r *report, im *libvhd.Image) error { return c.batmapBits(r, im, e) }},
 		{c.Translate != nil, c.translate},
 		{c.Data != nil, c.data},
 		{c.Sectors != nil, func(r *report, im *libvhd.Image) error {
@@ -77,215 +83,248 @@ func (c *readCmd) Run(e *env) error {
 		}
 	}
 	if !ran {
-		return usagef("nothing to read: give one of -p -b -B -m -i -a -j -t -d -r -R")
+		return usagef("nothing to read: give one of -p -b -B -m -i -e -a -j -t -d -r -R")
 	}
 	return r.done()
 }
 
-// block checks a block number against the BAT and returns its entry.
-func (c *readCmd) block(im *libvhd.Image, blk int64) (uint32, error) {
-	bat := im.BAT()
-	if im.Type() == libvhd.Fixed {
-		return 0, usagef("%s: a fixed image has no blocks", c.Name)
+// num prints n as blktap does: decimal, or with -x C's %#llx (0 stays 0).
+func (c *readCmd) num(n int64) string {
+	if c.Hex && n != 0 {
+		return fmt.Sprintf("%#x", n)
 	}
-	if blk < 0 || blk >= int64(len(bat)) {
-		return 0, usagef("block %d: the BAT has %d entries", blk, len(bat))
-	}
-	return bat[blk], nil
+	return fmt.Sprint(n)
 }
 
-const unallocated = 0xFFFFFFFF
+// blocks is the range of -c blocks from first, refused past the BAT.
+func (c *readCmd) blocks(im *libvhd.Image, first int64) (from, to int, err error) {
+	if im.Type() == libvhd.Fixed {
+		return 0, 0, usagef("%s: a fixed image has no blocks", c.Name)
+	}
+	if first < 0 || first+c.Count > int64(im.BlockCount()) {
+		return 0, 0, usagef("blocks %d to %d: the BAT has %d entries", first, first+c.Count-1, im.BlockCount())
+	}
+	return int(first), int(first + c.Count), nil
+}
 
 type batEntry struct {
-	Block  int64   `json:"block"`
-	Sector *uint32 `json:"sector"` // null: not allocated
+	Block  int    `json:"block"`
+	Offset *int64 `json:"offset"` // bytes; null: not allocated
 }
 
-func (c *readCmd) entries(r *report, im *libvhd.Image, from, to int64) error {
+func (c *readCmd) entries(r *report, im *libvhd.Image) error {
+	from, to, err := c.blocks(im, *c.Entry)
+	if err != nil {
+		return err
+	}
 	var list []batEntry
 	var b strings.Builder
 	for blk := from; blk < to; blk++ {
-		e, err := c.block(im, blk)
+		off, ok, err := im.BlockOffset(blk)
 		if err != nil {
 			return err
 		}
-		if e == unallocated {
+		if !ok {
 			list = append(list, batEntry{Block: blk})
-			fmt.Fprintf(&b, "block %d: not allocated\n", blk)
+			fmt.Fprintf(&b, "block: %s: offset: not allocated\n", c.num(int64(blk)))
 			continue
 		}
-		list = append(list, batEntry{Block: blk, Sector: &e})
-		fmt.Fprintf(&b, "block %d: sector %d\n", blk, e)
+		list = append(list, batEntry{Block: blk, Offset: &off})
+		fmt.Fprintf(&b, "block: %s: offset: %s\n", c.num(int64(blk)), c.num(off))
 	}
 	r.add("bat", list, b.String())
 	return nil
 }
 
+func (c *readCmd) bat(r *report, im *libvhd.Image) error {
+	if im.Type() == libvhd.Fixed {
+		return usagef("%s: a fixed image has no blocks", c.Name)
+	}
+	m := im.AppendAllocationBits(nil)
+	r.add("bat_bits", m, string(m))
+	return nil
+}
+
+// unallocatedLine is blktap's answer for a block that has no bytes.
+func unallocatedLine(blk int64) string { return fmt.Sprintf("block %d not allocated\n", blk) }
+
 func (c *readCmd) bitmap(r *report, im *libvhd.Image) error {
 	blk := *c.Bitmap
-	if _, err := c.block(im, blk); err != nil {
+	if _, _, err := c.blocks(im, blk); err != nil {
 		return err
 	}
-	bm, err := im.Bitmap(int(blk))
+	m, err := im.StoredBitmap(int(blk))
 	if err != nil {
 		return err
 	}
-	if bm == nil {
-		r.add("bitmap", map[string]any{"block": blk, "allocated": false}, fmt.Sprintf("block %d: not allocated\n", blk))
+	if m == nil {
+		r.add("bitmap", nil, unallocatedLine(blk))
 		return nil
 	}
-	bits := bm[:im.BlockSize()/libvhd.SectorSize/8]
-	r.add("bitmap", map[string]any{"block": blk, "allocated": true, "set": countBits(bits), "hex": hex.EncodeToString(bits)},
-		fmt.Sprintf("block %d: %d of %d sectors set\n%s", blk, countBits(bits), 8*len(bits), hexLines(bits)))
+	r.add("bitmap", m, string(m))
 	return nil
+}
+
+// sectors is the range of -c sectors from first, refused past the disk.
+func (c *readCmd) sectors(im *libvhd.Image, first int64) (from, to int64, err error) {
+	if n := im.Size() / libvhd.SectorSize; first < 0 || first+c.Count > n {
+		return 0, 0, usagef("sectors %d to %d: the disk has %d sectors", first, first+c.Count-1, n)
+	}
+	return first, first + c.Count, nil
+}
+
+type sectorBit struct {
+	Sector int64 `json:"sector"`
+	Block  int   `json:"block"`
+	Set    bool  `json:"set"`
 }
 
 func (c *readCmd) info(r *report, im *libvhd.Image) error {
-	sec := *c.Info
-	blk, bit, e, err := c.locate(im, sec)
+	from, to, err := c.sectors(im, *c.Info)
 	if err != nil {
 		return err
 	}
-	doc := map[string]any{"sector": sec, "block": blk, "bit": bit, "allocated": false}
-	text := fmt.Sprintf("sector %d: block %d, bit %d: block not allocated\n", sec, blk, bit)
-	if e != unallocated {
-		bm, err := im.Bitmap(int(blk))
+	var list []sectorBit
+	var b strings.Builder
+	for sec := from; sec < to; sec++ {
+		loc, err := im.Locate(sec)
 		if err != nil {
 			return err
 		}
-		set := bm[bit/8]&(0x80>>(bit%8)) != 0
-		doc["allocated"] = set
-		text = fmt.Sprintf("sector %d: block %d, bit %d: %s\n", sec, blk, bit, map[bool]string{true: "set", false: "clear"}[set])
+		list = append(list, sectorBit{sec, loc.Block, loc.Written})
+		fmt.Fprintf(&b, "block %s: sec: %s: %d\n", c.num(int64(loc.Block)), c.num(sec), map[bool]int{true: 1}[loc.Written])
 	}
-	r.add("sector_info", doc, text)
+	r.add("sector_bits", list, b.String())
 	return nil
 }
 
-// locate finds the block, bitmap bit and BAT entry of a virtual sector.
-func (c *readCmd) locate(im *libvhd.Image, sec int64) (blk, bit int64, e uint32, err error) {
-	if sec < 0 || sec >= im.Size()/libvhd.SectorSize {
-		return 0, 0, 0, usagef("sector %d: the disk has %d sectors", sec, im.Size()/libvhd.SectorSize)
+type extent struct {
+	Start int64 `json:"start"`
+	Count int64 `json:"count"`
+}
+
+// extents lists the runs of sectors this image holds (layer 0 of a chain
+// opened without its parent).
+func (c *readCmd) extents(r *report, im *libvhd.Image) error {
+	from, to, err := c.sectors(im, *c.Extents)
+	if err != nil {
+		return err
 	}
-	if im.Type() == libvhd.Fixed {
-		return 0, sec, 0, nil
+	ext, err := im.AppendExtents(nil, from*libvhd.SectorSize, (to-from)*libvhd.SectorSize)
+	if err != nil {
+		return err
 	}
-	spb := im.BlockSize() / libvhd.SectorSize
-	blk, bit = sec/spb, sec%spb
-	e, err = c.block(im, blk)
-	return blk, bit, e, err
+	list := []extent{}
+	var b strings.Builder
+	for _, x := range ext {
+		if x.Layer != 0 {
+			continue
+		}
+		e := extent{x.Offset / libvhd.SectorSize, x.Length / libvhd.SectorSize}
+		list = append(list, e)
+		fmt.Fprintf(&b, "%s %s\n", c.num(e.Start), c.num(e.Count))
+	}
+	r.add("extents", list, b.String())
+	return nil
 }
 
 func (c *readCmd) batmap(r *report, im *libvhd.Image) error {
-	h, bits, ok := im.Batmap()
+	_, m, ok := im.Batmap()
 	if !ok {
 		return fmt.Errorf("%s: %w", c.Name, libvhd.ErrNoBatmap)
 	}
-	n := len(im.BAT())
-	bits = bits[:(n+7)/8]
-	r.add("batmap", map[string]any{"blocks": n, "full": countBits(bits), "marker": h.Marker, "hex": hex.EncodeToString(bits)},
-		fmt.Sprintf("batmap: %d of %d blocks full\n%s", countBits(bits), n, hexLines(bits)))
+	r.add("batmap", m, string(m))
 	return nil
 }
 
-func (c *readCmd) batmapBit(r *report, im *libvhd.Image) error {
-	blk := *c.BatmapBit
-	if _, err := c.block(im, blk); err != nil {
+type batmapBit struct {
+	Block int  `json:"block"`
+	Full  bool `json:"full"`
+}
+
+// batmapBits prints on stderr, as blktap does (its scripts read stdout
+// for the other options of the same call).
+func (c *readCmd) batmapBits(r *report, im *libvhd.Image, e *env) error {
+	from, to, err := c.blocks(im, *c.BatmapBit)
+	if err != nil {
 		return err
 	}
-	_, bits, ok := im.Batmap()
-	if !ok {
-		return fmt.Errorf("%s: %w", c.Name, libvhd.ErrNoBatmap)
+	var list []batmapBit
+	var b strings.Builder
+	for blk := from; blk < to; blk++ {
+		full, err := im.BatmapFull(blk)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
+		list = append(list, batmapBit{blk, full})
+		fmt.Fprintf(&b, "batmap for block %d: %d\n", blk, map[bool]int{true: 1}[full])
 	}
-	bit := int(bits[blk/8]>>(7-blk%8)) & 1
-	r.add("batmap_bit", map[string]any{"block": blk, "bit": bit}, fmt.Sprintf("block %d: batmap bit %d\n", blk, bit))
-	return nil
+	if c.JSON {
+		r.add("batmap_bits", list, "")
+		return nil
+	}
+	_, err = fmt.Fprint(e.stderr, b.String())
+	return err
+}
+
+type translation struct {
+	Sector     int64  `json:"sector"`
+	Block      int    `json:"block"`
+	InBlock    int64  `json:"sector_offset"`
+	FileOffset *int64 `json:"file_offset"` // null: not allocated
 }
 
 func (c *readCmd) translate(r *report, im *libvhd.Image) error {
-	sec := *c.Translate
-	blk, bit, e, err := c.locate(im, sec)
+	from, to, err := c.sectors(im, *c.Translate)
 	if err != nil {
 		return err
 	}
-	if im.Type() == libvhd.Fixed {
-		r.add("translate", map[string]any{"sector": sec, "file_sector": sec}, fmt.Sprintf("sector %d: file sector %d\n", sec, sec))
-		return nil
+	var list []translation
+	var b strings.Builder
+	for sec := from; sec < to; sec++ {
+		loc, err := im.Locate(sec)
+		if err != nil {
+			return err
+		}
+		t := translation{Sector: sec, Block: loc.Block, InBlock: loc.InBlock}
+		off := "not allocated"
+		if loc.FileOffset >= 0 {
+			t.FileOffset, off = &loc.FileOffset, c.num(loc.FileOffset)
+		}
+		list = append(list, t)
+		fmt.Fprintf(&b, "logical sector %s: block number: %s, sector offset: %s, file offset: %s\n",
+			c.num(sec), c.num(int64(loc.Block)), c.num(loc.InBlock), off)
 	}
-	if e == unallocated {
-		r.add("translate", map[string]any{"sector": sec, "block": blk, "file_sector": nil}, fmt.Sprintf("sector %d: block %d not allocated\n", sec, blk))
-		return nil
-	}
-	bm, err := im.Bitmap(int(blk))
-	if err != nil {
-		return err
-	}
-	fs := int64(e) + int64(len(bm))/libvhd.SectorSize + bit
-	r.add("translate", map[string]any{"sector": sec, "block": blk, "file_sector": fs}, fmt.Sprintf("sector %d: block %d, file sector %d\n", sec, blk, fs))
+	r.add("translate", list, b.String())
 	return nil
 }
 
-// data reads block's data area straight from the file: the data offset is
-// the BAT entry plus the bitmap's length.
 func (c *readCmd) data(r *report, im *libvhd.Image) error {
 	blk := *c.Data
-	e, err := c.block(im, blk)
+	if _, _, err := c.blocks(im, blk); err != nil {
+		return err
+	}
+	p, err := im.BlockData(int(blk))
 	if err != nil {
 		return err
 	}
-	if e == unallocated {
-		return usagef("block %d: not allocated", blk)
+	if p == nil {
+		r.add("data", nil, unallocatedLine(blk))
+		return nil
 	}
-	bm, err := im.Bitmap(int(blk))
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(c.Name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	buf := make([]byte, im.BlockSize())
-	if _, err := f.ReadAt(buf, int64(e)*libvhd.SectorSize+int64(len(bm))); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read block %d: %w", blk, err)
-	}
-	r.add("data", buf, c.dump(buf))
+	r.add("data", p, string(p))
 	return nil
 }
 
 // read reads n bytes of the virtual disk at off.
 func (c *readCmd) read(r *report, im *libvhd.Image, off, n int64) error {
-	if n <= 0 || off < 0 || off+n > im.Size() {
+	if off < 0 || off+n > im.Size() {
 		return usagef("read %d bytes at %d: the disk has %d bytes", n, off, im.Size())
 	}
 	buf := make([]byte, n)
 	if _, err := im.ReadAt(buf, off); err != nil {
 		return err
 	}
-	r.add("data", buf, c.dump(buf))
+	r.add("data", buf, string(buf))
 	return nil
-}
-
-func (c *readCmd) dump(b []byte) string {
-	if c.Hex {
-		return hex.Dump(b)
-	}
-	return string(b)
-}
-
-func countBits(b []byte) int {
-	n := 0
-	for _, c := range b {
-		n += bits.OnesCount8(c)
-	}
-	return n
-}
-
-// hexLines prints b as 32 bytes (64 hex digits) per line.
-func hexLines(b []byte) string {
-	var s strings.Builder
-	for i := 0; i < len(b); i += 32 {
-		s.WriteString(hex.EncodeToString(b[i:min(i+32, len(b))]))
-		s.WriteByte('\n')
-	}
-	return s.String()
 }

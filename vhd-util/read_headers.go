@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -31,7 +30,7 @@ func (c *readCmd) headers(r *report, im *libvhd.Image) error {
 			{"Batmap offset", fmt.Sprint(bh.MapOffset)},
 			{"Batmap size (secs)", fmt.Sprint(bh.MapSectors)},
 			{"Batmap version", fmt.Sprintf("0x%08x", bh.Version)},
-			{"Checksum", checksumText(bh.Checksum, batmapSum(bits))},
+			{"Checksum", checksumText(bh.Checksum, bh.ComputedChecksum(bits))},
 			{"Marker", fmt.Sprint(bh.Marker)},
 		}})
 	}
@@ -55,14 +54,12 @@ func (c *readCmd) headers(r *report, im *libvhd.Image) error {
 func footerSection(f libvhd.Footer) section {
 	g := f.Geometry
 	features := fmt.Sprintf("(0x%08x)", f.Features)
-	if f.Features&0x2 != 0 {
+	if f.Features&libvhd.FeatureReserved != 0 {
 		features += " <RESV>"
 	}
 	if f.Features&libvhd.FeatureTemporary != 0 {
 		features += " <TEMP>"
 	}
-	sum := f
-	sum.MarshalBinary() // recomputes sum.Checksum; cannot fail
 	return section{"VHD Footer Summary", []field{
 		{"Cookie", strings.TrimRight(string(f.Cookie[:]), "\x00")},
 		{"Features", features},
@@ -77,7 +74,7 @@ func footerSection(f libvhd.Footer) section {
 		{"Geometry", fmt.Sprintf("Cyl: %d, Hds: %d, Sctrs: %d", g.Cylinders, g.Heads, g.Sectors)},
 		{"", "= " + sizeText(g.Bytes())},
 		{"Disk type", diskType(f.Type)},
-		{"Checksum", checksumText(f.Checksum, sum.Checksum)},
+		{"Checksum", checksumText(f.Checksum, f.ComputedChecksum())},
 		{"UUID", f.UUID.String()},
 		{"Saved state", map[bool]string{true: "Yes", false: "No"}[f.SavedState != 0]},
 		{"Hidden", fmt.Sprint(f.Hidden)},
@@ -85,8 +82,6 @@ func footerSection(f libvhd.Footer) section {
 }
 
 func headerSection(h libvhd.Header) section {
-	sum := h
-	sum.MarshalBinary() // recomputes sum.Checksum; cannot fail
 	return section{"VHD Header Summary", []field{
 		{"Cookie", string(h.Cookie[:])},
 		{"Data offset (unusd)", fmt.Sprint(h.NextOffset)},
@@ -97,7 +92,7 @@ func headerSection(h libvhd.Header) section {
 		{"Parent name", h.ParentNameString()},
 		{"Parent UUID", h.ParentUUID.String()},
 		{"Parent timestamp", vhdTime(h.ParentTimestamp)},
-		{"Checksum", checksumText(h.Checksum, sum.Checksum)},
+		{"Checksum", checksumText(h.Checksum, h.ComputedChecksum())},
 	}}
 }
 
@@ -115,7 +110,7 @@ func locatorSection(h libvhd.Header, decoded []libvhd.LocatorPath) section {
 		}
 		s.fields = append(s.fields,
 			field{"locator:", fmt.Sprint(i)},
-			field{"       code", "PLAT_CODE_" + strings.ToUpper(string(binary.BigEndian.AppendUint32(nil, l.Code)))},
+			field{"       code", "PLAT_CODE_" + strings.ToUpper(l.CodeName())},
 			field{"       data_space", fmt.Sprint(l.DataSpace)},
 			field{"       data_length", fmt.Sprint(l.DataLen)},
 			field{"       data_offset", fmt.Sprint(l.DataOffset)},
@@ -156,13 +151,4 @@ func diskType(t libvhd.DiskType) string {
 		return "Differencing hard disk"
 	}
 	return fmt.Sprintf("Unknown (%d)", uint32(t))
-}
-
-// batmapSum is the batmap checksum of the map as held in memory.
-func batmapSum(m []byte) uint32 {
-	var s uint32
-	for _, b := range m {
-		s += uint32(b)
-	}
-	return ^s
 }
