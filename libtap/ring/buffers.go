@@ -29,15 +29,18 @@ var bigBuffers sizeClasses
 
 func class(n int) int { return bits.Len(uint(n - 1)) }
 
-func (s *sizeClasses) get(n int) []byte {
+// get returns a buffer of at least n bytes. The pools hold pointers to
+// slices, made once per buffer, so that putting one back allocates
+// nothing (a slice header stored in an interface would).
+func (s *sizeClasses) get(n int) *[]byte {
 	c := class(n)
 	if b, ok := s.pools[c].Get().(*[]byte); ok {
-		return *b
+		return b
 	}
-	return AlignedBuffer(1 << c)
+	b := AlignedBuffer(1 << c)
+	return &b
 }
 
-func (s *sizeClasses) put(b []byte) {
-	c := class(cap(b))
-	s.pools[c].Put(&b)
+func (s *sizeClasses) put(b *[]byte) {
+	s.pools[class(cap(*b))].Put(b)
 }

@@ -63,7 +63,7 @@ type Request struct {
 	Retries   int
 
 	own      []byte // the slot's preallocated buffer
-	borrowed []byte // a larger buffer from the shared pool, if any
+	borrowed *[]byte // a larger buffer from the shared pool, if any
 	// since is Submitted in Unix nanoseconds while in flight, else 0:
 	// the watchdog reads it from another goroutine, so atomically.
 	since atomic.Int64
@@ -77,7 +77,7 @@ func (r *Request) Data(n int) []byte {
 		return r.Buf
 	}
 	r.borrowed = bigBuffers.get(n)
-	r.Buf = r.borrowed[:n]
+	r.Buf = (*r.borrowed)[:n]
 	return r.Buf
 }
 
