@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"gotap.dev/libvhd/imagelock"
 )
 
 // layer is one level of a chain below a differencing image: a VHD or a
@@ -24,55 +22,35 @@ type layer interface {
 
 // openParent resolves the parent as blktap does: locators relative to the
 // child's folder first, then absolute ones, then the header's parent name
-// in the child's folder. The parent's UUID must match the header's.
+// in the child's folder. Each candidate that exists must pass the parent
+// policy (parentpolicy.go); a VHD's UUID must match the header's.
 func (im *Image) openParent(opts OpenOptions, depth int) error {
 	if !im.ParentRaw() && im.header.ParentUUID == im.footer.UUID {
 		// Else a file naming itself opens MaxChainDepth times over.
 		return fmt.Errorf("%w: the header names the image's own UUID %s", ErrParentUUID, im.footer.UUID)
 	}
-	popts := opts
-	popts.ReadOnly = true
-	// The candidate's own parent is opened only once its UUID matches,
-	// so a locator naming the child itself cannot recurse.
-	popts.NoParent = true
+	pol := newParentPolicy(im.path, opts.FS, opts.ParentDirs)
 	var tried []string
 	var mismatch error
-	for _, cand := range im.parentCandidates() {
-		if im.ParentRaw() {
-			r, err := openRaw(cand, opts)
-			if errors.Is(err, imagelock.ErrLocked) {
-				return fmt.Errorf("open parent: %w", err)
-			}
-			if err != nil {
-				tried = append(tried, cand)
-				continue
-			}
-			im.parent = r
-			return nil
-		}
-		p, err := openDepth(cand, popts, depth+1)
-		if err != nil {
-			if errors.Is(err, ErrChainTooDeep) {
-				return err
-			}
-			if !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("open parent: %w", err)
-			}
-			tried = append(tried, cand)
+	for _, c := range im.parentCandidates() {
+		l, err := im.openCandidate(c, pol, opts, depth)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			tried = append(tried, c.path)
 			continue
-		}
-		if p.footer.UUID != im.header.ParentUUID {
-			mismatch = fmt.Errorf("%w: %s has %s, header wants %s", ErrParentUUID, cand, p.footer.UUID, im.header.ParentUUID)
-			p.Close()
+		case errors.Is(err, ErrParentUUID):
+			mismatch = err
 			continue
+		case err != nil:
+			return fmt.Errorf("open parent: %w", err)
 		}
-		if p.footer.Type == Differencing {
+		if p, ok := l.(*Image); ok && p.footer.Type == Differencing {
 			if err := p.openParent(opts, depth+1); err != nil {
 				p.Close()
-				return fmt.Errorf("open parent: %s: %w", cand, err)
+				return fmt.Errorf("open parent: %s: %w", c.path, err)
 			}
 		}
-		im.parent = p
+		im.parent = l
 		return nil
 	}
 	if mismatch != nil {
@@ -81,30 +59,79 @@ func (im *Image) openParent(opts OpenOptions, depth int) error {
 	return fmt.Errorf("%w: %q (tried %s)", ErrParentNotFound, im.header.ParentNameString(), strings.Join(tried, ", "))
 }
 
-// parentCandidates lists the paths to try, in order, without duplicates.
-func (im *Image) parentCandidates() []string {
-	dir := filepath.Dir(im.path)
-	var rel, abs []string
-	for _, p := range im.locatorPaths() {
-		if p.relative {
-			rel = append(rel, filepath.Join(dir, p.path))
-		} else if filepath.IsAbs(p.path) {
-			abs = append(abs, p.path)
+// openCandidate opens c, read-only and without its own parent, if the
+// policy admits it and it is the parent the header names: a VHD with the
+// header's parent UUID, or for a null UUID a raw file or device covering
+// the child. The layer keeps c's name, so that its own relative locators
+// resolve from where the child named it, as blktap resolves them.
+func (im *Image) openCandidate(c parentCandidate, pol parentPolicy, opts OpenOptions, depth int) (layer, error) {
+	real, err := pol.admit(c)
+	if err != nil {
+		return nil, err
+	}
+	opts.ReadOnly = true
+	if im.ParentRaw() {
+		r, err := openRaw(real, opts)
+		if err != nil {
+			return nil, err
+		}
+		if r.sz < im.Size() {
+			r.close()
+			return nil, fmt.Errorf("%w: %s leads to %s, a raw parent of %d bytes: a raw parent must cover the child's %d", ErrParentRefused, c.source, real, r.sz, im.Size())
+		}
+		r.path = c.path
+		return r, nil
+	}
+	// The candidate's own parent is opened only once its UUID matches,
+	// so a locator naming the child itself cannot recurse.
+	opts.NoParent = true
+	p, err := openDepth(real, opts, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	p.path = c.path
+	if p.footer.UUID != im.header.ParentUUID {
+		p.Close()
+		return nil, fmt.Errorf("%w: %s has %s, header wants %s", ErrParentUUID, c.path, p.footer.UUID, im.header.ParentUUID)
+	}
+	return p, nil
+}
+
+// parentCandidates lists the files to try, in order, without duplicates.
+func (im *Image) parentCandidates() []parentCandidate {
+	var rel, abs []parentCandidate
+	for _, lp := range im.locatorPaths() {
+		if c, ok := im.locatorCandidate(lp); ok && lp.relative {
+			rel = append(rel, c)
+		} else if ok {
+			abs = append(abs, c)
 		}
 	}
 	out := append(rel, abs...)
 	if name := im.header.ParentNameString(); name != "" {
-		out = append(out, filepath.Join(dir, filepath.Base(strings.ReplaceAll(name, `\`, "/"))))
+		path := filepath.Join(filepath.Dir(im.path), filepath.Base(strings.ReplaceAll(name, `\`, "/")))
+		out = append(out, parentCandidate{path: path, source: fmt.Sprintf("header parent name %q", name)})
 	}
 	seen := map[string]bool{}
 	uniq := out[:0]
-	for _, p := range out {
-		if !seen[p] {
-			seen[p] = true
-			uniq = append(uniq, p)
+	for _, c := range out {
+		if !seen[c.path] {
+			seen[c.path] = true
+			uniq = append(uniq, c)
 		}
 	}
 	return uniq
+}
+
+// locatorCandidate is the file a decoded locator names, as Open resolves
+// it; ok is false for paths that cannot be resolved here (a drive letter).
+func (im *Image) locatorCandidate(lp LocatorPath) (parentCandidate, bool) {
+	c := parentCandidate{path: lp.path, source: fmt.Sprintf("locator[%d] %s %q", lp.Slot, codeName(lp.Code), lp.path)}
+	if lp.relative {
+		c.path = filepath.Join(filepath.Dir(im.path), lp.path)
+		return c, true
+	}
+	return c, filepath.IsAbs(lp.path)
 }
 
 // LocatorPath is one decoded parent locator.

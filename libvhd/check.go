@@ -3,6 +3,8 @@ package libvhd
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -17,13 +19,20 @@ import (
 //     identical to the EOF footer;
 //   - dynamic header: cookie, checksum, version, next offset, block size,
 //     table size, parent fields only on differencing disks;
-//   - BAT: no block overlapping metadata, another block or the footer;
+//   - BAT: no block overlapping metadata, another block or the footer
+//     (what Open refuses for writing);
 //   - batmap: cookie, version, checksum, no full bit on an unallocated
 //     block (with Bitmaps: nor on a block whose bitmap is not full);
 //   - with Data, blocks: zeros under every clear bitmap bit, the bitmap
 //     read in the image's own bit order (bitorder.go);
 //   - parent locators: in range, known and distinct codes, decoding to
-//     the parent; the parent present with the UUID the header names.
+//     the parent; the parent present with the UUID the header names, or
+//     for a raw one covering the child, and admitted by the parent policy
+//     (parentpolicy.go), as Open would take it.
+//
+// It reads the image in memory and time bounded by the file's size, not
+// by what its header declares: problems of one kind past maxPerKind are
+// counted, not listed, and blocks lying over others are not read.
 
 // timestampSlack is how far in the future a footer timestamp may be
 // (clock skew between hosts), as blktap allows.
@@ -38,13 +47,17 @@ type CheckOptions struct {
 	// IgnoreMissingFooter accepts a damaged EOF footer when the copy at
 	// offset 0 is good (-i): `vhd-util repair` fixes that case.
 	IgnoreMissingFooter bool
-	// NoOverlap skips the BAT overlap checks (-B), for huge images.
+	// NoOverlap does not report blocks over metadata or each other (-B);
+	// they are still found, and not read by the Bitmaps and Data checks.
 	NoOverlap bool
 	// Data also reads every allocated block: a sector whose bitmap bit
 	// is clear must hold zeros (blktap's check -b).
 	Data bool
-	Now  func() time.Time // default time.Now
-	FS   FS               // default OSFS
+	// ParentDirs: see OpenOptions.ParentDirs. A parent the policy
+	// refuses is reported as Open would refuse it.
+	ParentDirs []string
+	Now        func() time.Time // default time.Now
+	FS         FS               // default OSFS
 }
 
 // Problem is one inconsistency found by Check.
@@ -53,6 +66,9 @@ type Problem struct {
 	Structure string `json:"structure"` // e.g. "footer", "header", "bat[12]", "batmap", "locator[1]"
 	Offset    int64  `json:"offset"`    // byte offset of the structure in the file, -1 if none
 	Msg       string `json:"message"`
+	// More is, on the line that follows the last problem listed of a
+	// kind, how many more of that kind were found (see maxPerKind).
+	More int `json:"more,omitempty"`
 }
 
 func (p Problem) String() string {
@@ -96,6 +112,8 @@ type checker struct {
 	f         File
 	size      int64
 	problems  []Problem
+	kinds     []problemKind       // of each problem listed
+	perKind   map[problemKind]int // problems found of each kind, listed or not
 	footer    Footer
 	footerOff int64 // where the EOF footer is (or should be)
 	// shell is an Image holding just the fields the parent lookup reads,
@@ -105,14 +123,53 @@ type checker struct {
 	parentVHD string   // parent to check next with Parents; "" if none
 }
 
-// region is a named byte range [off, end) of the file.
-type region struct {
-	name     string
-	off, end int64
+// maxPerKind is how many problems of one kind Check lists; one more line
+// counts the rest, so that a table of a million bad entries makes a short
+// report in bounded memory.
+const maxPerKind = 10
+
+// problemKind is what problems of one kind share: the structure they
+// are in (without an index: "locator", not "locator[2]") and their format.
+type problemKind struct{ structure, format string }
+
+// add records a problem, listed if it is among the first of its kind.
+func (c *checker) add(structure string, off int64, format string, args ...any) {
+	if c.perKind == nil {
+		c.perKind = map[problemKind]int{}
+	}
+	family, _, _ := strings.Cut(structure, "[")
+	k := problemKind{family, format}
+	c.perKind[k]++
+	if c.perKind[k] > maxPerKind {
+		return
+	}
+	c.problems = append(c.problems, Problem{Path: c.path, Structure: structure, Offset: off, Msg: fmt.Sprintf(format, args...)})
+	c.kinds = append(c.kinds, k)
 }
 
-func (c *checker) add(structure string, off int64, format string, args ...any) {
-	c.problems = append(c.problems, Problem{Path: c.path, Structure: structure, Offset: off, Msg: fmt.Sprintf(format, args...)})
+// finish follows the last problem listed of each kind that had more with
+// a line counting them.
+func (c *checker) finish() {
+	var out []Problem
+	listed := map[problemKind]int{}
+	for i, p := range c.problems {
+		out = append(out, p)
+		k := c.kinds[i]
+		listed[k]++
+		if n := c.perKind[k] - maxPerKind; listed[k] == maxPerKind && n > 0 {
+			out = append(out, Problem{Path: p.Path, Structure: k.structure, Offset: -1, Msg: fmt.Sprintf("and %d more: %s", n, kindLabel(k.format)), More: n})
+		}
+	}
+	c.problems = out
+}
+
+// verb matches a formatting verb of the formats add takes.
+var verb = regexp.MustCompile(`%[-+# 0]*[0-9]*(\.[0-9]+)?[a-zA-Z]`)
+
+// kindLabel is a problem's format with its values left out:
+// "block … at … overlaps the … at …".
+func kindLabel(format string) string {
+	return strings.ReplaceAll(verb.ReplaceAllLiteralString(format, "…"), "%%", "%")
 }
 
 func checkOne(path string, opts CheckOptions) (*checker, error) {
@@ -129,6 +186,7 @@ func checkOne(path string, opts CheckOptions) (*checker, error) {
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.finish()
 	return c, nil
 }
 
@@ -161,18 +219,16 @@ func (c *checker) run() error {
 	if err != nil {
 		return err
 	}
-	c.shell = &Image{path: c.path, file: c.f, fsys: c.opts.FS, readOnly: true, footer: c.footer, header: h, fileSize: c.size}
+	c.shell = &Image{path: c.path, file: c.f, fsys: c.opts.FS, readOnly: true, footer: c.footer, header: h, fileSize: c.size, parentDirs: c.opts.ParentDirs}
 	c.checkLocators(h)
-	if !c.opts.NoOverlap {
-		c.checkOverlaps(h, bat)
-	}
+	bad := c.checkOverlaps(h, bat)
 	if bm != nil {
-		if err := c.checkBatmapBits(h, bat, bm); err != nil {
+		if err := c.checkBatmapBits(h, bat, bm, bad); err != nil {
 			return err
 		}
 	}
 	if c.opts.Data {
-		if err := c.checkData(h, bat); err != nil {
+		if err := c.checkData(h, bat, bad); err != nil {
 			return err
 		}
 	}

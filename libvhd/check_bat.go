@@ -26,34 +26,23 @@ func (c *checker) readBAT(h Header) (bat []uint32, ok bool, err error) {
 	return bat, true, nil
 }
 
-// checkOverlaps: every block lies before the EOF footer and overlaps
-// neither metadata nor another block.
-func (c *checker) checkOverlaps(h Header, bat []uint32) {
-	blockLen := bitmapSize(h.BlockSize) + int64(h.BlockSize)
-	var blocks []region
-	for i, e := range bat {
-		if e == unallocated {
-			continue
+// checkOverlaps reports every block lying over metadata, over another
+// block or past the EOF footer (blockconflict.go), unless NoOverlap, and
+// returns them as a bit per BAT entry: the bitmap and data checks skip
+// them, as their bytes belong to something else, and as reading one
+// block a million times over would make the check's time grow with the
+// table rather than with the file.
+func (c *checker) checkOverlaps(h Header, bat []uint32) []byte {
+	bad := make([]byte, (len(bat)+7)/8)
+	findBlockConflicts(bat, bitmapSize(h.BlockSize)+int64(h.BlockSize), c.regions, c.footerOff, func(b blockConflict) bool {
+		setBit(bad, b.block)
+		if !c.opts.NoOverlap {
+			format, args := b.describe()
+			c.add("bat", int64(h.TableOffset)+4*int64(b.block), format, args...)
 		}
-		b := region{fmt.Sprintf("block %d", i), int64(e) * SectorSize, int64(e)*SectorSize + blockLen}
-		where := fmt.Sprintf("bat[%d]", i)
-		entryOff := int64(h.TableOffset) + 4*int64(i)
-		if b.end > c.footerOff {
-			c.add(where, entryOff, "block at %#x-%#x runs past the EOF footer at %#x", b.off, b.end, c.footerOff)
-		}
-		for _, m := range c.regions {
-			if b.off < m.end && m.off < b.end {
-				c.add(where, entryOff, "block at %#x-%#x overlaps the %s at %#x-%#x", b.off, b.end, m.name, m.off, m.end)
-			}
-		}
-		blocks = append(blocks, b)
-	}
-	slices.SortFunc(blocks, func(a, b region) int { return int(a.off - b.off) })
-	for i := 1; i < len(blocks); i++ {
-		if a, b := blocks[i-1], blocks[i]; b.off < a.end {
-			c.add("bat", int64(h.TableOffset), "%s at %#x overlaps %s at %#x", b.name, b.off, a.name, a.off)
-		}
-	}
+		return true
+	})
+	return bad
 }
 
 // checkBatmapHeader checks blktap's batmap when the creator promises one
@@ -98,7 +87,8 @@ func (c *checker) checkBatmapHeader(h Header, entries int) ([]byte, error) {
 }
 
 // checkBatmapBits: a full bit promises a block whose bitmap is all ones.
-func (c *checker) checkBatmapBits(h Header, bat []uint32, m []byte) error {
+// Blocks marked bad (checkOverlaps) are not read.
+func (c *checker) checkBatmapBits(h Header, bat []uint32, m, bad []byte) error {
 	bm := make([]byte, bitmapSize(h.BlockSize))
 	full := int(h.BlockSize / SectorSize / 8)
 	for i, e := range bat {
@@ -109,7 +99,7 @@ func (c *checker) checkBatmapBits(h Header, bat []uint32, m []byte) error {
 			c.add("batmap", int64(h.TableOffset), "block %d is marked full but is not allocated", i)
 			continue
 		}
-		if !c.opts.Bitmaps {
+		if !c.opts.Bitmaps || testBit(bad, i) {
 			continue
 		}
 		if err := readBitmap(c.f, c.footer.oldBitOrder(), bm, int64(e)*SectorSize); err != nil {

@@ -11,14 +11,15 @@ const checkDataChunk = 1 << 20
 // checkData: a sector whose bitmap bit is clear holds zeros, which is what
 // blktap's `check -b` asks. Readers that ignore a dynamic disk's bitmap
 // (QEMU, libvhdi) would show such data; and a bitmap in another bit order
-// than the image's shows up here as data under clear bits.
-func (c *checker) checkData(h Header, bat []uint32) error {
+// than the image's shows up here as data under clear bits. Blocks marked
+// bad (checkOverlaps) are not read.
+func (c *checker) checkData(h Header, bat []uint32, bad []byte) error {
 	bmLen := bitmapSize(h.BlockSize)
 	bm := make([]byte, bmLen)
 	buf := make([]byte, min(int64(h.BlockSize), checkDataChunk))
 	sectors := int(h.BlockSize / SectorSize)
 	for blk, e := range bat {
-		if e == unallocated {
+		if e == unallocated || testBit(bad, blk) {
 			continue
 		}
 		off := int64(e) * SectorSize

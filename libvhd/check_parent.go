@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 )
 
@@ -46,13 +45,18 @@ func (c *checker) checkLocators(h Header) {
 		data = append(data, r)
 	}
 	c.regions = append(c.regions, data...)
+	pol := newParentPolicy(c.path, c.opts.FS, c.opts.ParentDirs)
 	for _, lp := range c.shell.locatorPaths() {
 		cand, ok := c.shell.locatorCandidate(lp)
 		if !ok {
 			continue // a drive-letter path: meaningless on this host
 		}
-		if err := c.shell.matchParent(cand); err != nil {
-			c.add(fmt.Sprintf("locator[%d]", lp.Slot), hdrOff+0x240+24*int64(lp.Slot), "%s names %s: %v", codeName(lp.Code), cand, err)
+		where, off := fmt.Sprintf("locator[%d]", lp.Slot), hdrOff+0x240+24*int64(lp.Slot)
+		switch err := c.shell.matchParent(cand, pol); {
+		case errors.Is(err, ErrParentRefused):
+			c.add(where, off, "%v", err) // it names the locator
+		case err != nil:
+			c.add(where, off, "%s names %s: %v", codeName(lp.Code), cand.path, err)
 		}
 	}
 }
@@ -80,51 +84,33 @@ func codeName(code uint32) string {
 
 // LocateParent finds a differencing image's parent file the way Open does
 // (locators relative to the child, then absolute ones, then the header's
-// parent name beside the child) without opening the chain below it. A VHD
-// parent must carry the UUID the header names.
+// parent name beside the child, each held to the parent policy) without
+// opening the chain below it. A VHD parent must carry the UUID the
+// header names; a raw one must cover the child.
 func (im *Image) LocateParent() (string, error) {
 	if im.footer.Type != Differencing {
 		return "", ErrNotDifferencing
 	}
+	pol := newParentPolicy(im.path, im.fsys, im.parentDirs)
 	var tried []string
-	for _, cand := range im.parentCandidates() {
-		err := im.matchParent(cand)
+	for _, c := range im.parentCandidates() {
+		err := im.matchParent(c, pol)
 		if err == nil {
-			return cand, nil
+			return c.path, nil
 		}
-		if errors.Is(err, ErrParentUUID) {
+		if errors.Is(err, ErrParentUUID) || errors.Is(err, ErrParentRefused) {
 			return "", err
 		}
-		tried = append(tried, cand)
+		tried = append(tried, c.path)
 	}
 	return "", fmt.Errorf("%w: %q (tried %s)", ErrParentNotFound, im.header.ParentNameString(), strings.Join(tried, ", "))
 }
 
-// locatorCandidate is the file a decoded locator names, as Open resolves
-// it; ok is false for paths that cannot be resolved here.
-func (im *Image) locatorCandidate(lp LocatorPath) (string, bool) {
-	if lp.relative {
-		return filepath.Join(filepath.Dir(im.path), lp.path), true
-	}
-	return lp.path, filepath.IsAbs(lp.path)
-}
-
-// matchParent says why cand is not the parent the header names; nil if it is.
-func (im *Image) matchParent(cand string) error {
-	if im.ParentRaw() {
-		r, err := openRaw(cand, OpenOptions{FS: im.fsys, NoLock: true})
-		if err != nil {
-			return err
-		}
-		return r.close()
-	}
-	p, err := Open(cand, OpenOptions{ReadOnly: true, NoParent: true, NoLock: true, FS: im.fsys})
+// matchParent says why c is not the parent Open would take; nil if it is.
+func (im *Image) matchParent(c parentCandidate, pol parentPolicy) error {
+	l, err := im.openCandidate(c, pol, OpenOptions{NoLock: true, FS: im.fsys}, 0)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	if p.footer.UUID != im.header.ParentUUID {
-		return fmt.Errorf("%w: %s has %s, header wants %s", ErrParentUUID, cand, p.footer.UUID, im.header.ParentUUID)
-	}
-	return nil
+	return l.close()
 }

@@ -30,6 +30,15 @@ var (
 	ErrClosed          = errors.New("image is closed")
 	ErrPoisoned        = errors.New("image is disabled by an unfinished journaled operation")
 	ErrNotDifferencing = errors.New("not a differencing image")
+	// ErrFileType: a FIFO, socket, character device or directory named
+	// as an image or parent; only regular files and block devices are.
+	ErrFileType = errors.New("not a regular file or block device")
+	// ErrParentRefused: the parent policy (parentpolicy.go) refuses the
+	// file a differencing image names as its parent.
+	ErrParentRefused = errors.New("parent refused")
+	// ErrBlockOverlap: a BAT entry puts a block over metadata, over
+	// another block or past the EOF footer (blockconflict.go).
+	ErrBlockOverlap = errors.New("block lies over metadata, another block or the footer")
 )
 
 // FormatError says which structure and field of which file is wrong.

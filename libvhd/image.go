@@ -15,6 +15,7 @@ type Image struct {
 	readOnly bool
 	// deferMetadata: see OpenOptions.DeferMetadata.
 	deferMetadata bool
+	parentDirs    []string // see OpenOptions.ParentDirs
 	warnings      []string
 
 	footer    Footer

@@ -17,6 +17,10 @@ import (
 //     cut, so the file always ends with one;
 //   - the dynamic header (1024 bytes, two sectors in one 4 KiB page) is
 //     written with one write, after the locator data it points to.
+//
+// They work on an image whose blocks lie over metadata or each other,
+// which Open otherwise refuses for writing: none writes guest data, and
+// emptying the BAT is a way out of it.
 
 // Errors of requests that do not apply to the image; nothing is written.
 var (
@@ -32,7 +36,7 @@ var (
 // maintain opens path for writing without its parent, runs op under the
 // image lock and closes it, reporting the first error with the path.
 func maintain(path string, fsys FS, op func(im *Image) error) error {
-	im, err := Open(path, OpenOptions{NoParent: true, FS: fsys})
+	im, err := Open(path, OpenOptions{NoParent: true, FS: fsys, maintenance: true})
 	if err != nil {
 		return err
 	}
@@ -195,9 +199,7 @@ func EmptyBAT(path string, fsys FS) error {
 		for i := range im.bat {
 			im.bat[i] = unallocated
 		}
-		if err := im.measureMetadata(); err != nil {
-			return err
-		}
+		im.measureMetadata()
 		return im.moveFooterLocked(roundUp(im.dataEnd, SectorSize))
 	})
 }
@@ -210,13 +212,15 @@ func EmptyBAT(path string, fsys FS) error {
 // header itself, written last, switches to the new ones. The header is two
 // sectors written with one write inside one 4 KiB page: a process crash
 // cannot split it; a power cut can only on a disk with 512-byte physical
-// sectors (blktap shares that window).
-func SetParent(path, parent string, raw bool, fsys FS) error {
+// sectors (blktap shares that window). A parent the child could not open
+// under the parent policy (parentpolicy.go; parentDirs as
+// OpenOptions.ParentDirs) is refused.
+func SetParent(path, parent string, raw bool, fsys FS, parentDirs ...string) error {
 	return maintain(path, fsys, func(im *Image) error {
 		if im.footer.Type != Differencing {
 			return ErrNotDifferencing
 		}
-		pi, err := describeParent(path, &CreateOptions{Parent: parent, ParentRaw: raw, FS: im.fsys})
+		pi, err := describeParent(path, &CreateOptions{Parent: parent, ParentRaw: raw, ParentDirs: parentDirs, FS: im.fsys})
 		if err != nil {
 			return err
 		}

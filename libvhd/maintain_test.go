@@ -172,8 +172,11 @@ func TestSetParent(t *testing.T) {
 	if err := os.MkdirAll(long, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The long folder is allowed to hold parents (parentpolicy.go), for
+	// SetParent, Check and Open alike.
+	t.Setenv(ParentDirsEnv, long)
 	raw := filepath.Join(dir, "raw.img")
-	if err := os.WriteFile(raw, bytes.Repeat([]byte{0x5A}, 1<<20), 0o644); err != nil {
+	if err := os.WriteFile(raw, bytes.Repeat([]byte{0x5A}, testSize), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	base := filepath.Join(dir, "base.vhd")

@@ -34,6 +34,13 @@ type OpenOptions struct {
 	// WriteAt returns, so a completed write survives the process (see
 	// flush.go for what survives a power cut).
 	DeferMetadata bool
+	// ParentDirs are folders allowed to hold parents beside the child's
+	// own, with those of $GOTAP_PARENT_DIRS (see parentpolicy.go).
+	ParentDirs []string
+	// maintenance accepts, for writing, an image with a block over
+	// metadata or another block: the operations of maintain.go write
+	// metadata only, and empty the BAT among them.
+	maintenance bool
 }
 
 // Open opens a VHD image and, unless opts.NoParent, its parent chain
@@ -61,7 +68,7 @@ func openDepth(path string, opts OpenOptions, depth int) (*Image, error) {
 		f.Close()
 		return nil, err
 	}
-	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly, deferMetadata: opts.DeferMetadata}
+	im := &Image{path: path, file: f, fsys: opts.FS, readOnly: opts.ReadOnly, deferMetadata: opts.DeferMetadata, parentDirs: opts.ParentDirs}
 	if err := im.load(opts, depth); err != nil {
 		f.Close()
 		if im.parent != nil {
@@ -103,7 +110,7 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 		return err
 	}
 	im.readBatmap()
-	if err := im.measureMetadata(); err != nil {
+	if err := im.checkBlocks(im.measureMetadata(), opts); err != nil {
 		return err
 	}
 	im.cache = newBitmapCache(len(im.bat), int(im.bmSize), opts.BitmapCache)
@@ -268,10 +275,15 @@ func (im *Image) readBatmap() {
 
 // measureMetadata finds the end of everything already in the file, where
 // the next block may start, and checks that the locators lie in the file.
-func (im *Image) measureMetadata() error {
-	end := max(int64(im.footer.DataOffset)+HeaderSize, im.batEnd())
+// It returns the metadata's regions, for checkBlocks.
+func (im *Image) measureMetadata() []region {
+	hdr := int64(im.footer.DataOffset)
+	meta := []region{{"footer copy", 0, FooterSize}, {"dynamic header", hdr, hdr + HeaderSize}, {"BAT", int64(im.header.TableOffset), im.batEnd()}}
+	end := max(hdr+HeaderSize, im.batEnd())
 	if b := im.batmap; b != nil {
-		end = max(end, b.offset+batmapHeaderSize, int64(b.header.MapOffset)+int64(len(b.bits)))
+		mapOff := int64(b.header.MapOffset)
+		meta = append(meta, region{"batmap header", b.offset, b.offset + batmapHeaderSize}, region{"batmap", mapOff, mapOff + int64(len(b.bits))})
+		end = max(end, b.offset+batmapHeaderSize, mapOff+int64(len(b.bits)))
 	}
 	for i, l := range im.header.Locators {
 		if l.Code == LocatorNone {
@@ -281,7 +293,10 @@ func (im *Image) measureMetadata() error {
 			im.warn(fmt.Sprintf("parent locator %d lies beyond the end of the file", i))
 			continue
 		}
-		end = max(end, int64(l.DataOffset)+l.SpaceBytes())
+		// A block may take the unused part of a locator's space, not its data.
+		off := int64(l.DataOffset)
+		meta = append(meta, region{fmt.Sprintf("locator %d data", i), off, off + roundUp(int64(l.DataLen), SectorSize)})
+		end = max(end, off+l.SpaceBytes())
 	}
 	for _, e := range im.bat {
 		if e != unallocated {
@@ -292,7 +307,36 @@ func (im *Image) measureMetadata() error {
 	if im.repairEOF {
 		im.footerOff = max(im.footerOff, end)
 	}
-	return nil
+	return meta
+}
+
+// checkBlocks refuses, for writing, an image with a block over metadata,
+// over another block or past the EOF footer (blockconflict.go). Read-only
+// and maintenance opens (maintain.go, which writes metadata only) take it
+// with a warning: inspection and repair tools still work on it.
+func (im *Image) checkBlocks(meta []region, opts OpenOptions) error {
+	footerOff := im.footerOff
+	if im.repairEOF {
+		footerOff = -1 // the recovered footer goes past every block
+	}
+	var bad *blockConflict
+	findBlockConflicts(im.bat, im.bmSize+im.blockSize, meta, footerOff, func(c blockConflict) bool {
+		bad = &c
+		return false
+	})
+	switch {
+	case bad == nil:
+		return nil
+	case im.readOnly || opts.maintenance:
+		im.warn(fmt.Sprintf("%v: only safe to read (vhd-util check lists every such block)", bad))
+		return nil
+	}
+	format, args := bad.describe()
+	return &FormatError{
+		Offset: int64(im.header.TableOffset) + 4*int64(bad.block),
+		Field:  fmt.Sprintf("bat[%d]", bad.block),
+		Err:    fmt.Errorf("%w: "+format+"; refused for writing, where guest writes would corrupt the image", append([]any{ErrBlockOverlap}, args...)...),
+	}
 }
 
 func (im *Image) warn(s string) { im.warnings = append(im.warnings, s) }

@@ -17,8 +17,10 @@ type SnapshotOptions struct {
 	// empty image adds a level to every read and nothing else.
 	KeepEmpty bool
 	MaxSize   int64 // size the BAT for growth up to this (-S)
-	FS        FS
-	Now       func() time.Time
+	// ParentDirs: see OpenOptions.ParentDirs.
+	ParentDirs []string
+	FS         FS
+	Now        func() time.Time
 }
 
 // Snapshot creates child as a differencing image of parent (or of the
@@ -31,7 +33,7 @@ func Snapshot(child, parent string, opts SnapshotOptions) (*Image, error) {
 	if opts.MaxDepth > 0 && depth+1 > opts.MaxDepth {
 		return nil, fmt.Errorf("snapshot %s of %s: %w: chain would be %d deep, limit %d", child, target, ErrChainTooDeep, depth+1, opts.MaxDepth)
 	}
-	return Create(child, CreateOptions{Parent: target, ParentRaw: raw, MaxSize: opts.MaxSize, FS: opts.FS, Now: opts.Now})
+	return Create(child, CreateOptions{Parent: target, ParentRaw: raw, MaxSize: opts.MaxSize, ParentDirs: opts.ParentDirs, FS: opts.FS, Now: opts.Now})
 }
 
 // snapshotTarget picks the image the child links to and returns its path,
@@ -44,7 +46,7 @@ func snapshotTarget(parent string, opts SnapshotOptions) (path string, raw bool,
 		}
 		return parent, true, 1, r.close()
 	}
-	p, err := Open(parent, OpenOptions{ReadOnly: true, FS: opts.FS})
+	p, err := Open(parent, OpenOptions{ReadOnly: true, FS: opts.FS, ParentDirs: opts.ParentDirs})
 	if err != nil {
 		return "", false, 0, fmt.Errorf("open parent: %w", err)
 	}

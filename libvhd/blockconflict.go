@@ -1,0 +1,104 @@
+package libvhd
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Where a block may lie. A block (its sector bitmap, then its data) must
+// overlap no metadata (footer copy, dynamic header, BAT, batmap, locator
+// data), no other block, and end before the EOF footer. Served for
+// writing, a block over metadata turns guest writes into damage to the
+// image's own structures, two blocks over each other let a write to one
+// disk sector land in another, and a block over the EOF footer loses it.
+// Open refuses a writable image with such a block (open.go); Check
+// reports every one (check_bat.go).
+
+// region is a named byte range [off, end) of the file.
+type region struct {
+	name     string
+	off, end int64
+}
+
+// blockConflict is a block lying where it must not.
+type blockConflict struct {
+	block    int
+	off, end int64
+	// What it lies over: a metadata region, another block (withBlock ≥
+	// 0), or, with pastFooter, the EOF footer at with.off.
+	with       region
+	withBlock  int
+	pastFooter bool
+}
+
+// describe is the conflict as a format and its arguments; the format
+// alone names the kind of problem (Check counts problems by kind).
+func (c blockConflict) describe() (string, []any) {
+	switch {
+	case c.pastFooter:
+		return "block %d at %#x-%#x runs past the EOF footer at %#x", []any{c.block, c.off, c.end, c.with.off}
+	case c.withBlock >= 0:
+		return "block %d at %#x-%#x overlaps block %d at %#x-%#x", []any{c.block, c.off, c.end, c.withBlock, c.with.off, c.with.end}
+	}
+	return "block %d at %#x-%#x overlaps the %s at %#x-%#x", []any{c.block, c.off, c.end, c.with.name, c.with.off, c.with.end}
+}
+
+func (c blockConflict) String() string {
+	format, args := c.describe()
+	return fmt.Sprintf(format, args...)
+}
+
+// findBlockConflicts calls fn with each conflict of the blocks bat
+// places, blockLen bytes each, in the order of their offsets, until fn
+// returns false. footerOff < 0 skips the footer check. A block that
+// overlaps several others is reported once, against the one before it
+// reaching furthest. The sort of the allocated entries (8 bytes each)
+// keeps it O(n log n) in the table's size, whatever the table holds.
+func findBlockConflicts(bat []uint32, blockLen int64, meta []region, footerOff int64, fn func(blockConflict) bool) {
+	n := 0
+	for _, e := range bat {
+		if e != unallocated {
+			n++
+		}
+	}
+	// The entry's sector above its index: sorting the keys sorts the
+	// blocks by offset.
+	keys := make([]uint64, 0, n)
+	for i, e := range bat {
+		if e != unallocated {
+			keys = append(keys, uint64(e)<<32|uint64(i))
+		}
+	}
+	slices.Sort(keys)
+	reach := blockConflict{withBlock: -1, end: -1} // the block reaching furthest so far
+	for _, k := range keys {
+		off := int64(k>>32) * SectorSize
+		b := blockConflict{block: int(uint32(k)), off: off, end: off + blockLen, withBlock: -1}
+		if footerOff >= 0 && b.end > footerOff {
+			c := b
+			c.with, c.pastFooter = region{"EOF footer", footerOff, footerOff + FooterSize}, true
+			if !fn(c) {
+				return
+			}
+		}
+		for _, m := range meta {
+			if b.off < m.end && m.off < b.end {
+				c := b
+				c.with = m
+				if !fn(c) {
+					return
+				}
+			}
+		}
+		if b.off < reach.end {
+			c := b
+			c.with, c.withBlock = region{off: reach.off, end: reach.end}, reach.block
+			if !fn(c) {
+				return
+			}
+		}
+		if b.end > reach.end {
+			reach = b
+		}
+	}
+}
