@@ -63,7 +63,7 @@ func invalidf(format string, args ...any) error {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	kctx, err := clikit.Parse("vhd-util", "Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. Exit status: 0 ok, 1 usage, 2 invalid image, 3 I/O error.",
+	kctx, err := clikit.Parse("vhd-util", "Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. A parent must lie in its child's folder, or under a folder allowed by --parent-dir or $GOTAP_PARENT_DIRS (colon-separated). Exit status: 0 ok, 1 usage, 2 invalid image (or a parent refused), 3 I/O error.",
 		&c, args, stdout, stderr,
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.BindTo(ctx, (*context.Context)(nil)),
@@ -95,7 +95,8 @@ func exitCode(err error) int {
 		errors.Is(err, libvhd.ErrFixedImage), errors.Is(err, libvhd.ErrCutsData),
 		errors.Is(err, libvhd.ErrOutOfRange), errors.Is(err, imagelock.ErrLocked):
 		return exitUsage
-	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID):
+	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID),
+		errors.Is(err, libvhd.ErrParentRefused), errors.Is(err, libvhd.ErrFileType):
 		return exitInvalid
 	}
 	return exitIO
@@ -104,6 +105,11 @@ func exitCode(err error) int {
 // image is the -n flag every command but scan takes.
 type image struct {
 	Name string `short:"n" required:"" placeholder:"NAME" help:"The image file."`
+}
+
+// parents is the --parent-dir flag of the commands that open parents.
+type parents struct {
+	ParentDirs []string `name:"parent-dir" sep:"none" placeholder:"DIR" help:"Also accept parents anywhere under DIR (repeatable), beside the child's own folder and those of $GOTAP_PARENT_DIRS (colon-separated). Block devices (an LVM volume group's /dev/VG) are parents only in such a folder."`
 }
 
 // output is the --json flag every command takes.

@@ -31,6 +31,24 @@
 // the plain text. `vhd-util COMMAND --help` explains each flag and shows an
 // example.
 //
+// # Parents
+//
+// A differencing image's parent (a VHD, or with a null parent UUID a raw
+// file or device) is opened only if, every symbolic link followed, it is
+// a regular file in the child's own folder, or a regular file or block
+// device under a folder the operator allows: --parent-dir DIR (snapshot,
+// query, read, modify, check; repeatable) or $GOTAP_PARENT_DIRS
+// (colon-separated, for every gotap tool at once). An LVM volume group's
+// /dev/VG is such a folder. A FIFO, socket, character device or
+// directory is never a parent (nor an image), and a raw parent must be
+// at least as large as the child. check reports a parent it would refuse
+// as a problem of the locator that names it.
+//
+// check lists at most 10 problems of one kind, then one line counting the
+// rest ("FILE: bat: and N more: block … at …"), and does not read blocks
+// that lie over metadata or each other: its memory and time follow the
+// file's size, whatever the header declares.
+//
 // # Exit status
 //
 //	0  success ("NAME is valid" for check)
@@ -39,7 +57,9 @@
 //	   no BAT on a fixed image, a physical size that cuts into data, an
 //	   image another process writes, or a parent another process reads
 //	   while the command would write it)
-//	2  the image is not a valid VHD, or check found problems
+//	2  the image is not a valid VHD (nor a regular file or block
+//	   device), its parent is refused by the rule above, or check found
+//	   problems
 //	3  the file could not be read or written (missing, permissions, I/O)
 //
 // Errors go to standard error as "vhd-util COMMAND: FILE: problem".

@@ -9,6 +9,7 @@ import (
 type modifyCmd struct {
 	image
 	output
+	parents
 	Parent       string `short:"p" placeholder:"PARENT" help:"Point the differencing image at PARENT (UUID, timestamp, name, locators)."`
 	Raw          bool   `short:"m" help:"With -p: PARENT is a raw file or device."`
 	PhysicalSize string `short:"s" placeholder:"BYTES" help:"Move the EOF footer so the file is BYTES long (bytes, or K/M/G/T suffix); refuses to cut into data."`
@@ -33,7 +34,7 @@ func (c *modifyCmd) Run(e *env) error {
 		return usagef("-m needs -p")
 	}
 	if c.Parent != "" {
-		if err := libvhd.SetParent(c.Name, c.Parent, c.Raw, nil); err != nil {
+		if err := libvhd.SetParent(c.Name, c.Parent, c.Raw, nil, c.ParentDirs...); err != nil {
 			return fmt.Errorf("set parent: %w", err)
 		}
 	}

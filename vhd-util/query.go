@@ -11,6 +11,7 @@ import (
 type queryCmd struct {
 	image
 	output
+	parents
 	Virtual    bool `short:"v" help:"Virtual size in MB."`
 	Physical   bool `short:"s" help:"Physical size of the file in bytes."`
 	Parent     bool `short:"p" help:"The parent's path, or \"NAME has no parent\"."`
@@ -56,7 +57,7 @@ func (c *queryCmd) Run(e *env) error {
 		return usagef("nothing to query: give one or more of -v -s -p -f -m -d -a -S")
 	}
 	chain := c.Depth || (c.Parent && !c.Unresolved)
-	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true})
+	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true, ParentDirs: c.ParentDirs})
 	if err != nil {
 		return err
 	}

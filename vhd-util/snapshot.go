@@ -4,6 +4,7 @@ import "gotap.dev/libvhd"
 
 type snapshotCmd struct {
 	output
+	parents
 	Name      string `short:"n" required:"" placeholder:"CHILD" help:"The new differencing image."`
 	Parent    string `short:"p" required:"" placeholder:"PARENT" help:"The image to snapshot (a VHD, or with -m a raw file or device)."`
 	Raw       bool   `short:"m" help:"PARENT is a raw file or device, not a VHD."`
@@ -24,7 +25,7 @@ Example:
 }
 
 func (c *snapshotCmd) Run(e *env) error {
-	opts := libvhd.SnapshotOptions{ParentRaw: c.Raw, MaxDepth: c.Limit, KeepEmpty: c.KeepEmpty}
+	opts := libvhd.SnapshotOptions{ParentRaw: c.Raw, MaxDepth: c.Limit, KeepEmpty: c.KeepEmpty, ParentDirs: c.ParentDirs}
 	if c.Limit < 0 {
 		return usagef("-l %d: depth must be positive", c.Limit)
 	}
