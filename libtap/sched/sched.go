@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ratelog"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/stats"
 )
@@ -69,7 +70,15 @@ type Scheduler struct {
 	drv      disk.Driver // changed only while the gate is shut
 	stopping chan struct{}
 	done     sync.WaitGroup
+	failLog  *ratelog.Limiter // "request failed" lines
 }
+
+// A failing disk fails every request: log the first few failures of each
+// second, then how many more there were.
+const (
+	failLogBurst  = 5
+	failLogPeriod = time.Second
+)
 
 // job is one driver operation: one request, or several merged.
 type job struct {
@@ -90,6 +99,7 @@ func New(drv disk.Driver, st *stats.Counters, queueCap int, cfg Config) *Schedul
 		jobs:     make(chan *job, cfg.Depth+1),
 		drv:      drv,
 		stopping: make(chan struct{}),
+		failLog:  ratelog.New(cfg.Logger, "request failed", failLogBurst, failLogPeriod),
 	}
 	for range cfg.Depth + 1 {
 		s.jobs <- &job{reqs: make([]*ring.Request, 0, cfg.MaxIovecs), iov: make([][]byte, 0, cfg.MaxIovecs)}
@@ -271,7 +281,7 @@ func (s *Scheduler) complete(j *job, err error) {
 		switch {
 		case err != nil:
 			s.stats.Errors.Add(1)
-			if !(r.Op == ring.WriteZeroes && disk.Errno(err) == syscall.EOPNOTSUPP) {
+			if !(r.Op == ring.WriteZeroes && disk.Errno(err) == syscall.EOPNOTSUPP) && s.failLog.Allow() {
 				s.cfg.Logger.Warn("request failed", "op", r.Op.String(), "offset", r.Offset, "length", r.Length, "err", err)
 			}
 		case r.Op == ring.Read || r.Op == ring.Write:
