@@ -40,6 +40,9 @@ type Caps struct {
 	FastZero bool // WriteZeroes honours fastZero
 	// Direct reports O_DIRECT (aio): shown in stats and logs.
 	Direct bool
+	// InMemory: the contents live only in this process (ram), so closing
+	// the driver loses them; a VBD keeps such a driver open across a pause.
+	InMemory bool
 }
 
 // Extent is a run of the disk: data, or a hole that reads as zeros.
