@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/slowopen"
 )
 
 // lock takes the lifecycle lock, or gives up when ctx ends.
@@ -26,6 +27,14 @@ func (v *VBD) unlock() { <-v.life }
 // image chain. Requests that arrive meanwhile wait for Resume. If ctx
 // ends before the requests in flight do, the VBD goes on running and
 // Pause returns ctx's error.
+//
+// A driver whose contents live only in this process (ram) is kept open
+// instead, for Resume to take back: closing it would lose the disk.
+//
+// Pause fails only with the VBD still running, or saying otherwise: if
+// the chain cannot be closed cleanly (a VHD footer that cannot be
+// written), it is reopened and the VBD resumed, so that a caller told
+// "failed" does not leave a guest stalled on a disk it believes running.
 func (v *VBD) Pause(ctx context.Context) error {
 	if err := v.lock(ctx); err != nil {
 		return fmt.Errorf("pause: %w", err)
@@ -43,19 +52,46 @@ func (v *VBD) Pause(ctx context.Context) error {
 		v.setState(v.State() &^ PauseRequested)
 		return fmt.Errorf("pause: waiting for the requests in flight: %w", err)
 	}
-	err = drv.Close()
+	if drv.Caps().InMemory {
+		v.kept = drv
+	} else if err := drv.Close(); err != nil {
+		return v.unpause(ctx, err)
+	}
 	v.setState(v.State()&^PauseRequested | Paused)
 	v.log.Info("vbd paused")
-	if err != nil {
-		return fmt.Errorf("close image: %w", err)
-	}
 	return nil
+}
+
+// unpause puts the VBD back into service after its chain failed to close
+// (closeErr) during Pause; the lifecycle lock is held and the scheduler
+// paused. If the chain cannot be reopened either, the VBD stays paused
+// with RESUME_FAILED, and the error says so.
+func (v *VBD) unpause(ctx context.Context, closeErr error) error {
+	v.errors.add(closeErr)
+	spec := v.Spec()
+	drv, err := v.openDriver(ctx, spec)
+	if err == nil && drv.Size() != v.size {
+		drv.Close()
+		err = fmt.Errorf("%w: %s is now %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
+	}
+	if err != nil {
+		v.setState(v.State()&^PauseRequested | Paused | ResumeFailed)
+		v.errors.add(err)
+		v.log.Error("pause: image not closed cleanly, nor reopened: the vbd stays paused", "close_err", closeErr, "reopen_err", err)
+		return fmt.Errorf("pause: closing the image failed (%w) and reopening it too: the disk is paused, resume failed: %w", closeErr, err)
+	}
+	v.chain.Store(&chain{spec: spec, caps: drv.Caps()})
+	v.setState(v.State() &^ PauseRequested)
+	v.sched.Resume(drv)
+	v.log.Warn("pause: image not closed cleanly, reopened: the vbd goes on running", "err", closeErr)
+	return fmt.Errorf("pause: closing the image failed, so it was reopened and the disk goes on running: %w", closeErr)
 }
 
 // Resume reopens the image chain, spec if not empty (else the same one),
 // retrying as blktap does; a chain of another size is refused with
 // EMEDIUMTYPE and the VBD stays paused (RESUME_FAILED) until a correct
-// Resume.
+// Resume. A driver Pause kept (ram) is taken back when spec names it
+// again; another spec replaces it, and its contents go.
 func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if err := v.lock(ctx); err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -70,7 +106,11 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if spec == "" {
 		spec = v.Spec()
 	}
-	drv, err := v.reopen(ctx, spec)
+	drv := v.kept
+	var err error
+	if drv == nil || spec != v.Spec() {
+		drv, err = v.reopen(ctx, spec)
+	}
 	if err == nil && drv.Size() != v.size {
 		drv.Close()
 		err = fmt.Errorf("%w: %s is %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
@@ -80,6 +120,12 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 		v.errors.add(err)
 		return err
 	}
+	if v.kept != nil && v.kept != drv {
+		if err := v.kept.Close(); err != nil {
+			v.log.Warn("close the image resumed away from", "image", v.Spec(), "err", err)
+		}
+	}
+	v.kept = nil
 	v.chain.Store(&chain{spec: spec, caps: drv.Caps()})
 	v.setState(v.State() &^ (Paused | ResumeFailed))
 	v.sched.Resume(drv)
@@ -87,14 +133,19 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	return nil
 }
 
+// reopen opens spec for Resume, trying ReopenTries times ReopenGap
+// apart; an open that does not return in OpenTimeout is not retried.
 func (v *VBD) reopen(ctx context.Context, spec string) (disk.Driver, error) {
 	var err error
 	for try := 0; try < v.opts.ReopenTries; try++ {
 		var drv disk.Driver
-		if drv, err = v.opts.OpenDriver(spec, v.opts.Drivers); err == nil {
+		if drv, err = v.openDriver(ctx, spec); err == nil {
 			return drv, nil
 		}
 		v.log.Warn("reopen failed", "image", spec, "try", try+1, "err", err)
+		if errors.Is(err, slowopen.ErrGaveUp) || errors.Is(err, slowopen.ErrLate) {
+			return nil, err
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -102,6 +153,14 @@ func (v *VBD) reopen(ctx context.Context, spec string) (disk.Driver, error) {
 		}
 	}
 	return nil, err
+}
+
+// openDriver opens spec, giving up after OpenTimeout; a driver that
+// opens after that is closed.
+func (v *VBD) openDriver(ctx context.Context, spec string) (disk.Driver, error) {
+	return slowopen.Do(ctx, &v.opening, v.opts.OpenTimeout, spec,
+		func() (disk.Driver, error) { return v.opts.OpenDriver(spec, v.opts.Drivers) },
+		func(d disk.Driver) { d.Close() })
 }
 
 // Close refuses new requests (ENXIO), completes what is queued, flushes
@@ -120,7 +179,8 @@ func (v *VBD) Close(ctx context.Context) error {
 		v.fence.Unlock()
 		v.setState(v.State() | ShutdownRequested)
 		close(v.stopWatch)
-		go v.shutdown(v.State()&Paused != 0)
+		go v.shutdown(v.State()&Paused != 0, v.kept)
+		v.kept = nil
 	}
 	v.unlock()
 	select {
@@ -131,8 +191,9 @@ func (v *VBD) Close(ctx context.Context) error {
 	}
 }
 
-// shutdown is Close's work, once no request can be submitted any more.
-func (v *VBD) shutdown(paused bool) {
+// shutdown is Close's work, once no request can be submitted any more;
+// kept is the driver a pause kept open, if any.
+func (v *VBD) shutdown(paused bool, kept disk.Driver) {
 	defer close(v.shut)
 	if paused {
 		// Resume on a closed chain is impossible: give the held
@@ -144,6 +205,9 @@ func (v *VBD) shutdown(paused bool) {
 	// and not a closed driver.
 	drv, _ := v.sched.Pause(context.Background())
 	v.shutErr = errors.Join(drv.Flush(), drv.Close())
+	if kept != nil {
+		v.shutErr = errors.Join(v.shutErr, kept.Close())
+	}
 	v.sched.Resume(closedDriver{v.size})
 	v.setState(Closed)
 	v.log.Info("vbd closed")

@@ -13,8 +13,12 @@ import (
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/sched"
+	"gotap.dev/libtap/slowopen"
 	"gotap.dev/libtap/stats"
 )
+
+// DefaultOpenTimeout bounds an image's open when the caller sets none.
+const DefaultOpenTimeout = 30 * time.Second
 
 // Options for Open.
 type Options struct {
@@ -26,6 +30,10 @@ type Options struct {
 	// (blktap: 10 tries, 1 s apart).
 	ReopenTries int
 	ReopenGap   time.Duration
+	// OpenTimeout bounds each reopen (default 30 s): an image that hangs
+	// (a server that stopped answering, a FIFO) fails the Resume with
+	// ETIMEDOUT instead of holding the VBD forever.
+	OpenTimeout time.Duration
 	// StuckAfter: the watchdog logs requests in flight for longer
 	// (default 10 s, as blktap).
 	StuckAfter time.Duration
@@ -47,6 +55,9 @@ func (o *Options) defaults() {
 	}
 	if o.ReopenGap <= 0 {
 		o.ReopenGap = time.Second
+	}
+	if o.OpenTimeout <= 0 {
+		o.OpenTimeout = DefaultOpenTimeout
 	}
 	if o.StuckAfter <= 0 {
 		o.StuckAfter = 10 * time.Second
@@ -79,6 +90,12 @@ type VBD struct {
 	// life serialises the lifecycle (pause, resume, close): a channel,
 	// so that waiting for it honours the caller's context.
 	life chan struct{}
+
+	// kept is the driver a pause kept open (its contents live only in
+	// this process: ram) for Resume to take back; under life.
+	kept disk.Driver
+	// opening guards Resume's opens: at most one that hangs at a time.
+	opening slowopen.Guard
 
 	// fence keeps Submit and Close apart: Submit holds it shared while it
 	// queues a request, Close takes it to set closed, so every request
