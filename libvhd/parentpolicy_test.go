@@ -79,9 +79,8 @@ func TestHostileImagesRefused(t *testing.T) {
 // Chains as they are laid out for real still open, with the parent's
 // data: the parent beside the child, reached through a symbolic link that
 // stays there, from a child named through a linked folder, in a folder
-// the operator allows (by option or environment), and a raw parent on a
-// block device reached through an allowed folder of links (as LVM's
-// /dev/VG/LV), but not without the allowance.
+// the operator allows (by option or environment), and a raw parent on an
+// LVM volume of an allowed volume group, but not without the allowance.
 func TestParentPolicyAdmits(t *testing.T) {
 	pattern := bytes.Repeat([]byte{0x5C}, 1<<20)
 	vhdParent := func(t *testing.T, path string) {
@@ -155,10 +154,11 @@ func TestParentPolicyAdmits(t *testing.T) {
 			allow := []string{shared}
 			return child(t, vm, "leaf.vhd", filepath.Join(vm, "base.vhd"), false, allow), allow
 		}, false, ""},
-		{"block device through an allowed folder of links", func(t *testing.T, dir string) (string, []string) {
-			vg := volumeGroup(t, dir, rawParent)
+		{"raw parent on an LVM volume group's volume", func(t *testing.T, dir string) (string, []string) {
+			vg, lv := vhdtest.VolumeGroup(t, 4<<20)
+			rawParent(t, lv)
 			allow := []string{vg}
-			return child(t, filepath.Join(dir, "vm"), "leaf.vhd", filepath.Join(vg, "base"), true, allow), allow
+			return child(t, filepath.Join(dir, "vm"), "leaf.vhd", lv, true, allow), allow
 		}, false, ""},
 		{"parent in another folder, not allowed", func(t *testing.T, dir string) (string, []string) {
 			other := filepath.Join(dir, "other")
@@ -168,8 +168,9 @@ func TestParentPolicyAdmits(t *testing.T) {
 			return path, nil
 		}, false, "not in the child's folder"},
 		{"block device, not allowed", func(t *testing.T, dir string) (string, []string) {
-			vg := volumeGroup(t, dir, rawParent)
-			return child(t, filepath.Join(dir, "vm"), "leaf.vhd", filepath.Join(vg, "base"), true, []string{vg}), nil
+			vg, lv := vhdtest.VolumeGroup(t, 4<<20)
+			rawParent(t, lv)
+			return child(t, filepath.Join(dir, "vm"), "leaf.vhd", lv, true, []string{vg}), nil
 		}, false, "a block device is a parent only in an allowed folder"},
 	}
 	for _, tt := range tests {
@@ -219,22 +220,6 @@ func child(t *testing.T, dir, name, parent string, raw bool, allow []string) str
 		t.Fatal(err)
 	}
 	return path
-}
-
-// volumeGroup lays out what LVM (or udev) makes of a volume group: a
-// folder of links to block devices elsewhere, here dir/vg/base to a loop
-// device over a file that fill makes. It returns the folder.
-func volumeGroup(t *testing.T, dir string, fill func(t *testing.T, path string)) string {
-	t.Helper()
-	if os.Geteuid() != 0 && !vhdtest.InCI() {
-		t.Skip("needs root (losetup)")
-	}
-	backing := filepath.Join(dir, "pv.img")
-	fill(t, backing)
-	vg := filepath.Join(dir, "vg")
-	mkdirAll(t, vg)
-	symlink(t, vhdtest.LoopDevice(t, backing), filepath.Join(vg, "base"))
-	return vg
 }
 
 func symlink(t *testing.T, target, link string) {

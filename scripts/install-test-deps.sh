@@ -19,6 +19,11 @@ declare -A pkg_of=(
 	[tmux]=tmux
 	[qemu-nbd]=qemu-utils
 	[nbdkit]=nbdkit # make bench's peer
+	[losetup]=mount # block-device parents
+	[pvcreate]=lvm2 # a parent on an LVM volume group
+	[vgcreate]=lvm2
+	[lvcreate]=lvm2
+	[dmsetup]=dmsetup
 )
 
 missing=()

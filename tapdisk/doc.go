@@ -63,6 +63,25 @@
 //	                   (faster first writes; see Durability)
 //	--flush-interval D make written data durable at least every D
 //	                   (default 5s; 0: only when the client flushes)
+//	--parent-dir DIR   VHD: also accept parents under DIR (repeatable;
+//	                   see Parents)
+//
+// # Parents
+//
+// A VHD chain's parents come from the image itself (its parent locators,
+// or with a null parent UUID a raw parent), so an image from elsewhere
+// must not make tapdisk serve another file or disk. A parent is opened
+// only if, every symbolic link followed, it is a regular file in its
+// child's folder, or a regular file or block device under a folder
+// allowed by --parent-dir or $GOTAP_PARENT_DIRS (colon-separated; it also
+// covers the opens tap-ctl asks for); an LVM volume group's /dev/VG is
+// such a folder. FIFOs, sockets, character devices and directories are
+// never parents nor images, and never waited on; a raw parent must cover
+// its child's size. An image whose block table places a block over its
+// metadata, another block or its footer is refused unless opened
+// read-only (-R), where reading it harms nothing. Each refusal names the
+// image, the locator and the rule; a refused parent is EACCES to tap-ctl.
+// vhd-util check reports the same.
 //
 // # Durability
 //

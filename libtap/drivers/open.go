@@ -22,6 +22,9 @@ type Options struct {
 	// vhd: make written data durable at least this often (0: never
 	// unasked); see vhd.Options.
 	FlushInterval time.Duration
+	// vhd: folders allowed to hold parents beside the child's own
+	// (tapdisk --parent-dir; see libvhd.OpenOptions.ParentDirs).
+	ParentDirs []string
 }
 
 // Open opens spec ("vhd:/srv/a.vhd", "aio:/dev/sdb", "ram:64M",
@@ -35,7 +38,7 @@ func Open(spec string, opts Options) (disk.Driver, error) {
 	case "aio":
 		return aio.Open(s.Path, aio.Options{ReadOnly: opts.ReadOnly, NoDirect: opts.NoDirect})
 	case "vhd":
-		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval})
+		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval, ParentDirs: opts.ParentDirs})
 	case "ram":
 		return ram.Open(s.Path, opts.ReadOnly)
 	case "nbd":

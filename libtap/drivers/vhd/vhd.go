@@ -4,6 +4,7 @@ package vhd
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"gotap.dev/libtap/disk"
@@ -26,13 +27,18 @@ type Options struct {
 	// memory when no client flushes: what a power cut, or with
 	// DeferMetadata a crash, can take. 0: no periodic flush.
 	FlushInterval time.Duration
+	// ParentDirs: see libvhd.OpenOptions.ParentDirs.
+	ParentDirs []string
 }
 
 // Open opens the chain whose leaf is path, locked as libvhd locks it:
 // written exclusively, parents shared (EBUSY if another process
-// conflicts).
+// conflicts). A parent the parent policy refuses fails with EACCES.
 func Open(path string, opts Options) (*Disk, error) {
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata})
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, ParentDirs: opts.ParentDirs})
+	if errors.Is(err, libvhd.ErrParentRefused) {
+		return nil, fmt.Errorf("vhd: %w (%w)", err, syscall.EACCES)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vhd: %w", err)
 	}
