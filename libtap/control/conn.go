@@ -6,13 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"syscall"
 	"time"
 
 	"gotap.dev/libtap/peercred"
 )
+
+// msgRefused is logged for a peer of another uid (rate-limited).
+const msgRefused = "control connection refused"
 
 // errLineTooLong: a request line exceeded MaxLine.
 var errLineTooLong = Errorf(syscall.EMSGSIZE, "request line longer than %d bytes", MaxLine)
@@ -22,15 +24,18 @@ var errLineTooLong = Errorf(syscall.EMSGSIZE, "request line longer than %d bytes
 // trust what follows it.
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	if err := peercred.Check(c, s.uid); err != nil {
-		s.log.Warn("control connection refused", "err", err)
-		s.write(c, nil, nil, err)
+		if s.refused.Allow() {
+			s.log.Warn(msgRefused, "err", err)
+		}
+		s.write(ctx, c, nil, nil, err)
 		return
 	}
 	r := bufio.NewReader(c)
 	for {
+		s.awaitRequest(ctx, c)
 		line, readErr := readLine(r)
 		if errors.Is(readErr, errLineTooLong) {
-			s.write(c, nil, nil, readErr)
+			s.write(ctx, c, nil, nil, readErr)
 			return
 		}
 		if line = bytes.TrimSpace(line); len(line) > 0 && !s.request(ctx, c, line) {
@@ -62,29 +67,29 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 func (s *Server) request(ctx context.Context, c *net.UnixConn, line []byte) bool {
 	var h Header
 	if err := json.Unmarshal(line, &h); err != nil {
-		return s.write(c, nil, nil, Errorf(syscall.EINVAL, "malformed request: %v", err))
+		return s.write(ctx, c, nil, nil, Errorf(syscall.EINVAL, "malformed request: %v", err))
 	}
 	switch {
 	case h.V != 0 && h.V != Version:
-		return s.write(c, h.ID, nil, Errorf(syscall.EPROTONOSUPPORT, "protocol version %d: this tapdisk speaks %d", h.V, Version))
+		return s.write(ctx, c, h.ID, nil, Errorf(syscall.EPROTONOSUPPORT, "protocol version %d: this tapdisk speaks %d", h.V, Version))
 	case h.Op == "":
-		return s.write(c, h.ID, nil, Errorf(syscall.EINVAL, `request has no "op"`))
+		return s.write(ctx, c, h.ID, nil, Errorf(syscall.EINVAL, `request has no "op"`))
 	case h.Op == OpWatch:
 		return s.watch(ctx, c, h.ID, line)
 	}
 	op, ok := ops[h.Op]
 	if !ok {
-		return s.write(c, h.ID, nil, Errorf(syscall.ENOSYS, "unknown op %q", h.Op))
+		return s.write(ctx, c, h.ID, nil, Errorf(syscall.ENOSYS, "unknown op %q", h.Op))
 	}
 	start := time.Now()
 	result, err := op(ctx, s.h, line)
 	s.log.Debug("control request", "op", h.Op, "id", string(h.ID), "took", time.Since(start), "err", err)
-	return s.write(c, h.ID, result, err)
+	return s.write(ctx, c, h.ID, result, err)
 }
 
 // write sends one reply: result, or err as errno and message. It reports
 // whether the connection is still usable.
-func (s *Server) write(w io.Writer, id json.RawMessage, result any, err error) bool {
+func (s *Server) write(ctx context.Context, c *net.UnixConn, id json.RawMessage, result any, err error) bool {
 	rep := Reply{V: Version, ID: id, OK: err == nil}
 	if err != nil {
 		e := asError(err)
@@ -92,12 +97,13 @@ func (s *Server) write(w io.Writer, id json.RawMessage, result any, err error) b
 	} else if result != nil {
 		b, merr := json.Marshal(result)
 		if merr != nil {
-			return s.write(w, id, nil, merr)
+			return s.write(ctx, c, id, nil, merr)
 		}
 		rep.Result = b
 	}
 	b, _ := json.Marshal(rep) // a Reply of raw JSON and strings always marshals
-	if _, werr := w.Write(append(b, '\n')); werr != nil {
+	s.awaitReply(ctx, c)
+	if _, werr := c.Write(append(b, '\n')); werr != nil {
 		s.log.Debug("control reply not sent", "err", werr)
 		return false
 	}

@@ -8,24 +8,59 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync"
 	"time"
+
+	"gotap.dev/libtap/accept"
+	"gotap.dev/libtap/ratelog"
 )
 
 // Server answers control requests on a Unix socket with a Handler.
 type Server struct {
-	h   Handler
-	log *slog.Logger
-	uid int // peers must run as this uid or as root
-	wg  sync.WaitGroup
+	h    Handler
+	log  *slog.Logger
+	uid  int // peers must run as this uid or as root
+	max  int
+	idle time.Duration
+	// refused rate-limits the line about each refused peer: another
+	// user may open thousands of connections a second.
+	refused *ratelog.Limiter
 }
 
-// NewServer makes a server for h; log may be nil (slog.Default).
-func NewServer(h Handler, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
+// Options configure a Server; zero fields take the defaults.
+type Options struct {
+	Log *slog.Logger // nil: slog.Default()
+	// MaxConns is how many connections are served at once
+	// (DefaultMaxConns); one more is closed at once.
+	MaxConns int
+	// IdleTimeout is how long a client may take to send each request
+	// and to take each reply (DefaultIdleTimeout): one that idles longer
+	// is hung up, and its slot goes to the next.
+	IdleTimeout time.Duration
+}
+
+// The defaults: room for tap-ctl, tapmon and a few scripts at once. A
+// minute between requests is plenty for a client that works between
+// them (xmsnap creates a snapshot between pause and resume); peers of
+// another uid are refused at once, so they hold a slot only that long.
+const (
+	DefaultMaxConns    = 16
+	DefaultIdleTimeout = time.Minute
+)
+
+// NewServer makes a server for h.
+func NewServer(h Handler, opts Options) *Server {
+	s := &Server{h: h, log: opts.Log, uid: os.Geteuid(), max: opts.MaxConns, idle: opts.IdleTimeout}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
-	return &Server{h: h, log: log, uid: os.Geteuid()}
+	if s.max <= 0 {
+		s.max = DefaultMaxConns
+	}
+	if s.idle <= 0 {
+		s.idle = DefaultIdleTimeout
+	}
+	s.refused = ratelog.New(s.log, msgRefused, 1, 10*time.Second)
+	return s
 }
 
 // Listen creates the control socket at path with mode 0600, replacing a
@@ -49,29 +84,19 @@ func Listen(path string) (*net.UnixListener, error) {
 // Serve accepts connections until ctx is done, then closes the listener,
 // cancels the operations in progress, lets their replies go out (the
 // reply to the detach that made tapdisk exit, say) and closes every
-// connection; it returns nil once they are all finished. It returns an error only if accepting
-// fails otherwise.
-func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer s.wg.Wait()
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	for {
-		c, err := ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("control accept: %w", err)
+// connection; it returns once they are all finished. Accept errors (out
+// of file descriptors) never end it (package accept).
+func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) {
+	opts := accept.Options{Max: s.max, Handshake: s.idle, Log: s.log.With("frontend", "control")}
+	accept.Serve(ctx, ln, opts, func(nc net.Conn) {
+		c, ok := nc.(*net.UnixConn)
+		if !ok {
+			return // a Unix listener accepts nothing else
 		}
-		s.wg.Go(func() {
-			defer c.Close()
-			stop := context.AfterFunc(ctx, func() { hangUp(c) })
-			defer stop()
-			s.serveConn(ctx, c)
-		})
-	}
+		stop := context.AfterFunc(ctx, func() { hangUp(c) })
+		defer stop()
+		s.serveConn(ctx, c)
+	})
 }
 
 // replyGrace bounds how long a reply may take to go out once the server
@@ -83,4 +108,23 @@ const replyGrace = time.Second
 func hangUp(c *net.UnixConn) {
 	c.SetReadDeadline(time.Now())
 	c.SetWriteDeadline(time.Now().Add(replyGrace))
+}
+
+// awaitRequest gives the client the idle timeout to send its next
+// request; once the server is stopping, hangUp's deadlines stand.
+func (s *Server) awaitRequest(ctx context.Context, c *net.UnixConn) {
+	c.SetReadDeadline(time.Now().Add(s.idle))
+	if ctx.Err() != nil {
+		hangUp(c)
+	}
+}
+
+// awaitReply gives the client the idle timeout to take the reply about
+// to be written (a watch's too); once the server is stopping, hangUp's
+// deadlines stand.
+func (s *Server) awaitReply(ctx context.Context, c *net.UnixConn) {
+	c.SetWriteDeadline(time.Now().Add(s.idle))
+	if ctx.Err() != nil {
+		hangUp(c)
+	}
 }

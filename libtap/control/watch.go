@@ -19,13 +19,13 @@ import (
 func (s *Server) watch(ctx context.Context, c *net.UnixConn, id json.RawMessage, line []byte) bool {
 	req, err := decodeRequest(line, WatchRequest{Minor: -1})
 	if err != nil {
-		return s.write(c, id, nil, err)
+		return s.write(ctx, c, id, nil, err)
 	}
 	tick := time.NewTicker(req.interval())
 	defer tick.Stop()
 	for {
 		infos, err := s.snapshot(ctx, req.Minor)
-		if !s.write(c, id, infos, err) || err != nil {
+		if !s.write(ctx, c, id, infos, err) || err != nil {
 			return false
 		}
 		select {
