@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 
 	"gotap.dev/libtap/cli"
 
@@ -49,7 +50,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer logFile.Close()
 	ctx, stop := untilSignal(ctx)
 	defer stop()
-	if err := serve(ctx, &f, stdout, log); err != nil {
+	served := goTask("shutdown", func() error { return serve(ctx, &f, stdout, log) })
+	select {
+	case <-served.done:
+	case <-ctx.Done():
+		// A second signal now kills at once, as it does by default.
+		stop()
+	}
+	if err := served.wait(shutdownLimit); err != nil {
 		log.Error("tapdisk failed", "err", err)
 		if errors.Is(err, syscall.EBUSY) {
 			return exitBusy
@@ -58,6 +66,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// Shutdown's time limits. Control requests are cancelled first: one
+// still running controlGrace later is stuck (an open blocked on its
+// image) and is left behind. shutdownLimit bounds the whole shutdown,
+// from the signal: past it tapdisk exits 1 without waiting for what is
+// stuck (a request in a hung device), which leaves the images as a kill
+// -9 would, and they survive that (Durability in doc.go). It is longer
+// than the clean path's waits together (control, minors, TCP).
+const (
+	controlGrace  = 5 * time.Second
+	shutdownLimit = controlGrace + 2*shutdownGrace + 10*time.Second
+)
 
 // serve runs the daemon until ctx ends or its last minor is detached.
 func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) error {
@@ -90,8 +110,8 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	// image is open, so that a script never gets a dead socket's path.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ctlDone := make(chan error, 1)
-	go func() { ctlDone <- control.NewServer(d, log).Serve(ctx, ln) }()
+	srv := control.NewServer(d, control.Options{Log: log})
+	ctl := goTask("control server", func() error { srv.Serve(ctx, ln); return nil })
 
 	uris, err := openImages(ctx, d, f)
 	if err == nil {
@@ -105,7 +125,8 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 			log.Info("shutting down", "cause", context.Cause(ctx))
 		case <-d.empty:
 			log.Info("last minor detached: exiting")
-		case err = <-ctlDone:
+		case <-ctl.done:
+			log.Error("control server stopped: exiting")
 		}
 	}
 	// Stop taking control requests first, so nothing opens behind us;
@@ -114,7 +135,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	// image that failed to open leaves the run directory as it was: the
 	// minors give up their markers, the sockets go.
 	cancel()
-	err = errors.Join(err, <-ctlDone)
+	err = errors.Join(err, ctl.wait(controlGrace))
 	err = errors.Join(err, d.closeAll())
 	return errors.Join(err, stopTCP(d, tcpDone))
 }
