@@ -19,7 +19,9 @@ import (
 )
 
 // daemon is the table of minors this tapdisk serves; it is the control
-// protocol's Handler. Lock order: daemon.mu, then a minor's mu.
+// protocol's Handler. daemon.mu guards the table only, and is never held
+// while waiting on a minor: list and stats never wait on a lifecycle
+// operation of any minor (see minor).
 type daemon struct {
 	dir       rundir.Dir
 	pid       int
@@ -30,6 +32,9 @@ type daemon struct {
 	// opened (each request adds its own read-only and no-direct flags).
 	drivers drivers.Options
 	tcp     *nbd.Server // every minor by number; nil without --tcp
+	// openWait bounds an image's open, and each reopen of a resume
+	// (0: vbd.DefaultOpenTimeout).
+	openWait time.Duration
 
 	mu     sync.Mutex
 	minors map[int]*minor
@@ -87,8 +92,20 @@ func (d *daemon) newMinor(n int) (*minor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &minor{n: n, hold: hold}, nil
+	return makeMinor(n, hold, d.lockWait()), nil
 }
+
+func (d *daemon) openTimeout() time.Duration {
+	if d.openWait > 0 {
+		return d.openWait
+	}
+	return vbd.DefaultOpenTimeout
+}
+
+// lockWait bounds the wait for another operation on the same minor:
+// longer than an open may take, so a request queued behind one that
+// times out still runs.
+func (d *daemon) lockWait() time.Duration { return d.openTimeout() + 5*time.Second }
 
 // attachFree attaches the lowest free minor of the run directory, for
 // an image of the command line: the allocator tap-ctl allocate uses
@@ -102,7 +119,7 @@ func (d *daemon) attachFree() (int, error) {
 	n := hold.Minor()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.minors[n] = &minor{n: n, hold: hold}
+	d.minors[n] = makeMinor(n, hold, d.lockWait())
 	return n, nil
 }
 
@@ -119,12 +136,13 @@ func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.Ope
 	}
 	d.mu.Unlock()
 	opts := vbd.Options{
-		Drivers:   d.driverOptions(req),
-		RingSlots: d.ringSlots,
-		Sched:     sched.Config{Depth: d.depth, Timeout: req.RequestTimeout()},
-		Logger:    d.log,
+		Drivers:     d.driverOptions(req),
+		RingSlots:   d.ringSlots,
+		Sched:       sched.Config{Depth: d.depth, Timeout: req.RequestTimeout()},
+		OpenTimeout: d.openTimeout(),
+		Logger:      d.log,
 	}
-	rep, err := m.open(d, req.Image, opts)
+	rep, err := m.open(ctx, d, req.Image, opts)
 	if err != nil && !attached {
 		// Open attached it for this request only: undo that.
 		d.forget(m)
@@ -139,14 +157,21 @@ func (d *daemon) driverOptions(req control.OpenRequest) drivers.Options {
 	return o
 }
 
-// forget removes a minor that has no image open.
+// forget removes a minor that has no image open and that no operation
+// holds. It keeps the minor's lock, so that a request that found the
+// minor before it went waits and then fails, rather than act on it.
 func (d *daemon) forget(m *minor) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.minors[m.n] == m && !m.isOpen() {
-		delete(d.minors, m.n)
-		d.release(m)
+	if d.minors[m.n] != m || !m.tryLock() {
+		return
 	}
+	if m.isOpen() {
+		m.unlock()
+		return
+	}
+	delete(d.minors, m.n)
+	d.release(m)
 }
 
 func (d *daemon) Pause(ctx context.Context, n int) error {
@@ -154,7 +179,7 @@ func (d *daemon) Pause(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	return m.withVBD(func(v *vbd.VBD) error { return v.Pause(ctx) })
+	return m.withVBD(ctx, "pause", func(v *vbd.VBD) error { return v.Pause(ctx) })
 }
 
 func (d *daemon) Resume(ctx context.Context, n int, image string) error {
@@ -162,7 +187,7 @@ func (d *daemon) Resume(ctx context.Context, n int, image string) error {
 	if err != nil {
 		return err
 	}
-	return m.withVBD(func(v *vbd.VBD) error { return v.Resume(ctx, image) })
+	return m.withVBD(ctx, "resume", func(v *vbd.VBD) error { return v.Resume(ctx, image) })
 }
 
 func (d *daemon) Close(ctx context.Context, n int) error {
@@ -180,9 +205,13 @@ func (d *daemon) Detach(_ context.Context, n int) error {
 	switch {
 	case m == nil:
 		return control.Errorf(syscall.ENOENT, "minor %d is not attached", n)
+	case !m.tryLock():
+		return control.Errorf(syscall.EBUSY, "minor %d is busy: an operation on it is running", n)
 	case m.isOpen():
+		m.unlock()
 		return control.Errorf(syscall.EBUSY, "minor %d has an image open: close it first", n)
 	}
+	// The lock stays taken: see forget.
 	delete(d.minors, n)
 	d.release(m)
 	d.log.Info("minor detached", "minor", n)
