@@ -38,6 +38,25 @@
 // socket. A tapdisk started without images exits once the last minor it
 // was given is detached, as blktap's does when tap-ctl spawned it.
 //
+// # Who may connect
+//
+// Every socket checks who is at the other end. The control socket and
+// the NBD sockets let in root and tapdisk's own uid only, by the peer's
+// credentials (SO_PEERCRED), whatever their mode; others are logged and
+// disconnected before the NBD handshake. Over TCP, loopback included
+// (any local user can reach it), a client must start TLS and present a
+// certificate signed by a CA of --tls-ca; anyone who holds one reads and
+// writes every disk, so the CA should be tapdisk's own. Clients:
+//
+//	$ nbdinfo 'nbds://host:10809/0?tls-certificates=DIR'
+//	$ qemu-img info --object tls-creds-x509,id=tls0,endpoint=client,dir=DIR \
+//	    --image-opts driver=nbd,server.type=inet,server.host=host,server.port=10809,export=0,tls-creds=tls0
+//
+// where DIR holds ca-cert.pem, client-cert.pem and client-key.pem. TLS
+// with a pre-shared key (libnbd's tls-psk-file) is not supported: Go's
+// TLS has no PSK. Plain TCP, or TLS without client certificates, only
+// with --tcp-insecure, and never in clear beyond loopback.
+//
 // On SIGTERM or SIGINT tapdisk stops taking requests, lets those in flight
 // complete, closes every image (flushing, and writing VHD footers and
 // batmaps), removes its sockets and exits 0.
@@ -51,9 +70,15 @@
 //	-D, --no-direct    buffered I/O instead of O_DIRECT (aio)
 //	-t, --timeout SECS give up retrying a request after SECS (default 120)
 //	--tcp ADDR         also serve every minor over TCP, export name = minor;
-//	                   ADDR without a host listens on loopback only
+//	                   ADDR without a host listens on loopback only; needs
+//	                   --tls-cert, --tls-key and --tls-ca, or --tcp-insecure
 //	--tls-cert FILE, --tls-key FILE
-//	                   TLS for --tcp (required beyond loopback)
+//	                   the server's TLS certificate and key (PEM)
+//	--tls-ca FILE      CA certificates (PEM): TCP clients must present a
+//	                   certificate one of them signed
+//	--tcp-insecure     serve TCP clients unauthenticated (in clear on
+//	                   loopback, or TLS without --tls-ca): any local user
+//	                   can then read and write every disk
 //	--log-file FILE    log there instead of stderr
 //	--log-level LEVEL  debug, info, warn or error (default info)
 //	--log-format FMT   text or json (default text)

@@ -16,9 +16,11 @@ type flags struct {
 	ReadOnly      bool          `short:"R" help:"Open the images given read-only."`
 	NoDirect      bool          `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
 	Timeout       int           `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
-	TCP           string        `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number. An ADDR without a host (:10809) is loopback; any other address needs --tls-cert and --tls-key."`
-	TLSCert       string        `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp."`
-	TLSKey        string        `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp."`
+	TCP           string        `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number, to clients with a certificate from --tls-ca only (needs --tls-cert, --tls-key, --tls-ca, or --tcp-insecure). An ADDR without a host (:10809) is loopback."`
+	TLSCert       string        `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp (PEM)."`
+	TLSKey        string        `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp (PEM)."`
+	TLSCA         string        `name:"tls-ca" type:"existingfile" placeholder:"FILE" help:"CA certificates (PEM) for --tcp: a client must present a certificate one of them signed. Anyone holding such a certificate reads and writes every disk, so use a CA of its own."`
+	TCPInsecure   bool          `name:"tcp-insecure" help:"Let --tcp serve clients it does not authenticate: in clear on loopback, or with --tls-cert but no --tls-ca. INSECURE: any local user (and, with TLS beyond loopback, anyone who can reach ADDR) can then read and write every disk."`
 	LogFile       string        `placeholder:"FILE" help:"Log to FILE (appending) instead of stderr."`
 	LogLevel      string        `default:"info" enum:"debug,info,warn,error" help:"Least severe messages logged: debug, info, warn or error."`
 	LogFormat     string        `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
@@ -55,7 +57,8 @@ func parse(args []string, stdout, stderr io.Writer) (f flags, err error) {
 	return f, f.check()
 }
 
-// check refuses what kong cannot: bad images, numbers, TLS halves.
+// check refuses what kong cannot: bad images, numbers, TCP without
+// client authentication.
 func (f *flags) check() error {
 	for _, img := range f.Images {
 		if _, err := disk.ParseSpec(img); err != nil {
@@ -69,10 +72,24 @@ func (f *flags) check() error {
 		return cli.Usagef("--flush-interval %v: want a duration >= 0", f.FlushInterval)
 	case f.RingSlots <= 0 || f.Depth <= 0 || f.Procs <= 0:
 		return cli.Usagef("--ring-slots, --depth and --procs must be > 0")
+	}
+	return f.checkTCP()
+}
+
+// checkTCP refuses a --tcp that would let in clients nobody vouched for,
+// unless --tcp-insecure says so, and TLS flags that would do nothing.
+func (f *flags) checkTCP() error {
+	switch {
 	case (f.TLSCert == "") != (f.TLSKey == ""):
 		return cli.Usagef("--tls-cert and --tls-key go together")
-	case f.TLSCert != "" && f.TCP == "":
-		return cli.Usagef("--tls-cert needs --tcp")
+	case f.TCP == "" && (f.TLSCert != "" || f.TLSCA != "" || f.TCPInsecure):
+		return cli.Usagef("--tls-cert, --tls-key, --tls-ca and --tcp-insecure need --tcp")
+	case f.TLSCA != "" && f.TLSCert == "":
+		return cli.Usagef("--tls-ca needs --tls-cert and --tls-key")
+	case f.TLSCA != "" && f.TCPInsecure:
+		return cli.Usagef("--tls-ca verifies clients, --tcp-insecure says not to: give one")
+	case f.TCP != "" && f.TLSCA == "" && !f.TCPInsecure:
+		return cli.Usagef("--tcp needs --tls-cert, --tls-key and --tls-ca (clients must present a certificate), or --tcp-insecure to let any local user read and write every disk")
 	}
 	return nil
 }

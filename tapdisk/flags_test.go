@@ -23,7 +23,12 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"--frobnicate"}, exitUsage, "", "unknown flag"},
 		{"tls half", []string{"--tcp", ":0", "--tls-key", "flags.go"}, exitUsage, "", "--tls-cert and --tls-key go together"},
 		{"bad timeout", []string{"-t", "0"}, exitUsage, "", "--timeout"},
-		{"tcp beyond loopback without tls", []string{"--run-dir", dir, "--tcp", "0.0.0.0:0"}, exitFail, "", "without TLS"},
+		{"tcp without client authentication", []string{"--tcp", ":0"}, exitUsage, "", "or --tcp-insecure"},
+		{"tls without client ca", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go"}, exitUsage, "", "--tls-ca"},
+		{"client ca and insecure", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go", "--tls-ca", "flags.go", "--tcp-insecure"}, exitUsage, "", "give one"},
+		{"client ca without a certificate", []string{"--tcp", ":0", "--tls-ca", "flags.go"}, exitUsage, "", "--tls-ca needs --tls-cert"},
+		{"insecure without tcp", []string{"--tcp-insecure"}, exitUsage, "", "need --tcp"},
+		{"insecure beyond loopback without tls", []string{"--run-dir", dir, "--tcp", "0.0.0.0:0", "--tcp-insecure"}, exitFail, "", "without TLS"},
 		{"missing image", []string{"--run-dir", dir, "aio:/nonexistent"}, exitFail, "", "no such file"},
 	}
 	for _, tt := range tests {

@@ -16,21 +16,22 @@ func startTCP(ctx context.Context, d *daemon, f *flags) (<-chan error, error) {
 	}
 	var cfg *tls.Config
 	if f.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
+		var err error
+		if cfg, err = nbd.ServerTLS(f.TLSCert, f.TLSKey, f.TLSCA); err != nil {
+			return nil, err
 		}
-		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	}
 	ln, err := nbd.ListenTCP(f.tcpAddr(), cfg)
 	if err != nil {
 		return nil, err
 	}
-	d.tcp = nbd.NewServer(nbd.Options{Logger: d.log, TLS: cfg, TLSRequired: cfg != nil})
+	// Serve would refuse a listener whose clients go unverified without
+	// --tcp-insecure; flags.check has refused such a command line.
+	d.tcp = nbd.NewServer(nbd.Options{Logger: d.log, TLS: cfg, TLSRequired: cfg != nil, InsecureTCP: f.TCPInsecure})
 	done := make(chan error, 1)
 	// Not ctx: shutdown stops it (stopTCP), after the control socket.
 	go func() { done <- d.tcp.Serve(context.WithoutCancel(ctx), ln) }()
-	d.log.Info("serving over tcp", "addr", ln.Addr().String(), "tls", cfg != nil)
+	d.log.Info("serving over tcp", "addr", ln.Addr().String(), "tls", cfg != nil, "client_certificates", f.TLSCA != "")
 	return done, nil
 }
 

@@ -3,8 +3,10 @@
 // driver too.
 //
 // A Server has named exports (a *vbd.VBD each) and serves them on any
-// listener: a Unix socket per VBD (tapdisk) or TCP (ListenTCP, loopback
-// unless TLS is configured). Each connection negotiates in fixed newstyle
+// listener: a Unix socket per VBD (tapdisk), whose peers must be root or
+// the server's own user (peer.go), or TCP (ListenTCP), whose clients
+// must present a certificate TLS verifies unless made insecure
+// (listen.go, tlsconfig.go). Each connection negotiates in fixed newstyle
 // (handshake.go), then a reader goroutine reads every request straight
 // into a ring slot and submits it; the connection is the slot's Owner, so
 // completions hand the slot to the connection's writer goroutine, which
@@ -20,9 +22,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/ratelog"
 	"gotap.dev/libtap/ring"
 )
 
@@ -40,14 +44,23 @@ type Options struct {
 	Logger *slog.Logger
 	TLS    *tls.Config // enables NBD_OPT_STARTTLS
 	// TLSRequired refuses everything but STARTTLS and ABORT before TLS.
-	// Serve also requires TLS on a TCP listener that is not loopback.
+	// On TCP, TLS is always required when configured (needTLS).
 	TLSRequired bool
+	// InsecureTCP lets a TCP listener serve clients it does not
+	// authenticate (in clear on loopback, or TLS that verifies no client
+	// certificate): anyone who can connect then reads and writes every
+	// export. Without it Serve refuses such a listener.
+	InsecureTCP bool
 }
 
 // Server serves exports to NBD clients.
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	uid  int // Unix-socket peers must run as this uid or as root (admit)
+	// refused rate-limits the line about each client turned away: a
+	// local user, or anyone over TCP, may try thousands a second.
+	refused *ratelog.Limiter
 
 	mu        sync.Mutex
 	exports   map[string]Export
@@ -61,13 +74,16 @@ func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		opts:      opts,
 		log:       opts.Logger.With("frontend", "nbd"),
+		uid:       os.Geteuid(),
 		exports:   make(map[string]Export),
 		conns:     make(map[*conn]struct{}),
 		listeners: make(map[net.Listener]struct{}),
 	}
+	s.refused = ratelog.New(s.log, msgRefused, 1, refusedEvery)
+	return s
 }
 
 // Add serves e under name. A server with a single export serves it under
@@ -120,12 +136,9 @@ func (s *Server) names() []string {
 // it lets the connections it accepted finish what is in flight, closes
 // them and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	needTLS := s.opts.TLSRequired
-	if nonLoopbackTCP(ln.Addr()) {
-		if s.opts.TLS == nil {
-			return fmt.Errorf("nbd: refusing to serve %s without TLS: not a loopback address", ln.Addr())
-		}
-		needTLS = true
+	needTLS, err := s.needTLS(ln.Addr())
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	if s.down {
@@ -152,6 +165,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				return nil
 			}
 			return fmt.Errorf("nbd: accept on %s: %w", ln.Addr(), err)
+		}
+		if !s.admit(nc) {
+			continue
 		}
 		c := newConn(s, ln, nc, needTLS)
 		if !s.track(c) {

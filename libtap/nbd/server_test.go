@@ -3,12 +3,7 @@ package nbd_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -29,7 +24,7 @@ func TestListenTCPRefusesOtherMachinesWithoutTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close()
-	ln, err = nbd.ListenTCP("0.0.0.0:0", selfSigned(t))
+	ln, err = nbd.ListenTCP("0.0.0.0:0", &tls.Config{})
 	if err != nil {
 		t.Fatalf("ListenTCP with TLS: %v", err)
 	}
@@ -43,7 +38,7 @@ func TestListenTCPRefusesOtherMachinesWithoutTLS(t *testing.T) {
 // TestStartTLS: with TLS required, options before STARTTLS are refused;
 // after it, negotiation and I/O go on inside TLS.
 func TestStartTLS(t *testing.T) {
-	cfg := selfSigned(t)
+	cfg, client := testTLS(t)
 	v, err := vbd.Open(0, "ram:1M", vbd.Options{RingSlots: 4, SlotBuf: 4096})
 	if err != nil {
 		t.Fatal(err)
@@ -64,9 +59,7 @@ func TestStartTLS(t *testing.T) {
 	if typ, _ := c.option(nbd.OptStartTLS, nil); typ != nbd.RepAck {
 		t.Fatalf("NBD_OPT_STARTTLS: %#x; want ACK", typ)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cfg.Certificates[0].Leaf)
-	tc := tls.Client(nc, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	tc := tls.Client(nc, client)
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,27 +127,4 @@ func TestRemoveDrains(t *testing.T) {
 	if errno, _ := keep.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 {
 		t.Errorf("the other export's connection: errno %d", errno)
 	}
-}
-
-// selfSigned makes a TLS config with a fresh certificate for localhost.
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
 }

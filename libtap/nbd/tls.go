@@ -28,6 +28,9 @@ func (c *conn) startTLS(data []byte) error {
 	}
 	tc := tls.Server(c.raw, cfg)
 	if err := tc.HandshakeContext(c.ctx); err != nil {
+		// Where a client without a valid certificate is turned away:
+		// worth more than the debug line every ended negotiation gets.
+		c.srv.logRefused(c.raw.RemoteAddr(), err)
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
 	c.br.Reset(tc)
