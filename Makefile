@@ -37,10 +37,11 @@ test-deps:
 race: test-deps
 	NBD_FIO_RUNTIME=5 $(GO) test -race -timeout 20m ./libtap/... ./tapdisk/...
 
-# A few seconds of each libvhd fuzz target: catches a crasher a change
-# just introduced without turning `make test` into a fuzzing campaign.
+# A fixed number of executions of every fuzz target in the workspace:
+# catches a crasher a change just introduced without turning `make test`
+# into a fuzzing campaign (FUZZTIME=10m makes it one).
 fuzz-smoke:
-	scripts/fuzz-smoke.sh ./libvhd/...
+	scripts/fuzz-smoke.sh $(MODULES)
 
 demo: build test-deps
 	scripts/demo.sh
