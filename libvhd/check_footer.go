@@ -65,10 +65,10 @@ func (c *checker) checkFooters() (ok bool, err error) {
 // checkFooterFields checks each footer field on its own.
 func (c *checker) checkFooterFields() {
 	f, off := &c.footer, c.footerOff
-	if f.Features&featuresReserved == 0 {
+	if f.Features&FeatureReserved == 0 {
 		c.add("footer", off, "features %#x lack the reserved bit 0x2", f.Features)
 	}
-	if f.Features&^(featuresReserved|FeatureTemporary) != 0 {
+	if f.Features&^(FeatureReserved|FeatureTemporary) != 0 {
 		c.add("footer", off, "unknown feature bits in %#x", f.Features)
 	}
 	if f.Version != formatVersion {

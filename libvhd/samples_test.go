@@ -35,7 +35,7 @@ func TestSampleVirtualPCFooter(t *testing.T) {
 	}
 	want := Footer{
 		Cookie:         footerCookie,
-		Features:       featuresReserved,
+		Features:       FeatureReserved,
 		Version:        formatVersion,
 		DataOffset:     0x200,
 		Timestamp:      0x192215f0,
