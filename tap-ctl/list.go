@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 	"gotap.dev/libtap/rundir"
@@ -43,19 +45,51 @@ func (l *listCmd) Run(ctx context.Context, e *env) error {
 	rows := l.filter(rows(tds, minors))
 	switch {
 	case l.JSON:
-		return printJSON(e.stdout, rows)
+		err = printJSON(e.stdout, rows)
 	case isTerminal(e.stdout):
-		return printTable(e.stdout, rows)
+		err = printTable(e.stdout, rows)
+	default:
+		err = printLines(e.stdout, rows)
 	}
-	return printLines(e.stdout, rows)
+	return errors.Join(err, unanswered(tds))
+}
+
+// unanswered is the failure of the tapdisks that are alive but did not
+// answer (hung, or another user's): the listing shows what their
+// markers say of them, and the exit status says it is incomplete.
+func unanswered(tds []tapscan.Tapdisk) error {
+	var errs []error
+	for _, td := range tds {
+		if td.Err == nil || td.Dead {
+			continue
+		}
+		err := td.Err
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%w)", syscall.ETIMEDOUT, err)
+		}
+		errs = append(errs, fmt.Errorf("tapdisk %d did not answer, its minors' state is unknown: %w", td.Pid, err))
+	}
+	return errors.Join(errs...)
 }
 
 // rows orders the listing as blktap does: VBDs, then tapdisks with no
-// VBD, then allocated minors with no tapdisk.
+// VBD, then allocated minors with no tapdisk. A live tapdisk that did not
+// answer has a row, with no state, for each minor its markers give it.
 func rows(tds []tapscan.Tapdisk, minors []rundir.Minor) []row {
 	var vbds, idle, free []row
 	shown := make(map[int]bool)
 	for _, td := range tds {
+		if td.Err != nil && !td.Dead {
+			held := heldBy(td.Pid, minors)
+			for _, m := range held {
+				vbds = append(vbds, row{Pid: ptr(td.Pid), Minor: ptr(m)})
+				shown[m] = true
+			}
+			if len(held) == 0 {
+				idle = append(idle, row{Pid: ptr(td.Pid)})
+			}
+			continue
+		}
 		if len(td.VBDs) == 0 {
 			r := row{Pid: ptr(td.Pid)}
 			if td.Dead {
@@ -75,6 +109,17 @@ func rows(tds []tapscan.Tapdisk, minors []rundir.Minor) []row {
 		}
 	}
 	return append(append(vbds, idle...), free...)
+}
+
+// heldBy are the minors whose markers a live tapdisk holds.
+func heldBy(pid int, minors []rundir.Minor) []int {
+	var held []int
+	for _, m := range minors {
+		if m.Held && m.Pid == pid {
+			held = append(held, m.N)
+		}
+	}
+	return held
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,20 +34,35 @@ type Tapdisk struct {
 	Err  error      // a live tapdisk that did not answer (another user's, say)
 }
 
-// Scan asks every tapdisk of dir for its minors.
+// asking bounds the tapdisks asked at once.
+const asking = 16
+
+// Scan asks every tapdisk of dir for its minors, several at once, so
+// that tapdisks that do not answer cost one askTimeout, not one each.
 func Scan(ctx context.Context, dir rundir.Dir) ([]Tapdisk, error) {
 	ctls, err := dir.List()
 	if err != nil {
 		return nil, err
 	}
-	var tds []Tapdisk
-	for _, ctl := range ctls {
-		td, gone := ask(ctx, dir, ctl)
-		if !gone {
-			tds = append(tds, td)
+	tds := make([]Tapdisk, len(ctls))
+	gone := make([]bool, len(ctls))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, asking)
+	for i, ctl := range ctls {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			tds[i], gone[i] = ask(ctx, dir, ctl)
+		})
+	}
+	wg.Wait()
+	var kept []Tapdisk
+	for i, td := range tds {
+		if !gone[i] {
+			kept = append(kept, td)
 		}
 	}
-	return tds, ctx.Err()
+	return kept, ctx.Err()
 }
 
 // ask lists one tapdisk's minors; gone when it exited meanwhile.
