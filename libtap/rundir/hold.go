@@ -74,7 +74,7 @@ func (d Dir) HoldNew() (*Hold, error) {
 func (d Dir) tryHold(minor int, mayExist bool) (*Hold, error) {
 	path := d.Marker(minor)
 	created := true
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if mayExist && errors.Is(err, fs.ErrExist) {
 		created = false
 		f, err = os.OpenFile(path, os.O_RDWR, 0)

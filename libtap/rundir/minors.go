@@ -69,7 +69,7 @@ func firstFree(claim func(minor int) error) (int, error) {
 }
 
 func (d Dir) createMarker(minor int) error {
-	f, err := os.OpenFile(d.Marker(minor), os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(d.Marker(minor), os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("allocate minor %d: %w", minor, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // Env overrides the default run directory (a flag overrides Env).
@@ -61,12 +62,54 @@ func (d Dir) Marker(minor int) string {
 	return filepath.Join(string(d), "tapdisk", "tapdisk-"+strconv.Itoa(minor))
 }
 
-// Create makes the directory and its tapdisk/ subdirectory. The sockets
-// in it carry their own 0600 mode, so the directory itself may be
-// listed by anyone (tap-ctl list as another user shows the pids).
+// Create makes the directory and its tapdisk/ subdirectory, mode 0700:
+// only their owner (root, for /run/blktap-control) reaches the sockets
+// and markers in them. Another user could otherwise connect to a socket
+// whose mode was loosened, or flock a marker to make its minor look
+// taken. Every program that uses the directory runs as its owner: the
+// control socket refuses other users anyway.
+//
+// A directory already there must be its user's and writable by nobody
+// else (who could replace the sockets in it), or it is refused with
+// EPERM. tapdisk/ is ours and is tightened to 0700 if it is looser (an
+// older gotap made it 0755), and so is a directory named blktap-control,
+// the default's name; a directory named otherwise (--run-dir /srv/x) is
+// left as its owner made it.
 func (d Dir) Create() error {
-	if err := os.MkdirAll(filepath.Join(string(d), "tapdisk"), 0o755); err != nil {
+	markers := filepath.Join(string(d), "tapdisk")
+	if err := os.MkdirAll(markers, 0o700); err != nil {
 		return fmt.Errorf("create run directory: %w", err)
+	}
+	if err := checkDir(string(d), filepath.Base(string(d)) == defaultName); err != nil {
+		return err
+	}
+	return checkDir(markers, true)
+}
+
+// defaultName is the run directory's name wherever it is by default.
+const defaultName = "blktap-control"
+
+// checkDir refuses a directory of another user, or one that others may
+// write; tighten also takes away every access of others.
+func checkDir(path string, tighten bool) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("run directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("run directory %s: not a directory: %w", path, syscall.ENOTDIR)
+	case ok && int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("run directory %s belongs to uid %d, not to us (uid %d), who could replace its sockets: %w",
+			path, st.Uid, os.Geteuid(), syscall.EPERM)
+	case tighten && fi.Mode().Perm()&0o077 != 0:
+		if err := os.Chmod(path, 0o700); err != nil {
+			return fmt.Errorf("run directory: %w", err)
+		}
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("run directory %s is writable by others (mode %v), who could replace its sockets: %w",
+			path, fi.Mode().Perm(), syscall.EPERM)
 	}
 	return nil
 }
