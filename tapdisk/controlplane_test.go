@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -123,5 +126,37 @@ func TestBusyMinor(t *testing.T) {
 	m.unlock()
 	if err := d.Close(ctx, 3); err != nil {
 		t.Errorf("Close once free: %v", err)
+	}
+}
+
+// TestStartWithAnImageThatHangs: tapdisk started on an image whose open
+// hangs exits 1 after --open-timeout, saying why, rather than hang.
+func TestStartWithAnImageThatHangs(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "--run-dir", dir, "--open-timeout", "300ms", "-R", "aio:"+fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("tapdisk still opening a FIFO 10 s later:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitFail || !strings.Contains(stderr.String(), "no answer in 300ms") {
+		t.Errorf("exit status %d after %v; want %d, saying no answer in 300ms:\n%s", code, time.Since(start), exitFail, stderr.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*", "*")); len(left) != 0 {
+		t.Errorf("left in the run directory: %v", left)
 	}
 }

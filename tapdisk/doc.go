@@ -31,7 +31,15 @@
 // minor markers) and exits 1.
 //
 // Images are blktap's TYPE:PATH: vhd:/srv/a.vhd (a VHD chain), aio:/dev/sdb
-// (a raw file or device, O_DIRECT unless -D), ram:64M (a disk in memory).
+// (a raw file or device, O_DIRECT unless -D), ram:64M (a disk in memory;
+// ram:FILE starts as a copy of FILE, never written back). A ram disk
+// takes its memory when it opens, and one larger than the free memory
+// (MemAvailable, and this process's cgroup limits) is refused with ENOMEM;
+// it keeps its data across pause and unpause, and loses it at close.
+//
+// An open that does not return within --open-timeout (an image on a
+// server that stopped answering) fails with ETIMEDOUT; it never holds up
+// list, stats or any other minor's requests.
 //
 // tap-ctl (or a shell: see package gotap.dev/libtap/control) attaches,
 // opens, pauses, resumes, closes and detaches more minors over the control
@@ -69,6 +77,8 @@
 //	-R, --read-only    open the images given read-only
 //	-D, --no-direct    buffered I/O instead of O_DIRECT (aio)
 //	-t, --timeout SECS give up retrying a request after SECS (default 120)
+//	--open-timeout D   give up opening an image, or reopening it for an
+//	                   unpause, after D (default 30s)
 //	--tcp ADDR         also serve every minor over TCP, export name = minor;
 //	                   ADDR without a host listens on loopback only; needs
 //	                   --tls-cert, --tls-key and --tls-ca, or --tcp-insecure

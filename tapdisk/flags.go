@@ -16,6 +16,7 @@ type flags struct {
 	ReadOnly      bool          `short:"R" help:"Open the images given read-only."`
 	NoDirect      bool          `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
 	Timeout       int           `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
+	OpenTimeout   time.Duration `name:"open-timeout" default:"30s" placeholder:"DURATION" help:"Give up opening an image (and each reopen of an unpause) after DURATION: an image on a server that stopped answering, or a FIFO, then fails with ETIMEDOUT instead of holding its minor; what opens later is closed at once."`
 	TCP           string        `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number, to clients with a certificate from --tls-ca only (needs --tls-cert, --tls-key, --tls-ca, or --tcp-insecure). An ADDR without a host (:10809) is loopback."`
 	TLSCert       string        `name:"tls-cert" type:"existingfile" placeholder:"FILE" help:"TLS certificate for --tcp (PEM)."`
 	TLSKey        string        `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp (PEM)."`
@@ -68,6 +69,8 @@ func (f *flags) check() error {
 	switch {
 	case f.Timeout <= 0:
 		return cli.Usagef("--timeout %d: want seconds > 0", f.Timeout)
+	case f.OpenTimeout <= 0:
+		return cli.Usagef("--open-timeout %v: want a duration > 0", f.OpenTimeout)
 	case f.FlushInterval < 0:
 		return cli.Usagef("--flush-interval %v: want a duration >= 0", f.FlushInterval)
 	case f.RingSlots <= 0 || f.Depth <= 0 || f.Procs <= 0:

@@ -23,6 +23,7 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"--frobnicate"}, exitUsage, "", "unknown flag"},
 		{"tls half", []string{"--tcp", ":0", "--tls-key", "flags.go"}, exitUsage, "", "--tls-cert and --tls-key go together"},
 		{"bad timeout", []string{"-t", "0"}, exitUsage, "", "--timeout"},
+		{"bad open timeout", []string{"--open-timeout", "0s"}, exitUsage, "", "--open-timeout"},
 		{"tcp without client authentication", []string{"--tcp", ":0"}, exitUsage, "", "or --tcp-insecure"},
 		{"tls without client ca", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go"}, exitUsage, "", "--tls-ca"},
 		{"client ca and insecure", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go", "--tls-ca", "flags.go", "--tcp-insecure"}, exitUsage, "", "give one"},
