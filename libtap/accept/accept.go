@@ -34,7 +34,12 @@ type Options struct {
 	Max int
 	// Handshake is the deadline a connection starts with; 0 is none.
 	Handshake time.Duration
-	Log       *slog.Logger // nil: slog.Default()
+	// Admit, if set, decides in the loop, before a slot is taken,
+	// whether a connection is served: one refused (and closed) costs no
+	// slot, so refused clients never keep good ones out. It must not
+	// block.
+	Admit func(net.Conn) bool
+	Log   *slog.Logger // nil: slog.Default()
 }
 
 // The pause after a failed accept doubles from minBackoff to maxBackoff;
@@ -87,6 +92,10 @@ func Serve(ctx context.Context, ln net.Listener, o Options, handle func(net.Conn
 			continue
 		}
 		backoff = 0
+		if o.Admit != nil && !o.Admit(nc) {
+			nc.Close()
+			continue
+		}
 		select {
 		case slots <- struct{}{}:
 		default:

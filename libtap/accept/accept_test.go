@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -141,6 +142,31 @@ func servedSoon(t *testing.T, ln net.Listener) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return false
+}
+
+// TestAdmit: a connection Admit refuses is closed and takes no slot.
+func TestAdmit(t *testing.T) {
+	ln := listen(t)
+	var n atomic.Int32
+	admit := func(net.Conn) bool { return n.Add(1)%2 == 0 } // every other one
+	serve(t, ln, Options{Max: 1, Admit: admit}, echo)
+	if served(t, dial(t, ln)) {
+		t.Fatal("a refused connection was served")
+	}
+	held := dial(t, ln)
+	if !served(t, held) {
+		t.Fatal("an admitted connection was not served")
+	}
+	// The only slot is held: a refused connection is closed all the same,
+	// and the next admitted one is closed for want of a slot.
+	for range 2 {
+		if served(t, dial(t, ln)) {
+			t.Fatal("served beyond the limit")
+		}
+	}
+	if got := n.Load(); got != 4 {
+		t.Errorf("Admit called %d times; want 4", got)
+	}
 }
 
 // TestHandshakeDeadline: a client that sends nothing is cut off after
