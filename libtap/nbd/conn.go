@@ -32,7 +32,6 @@ var errBadMagic = errors.New("bad request magic: protocol violation")
 // submits: Complete hands the slot to the writer goroutine.
 type conn struct {
 	srv     *Server
-	ln      net.Listener
 	raw     net.Conn // the socket: deadlines and close act here, under TLS too
 	needTLS bool
 	log     *slog.Logger
@@ -60,10 +59,10 @@ type conn struct {
 	out [64]byte          // writer's scratch
 }
 
-func newConn(s *Server, ln net.Listener, nc net.Conn, needTLS bool) *conn {
+func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
-		srv: s, ln: ln, raw: nc, needTLS: needTLS,
+		srv: s, raw: nc, needTLS: needTLS,
 		log: s.log.With("remote", nc.RemoteAddr().String()),
 		br:  bufio.NewReaderSize(nc, 64<<10),
 		bw:  bufio.NewWriterSize(nc, 64<<10),
@@ -82,6 +81,7 @@ func (c *conn) serve() {
 		c.log.Debug("nbd negotiation ended", "err", err)
 		return
 	}
+	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
 	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
 	written := make(chan struct{})

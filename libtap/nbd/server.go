@@ -18,13 +18,13 @@ package nbd
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"sync"
+	"time"
 
+	"gotap.dev/libtap/accept"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ratelog"
 	"gotap.dev/libtap/ring"
@@ -51,7 +51,23 @@ type Options struct {
 	// certificate): anyone who can connect then reads and writes every
 	// export. Without it Serve refuses such a listener.
 	InsecureTCP bool
+	// MaxConns is how many connections each listener serves at once
+	// (DefaultMaxConns); one more is closed at once.
+	MaxConns int
+	// HandshakeTimeout bounds a client's negotiation, from its
+	// connection to the start of transmission (DefaultHandshakeTimeout).
+	// Transmission has no deadline: a client may stay idle as long as it
+	// likes, and MaxConns bounds how many do.
+	HandshakeTimeout time.Duration
 }
+
+// The defaults: far more connections than any client makes to one disk
+// (QEMU's multi-conn, nbdcopy and fio use a handful), and a negotiation
+// takes a few round trips, well under a second even with TLS.
+const (
+	DefaultMaxConns         = 64
+	DefaultHandshakeTimeout = 10 * time.Second
+)
 
 // Server serves exports to NBD clients.
 type Server struct {
@@ -73,6 +89,12 @@ type Server struct {
 func NewServer(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	s := &Server{
 		opts:      opts,
@@ -134,7 +156,8 @@ func (s *Server) names() []string {
 
 // Serve accepts connections on ln until ctx is done or ln is closed; then
 // it lets the connections it accepted finish what is in flight, closes
-// them and returns.
+// them and returns. Accept errors (out of file descriptors) never end it
+// (package accept); peers admit refuses take no connection slot.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	needTLS, err := s.needTLS(ln.Addr())
 	if err != nil {
@@ -148,39 +171,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
 
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var mine sync.WaitGroup
-	defer mine.Wait()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			delete(s.listeners, ln)
-			s.mu.Unlock()
-			if ctx.Err() != nil {
-				waitClosed(context.Background(), s.drainWhere(func(c *conn) bool { return c.ln == ln }))
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("nbd: accept on %s: %w", ln.Addr(), err)
-		}
-		if !s.admit(nc) {
-			continue
-		}
-		c := newConn(s, ln, nc, needTLS)
-		if !s.track(c) {
-			nc.Close()
-			continue
-		}
-		mine.Add(1)
-		go func() {
-			defer mine.Done()
-			defer s.untrack(c)
-			c.serve()
-		}()
+	opts := accept.Options{
+		Max: s.opts.MaxConns, Handshake: s.opts.HandshakeTimeout,
+		Admit: s.admit, Log: s.log,
 	}
+	accept.Serve(ctx, ln, opts, func(nc net.Conn) {
+		c := newConn(s, nc, needTLS)
+		if !s.track(c) {
+			return
+		}
+		defer s.untrack(c)
+		stop := context.AfterFunc(ctx, c.drain)
+		defer stop()
+		c.serve()
+	})
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Server) track(c *conn) bool {
@@ -246,4 +254,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return waitClosed(ctx, s.drainWhere(func(*conn) bool { return true }))
+}
+
+// negotiated lifts the handshake deadline once the client is in
+// transmission. A drain that came meanwhile stands: drain sets draining
+// before its deadlines, so either it sees the deadline lifted or this
+// sees draining.
+func (c *conn) negotiated() {
+	c.raw.SetDeadline(time.Time{})
+	if c.draining.Load() {
+		c.drain()
+	}
 }
