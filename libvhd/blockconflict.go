@@ -31,22 +31,30 @@ type blockConflict struct {
 	pastFooter bool
 }
 
-// describe is the conflict as a format and its arguments; the format
-// alone names the kind of problem (Check counts problems by kind).
-func (c blockConflict) describe() (string, []any) {
+// format is the conflict's message format, which names its kind (Check
+// counts problems by kind); args are its values. Apart, so that a
+// conflict only counted costs no allocation.
+func (c blockConflict) format() string {
 	switch {
 	case c.pastFooter:
-		return "block %d at %#x-%#x runs past the EOF footer at %#x", []any{c.block, c.off, c.end, c.with.off}
+		return "block %d at %#x-%#x runs past the EOF footer at %#x"
 	case c.withBlock >= 0:
-		return "block %d at %#x-%#x overlaps block %d at %#x-%#x", []any{c.block, c.off, c.end, c.withBlock, c.with.off, c.with.end}
+		return "block %d at %#x-%#x overlaps block %d at %#x-%#x"
 	}
-	return "block %d at %#x-%#x overlaps the %s at %#x-%#x", []any{c.block, c.off, c.end, c.with.name, c.with.off, c.with.end}
+	return "block %d at %#x-%#x overlaps the %s at %#x-%#x"
 }
 
-func (c blockConflict) String() string {
-	format, args := c.describe()
-	return fmt.Sprintf(format, args...)
+func (c blockConflict) args() []any {
+	switch {
+	case c.pastFooter:
+		return []any{c.block, c.off, c.end, c.with.off}
+	case c.withBlock >= 0:
+		return []any{c.block, c.off, c.end, c.withBlock, c.with.off, c.with.end}
+	}
+	return []any{c.block, c.off, c.end, c.with.name, c.with.off, c.with.end}
 }
+
+func (c blockConflict) String() string { return fmt.Sprintf(c.format(), c.args()...) }
 
 // findBlockConflicts calls fn with each conflict of the blocks bat
 // places, blockLen bytes each, in the order of their offsets, until fn

@@ -134,17 +134,31 @@ type problemKind struct{ structure, format string }
 
 // add records a problem, listed if it is among the first of its kind.
 func (c *checker) add(structure string, off int64, format string, args ...any) {
+	if c.counted(structure, format) {
+		c.list(structure, off, format, args...)
+	}
+}
+
+// counted counts a problem and reports whether it is to be listed: a
+// caller with many problems skips building those only counted.
+func (c *checker) counted(structure, format string) bool {
 	if c.perKind == nil {
 		c.perKind = map[problemKind]int{}
 	}
-	family, _, _ := strings.Cut(structure, "[")
-	k := problemKind{family, format}
+	k := kindOf(structure, format)
 	c.perKind[k]++
-	if c.perKind[k] > maxPerKind {
-		return
-	}
+	return c.perKind[k] <= maxPerKind
+}
+
+// list lists a problem counted.
+func (c *checker) list(structure string, off int64, format string, args ...any) {
 	c.problems = append(c.problems, Problem{Path: c.path, Structure: structure, Offset: off, Msg: fmt.Sprintf(format, args...)})
-	c.kinds = append(c.kinds, k)
+	c.kinds = append(c.kinds, kindOf(structure, format))
+}
+
+func kindOf(structure, format string) problemKind {
+	family, _, _ := strings.Cut(structure, "[")
+	return problemKind{family, format}
 }
 
 // finish follows the last problem listed of each kind that had more with

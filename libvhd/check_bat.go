@@ -36,9 +36,8 @@ func (c *checker) checkOverlaps(h Header, bat []uint32) []byte {
 	bad := make([]byte, (len(bat)+7)/8)
 	findBlockConflicts(bat, bitmapSize(h.BlockSize)+int64(h.BlockSize), c.regions, c.footerOff, func(b blockConflict) bool {
 		setBit(bad, b.block)
-		if !c.opts.NoOverlap {
-			format, args := b.describe()
-			c.add("bat", int64(h.TableOffset)+4*int64(b.block), format, args...)
+		if format := b.format(); !c.opts.NoOverlap && c.counted("bat", format) {
+			c.list("bat", int64(h.TableOffset)+4*int64(b.block), format, b.args()...)
 		}
 		return true
 	})

@@ -331,11 +331,10 @@ func (im *Image) checkBlocks(meta []region, opts OpenOptions) error {
 		im.warn(fmt.Sprintf("%v: only safe to read (vhd-util check lists every such block)", bad))
 		return nil
 	}
-	format, args := bad.describe()
 	return &FormatError{
 		Offset: int64(im.header.TableOffset) + 4*int64(bad.block),
 		Field:  fmt.Sprintf("bat[%d]", bad.block),
-		Err:    fmt.Errorf("%w: "+format+"; refused for writing, where guest writes would corrupt the image", append([]any{ErrBlockOverlap}, args...)...),
+		Err:    fmt.Errorf("%w: %v; refused for writing, where guest writes would corrupt the image", ErrBlockOverlap, bad),
 	}
 }
 

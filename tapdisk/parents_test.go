@@ -29,20 +29,21 @@ func createVHD(t testing.TB, path string, size int64, parent string, raw bool) {
 	}
 }
 
-// Every hostile image is refused within a second with an error naming
-// the image, the locator and the rule, on the command line and through
-// the control socket, and no minor serves it; the tapdisk serving its
-// other disk answers throughout.
+// Every hostile image is refused with an error naming the image, the
+// locator and the rule, on the command line and through the control
+// socket (within a second: the command line's bound is looser, as it
+// counts starting a process on a machine other tests share), and no
+// minor serves it; the tapdisk serving its other disk answers throughout.
 func TestHostileImagesRefused(t *testing.T) {
 	images := vhdtest.HostileImages(t, createVHD)
 	p := start(t, t.TempDir(), []string{"ram:1M"})
 	c := p.client(t)
 	for _, h := range images {
 		t.Run(h.Name, func(t *testing.T) {
-			wantRefusal := func(how, msg string, took time.Duration) {
+			wantRefusal := func(how, msg string, took, limit time.Duration) {
 				t.Helper()
-				if took > time.Second {
-					t.Errorf("%s: refused after %v; want within a second", how, took)
+				if took > limit {
+					t.Errorf("%s: refused after %v; want within %v", how, took, limit)
 				}
 				if !strings.Contains(msg, h.Want) || !strings.Contains(msg, h.Path) || h.Locator && !strings.Contains(msg, "locator[") {
 					t.Errorf("%s: %q; want it to name %s, a locator (%v) and %q", how, msg, h.Path, h.Locator, h.Want)
@@ -59,7 +60,7 @@ func TestHostileImagesRefused(t *testing.T) {
 			timer := time.AfterFunc(5*time.Second, func() { cmd.Process.Kill() })
 			cmd.Wait()
 			timer.Stop()
-			wantRefusal("command line", stderr.String(), time.Since(begin))
+			wantRefusal("command line", stderr.String(), time.Since(begin), 3*time.Second)
 			if code := cmd.ProcessState.ExitCode(); code != exitFail || stdout.Len() != 0 {
 				t.Errorf("command line: exit %d, stdout %q; want exit %d and no URI", code, stdout.String(), exitFail)
 			}
@@ -71,7 +72,7 @@ func TestHostileImagesRefused(t *testing.T) {
 			if err == nil {
 				t.Fatal("control Open succeeded; want a refusal")
 			}
-			wantRefusal("control Open", err.Error(), time.Since(begin))
+			wantRefusal("control Open", err.Error(), time.Since(begin), time.Second)
 			if infos, err := c.List(ctx); err != nil || len(infos) != 1 {
 				t.Errorf("List() = %+v, %v; want the ram disk only", infos, err)
 			}
