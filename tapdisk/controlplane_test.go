@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,10 +43,40 @@ func quickly(t *testing.T, what string, fn func() error) error {
 	return err
 }
 
-// TestHungOpenBlocksNothingElse: an image whose open hangs (a FIFO
-// opened read-only waits for a writer) fails with ETIMEDOUT after the
-// open timeout; meanwhile list, stats and pause of another minor answer
-// at once; the open finishing late is closed.
+// silentServer is an image whose open hangs, as one on a server that
+// stopped answering: an NBD server that accepts and never speaks (the
+// nbd driver waits 10 s for its handshake).
+func silentServer(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan []net.Conn, 1)
+	go func() {
+		var conns []net.Conn // kept, so the collector does not close them
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				accepted <- conns
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for _, c := range <-accepted {
+			c.Close()
+		}
+	})
+	return "nbd:unix:" + sock
+}
+
+// TestHungOpenBlocksNothingElse: an image whose open hangs fails with
+// ETIMEDOUT after the open timeout; meanwhile list, stats, pause and
+// resume of another minor answer at once.
 func TestHungOpenBlocksNothingElse(t *testing.T) {
 	const openWait = 300 * time.Millisecond
 	d := testDaemon(t, openWait)
@@ -53,14 +84,11 @@ func TestHungOpenBlocksNothingElse(t *testing.T) {
 	if _, err := d.Open(ctx, control.OpenRequest{Minor: 0, Image: "ram:1M"}); err != nil {
 		t.Fatal(err)
 	}
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	hung := silentServer(t)
 	opened := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := d.Open(ctx, control.OpenRequest{Minor: 1, Image: "aio:" + fifo, ReadOnly: true})
+		_, err := d.Open(ctx, control.OpenRequest{Minor: 1, Image: hung})
 		opened <- err
 	}()
 	time.Sleep(50 * time.Millisecond) // the open is under way
@@ -83,7 +111,7 @@ func TestHungOpenBlocksNothingElse(t *testing.T) {
 
 	err := <-opened
 	if !errors.Is(err, syscall.ETIMEDOUT) {
-		t.Fatalf("open of a FIFO = %v; want ETIMEDOUT", err)
+		t.Fatalf("open of an image that hangs = %v; want ETIMEDOUT", err)
 	}
 	if took := time.Since(start); took > openWait+time.Second {
 		t.Errorf("the hung open failed after %v; want about %v", took, openWait)
@@ -91,12 +119,6 @@ func TestHungOpenBlocksNothingElse(t *testing.T) {
 	if infos, _ := d.List(ctx); len(infos) != 1 {
 		t.Errorf("after the failed open, List = %+v; want minor 0 only", infos)
 	}
-	// A writer lets the late open return (and fail: a FIFO has no size).
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
 }
 
 // TestBusyMinor: list and stats never wait on a minor's lifecycle lock;
@@ -132,12 +154,8 @@ func TestBusyMinor(t *testing.T) {
 // TestStartWithAnImageThatHangs: tapdisk started on an image whose open
 // hangs exits 1 after --open-timeout, saying why, rather than hang.
 func TestStartWithAnImageThatHangs(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "--run-dir", dir, "--open-timeout", "300ms", "-R", "aio:"+fifo)
+	cmd := exec.Command(binary, "--run-dir", dir, "--open-timeout", "300ms", silentServer(t))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -151,7 +169,7 @@ func TestStartWithAnImageThatHangs(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("tapdisk still opening a FIFO 10 s later:\n%s", stderr.String())
+		t.Fatalf("tapdisk still opening 10 s later:\n%s", stderr.String())
 	}
 	if code := cmd.ProcessState.ExitCode(); code != exitFail || !strings.Contains(stderr.String(), "no answer in 300ms") {
 		t.Errorf("exit status %d after %v; want %d, saying no answer in 300ms:\n%s", code, time.Since(start), exitFail, stderr.String())
