@@ -97,8 +97,6 @@ func kind(m fs.FileMode) string {
 		return "socket"
 	case m&fs.ModeCharDevice != 0:
 		return "character device"
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
 	}
 	return "special file"
 }
