@@ -45,7 +45,12 @@
 // open attaches the minor if it is not attached yet; EBUSY if an image is
 // open on it. timeout is the per-request timeout in seconds (default 120).
 // Operations on a minor that is not attached fail with ENOENT; pause and
-// resume of a closed one with ENODEV.
+// resume of a closed one with ENODEV. An open (or a resume's reopen) that
+// does not return in tapdisk's --open-timeout fails with ETIMEDOUT; a RAM
+// disk larger than the free memory with ENOMEM. An operation waiting
+// behind another on the same minor fails with EBUSY after that timeout
+// and 5 s; list and stats never wait. A pause that fails leaves the
+// minor running, unless its error says it stays paused (resume failed).
 //
 // watch answers at once and then every interval_ms, each reply with the
 // request's id, until the client closes the connection (or the minor is
