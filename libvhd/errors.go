@@ -3,6 +3,8 @@ package libvhd
 import (
 	"errors"
 	"fmt"
+
+	"gotap.dev/libvhd/imagefile"
 )
 
 // Sentinel errors. Each failure to open or validate an image wraps one of
@@ -32,7 +34,7 @@ var (
 	ErrNotDifferencing = errors.New("not a differencing image")
 	// ErrFileType: a FIFO, socket, character device or directory named
 	// as an image or parent; only regular files and block devices are.
-	ErrFileType = errors.New("not a regular file or block device")
+	ErrFileType = imagefile.ErrType
 	// ErrParentRefused: the parent policy (parentpolicy.go) refuses the
 	// file a differencing image names as its parent.
 	ErrParentRefused = errors.New("parent refused")

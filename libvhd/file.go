@@ -1,14 +1,14 @@
 package libvhd
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"gotap.dev/libvhd/imagefile"
 	"gotap.dev/libvhd/imagelock"
 )
 
@@ -31,63 +31,14 @@ type FS interface {
 // OSFS is the real file system.
 type OSFS struct{}
 
-// OpenFile opens an image or parent so that it can never block: with
-// O_NONBLOCK, because opening a FIFO for reading otherwise waits for a
-// writer (a crafted locator, or a FIFO named as the image, would hang the
-// caller for good). It then refuses anything but a regular file or a
-// block device, checked on the open descriptor so that a file swapped in
-// after a check by name cannot slip through.
+// OpenFile opens an image or parent so that it can never block and
+// refuses what cannot be one (package imagefile).
 func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag|unix.O_NONBLOCK, perm)
-	if errors.Is(err, unix.ENXIO) || errors.Is(err, unix.EISDIR) {
-		// What opening a socket, or a directory for writing, says; say
-		// what the file is instead.
-		if st, serr := os.Stat(name); serr == nil && fileKind(st.Mode()) != "" {
-			return nil, fileTypeError(name, st.Mode())
-		}
-	}
+	f, err := imagefile.Open(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if fileKind(st.Mode()) != "" {
-		f.Close()
-		return nil, fileTypeError(name, st.Mode())
-	}
-	// Fd puts the descriptor back in blocking mode, the mode regular
-	// files and block devices are read in anyway.
-	f.Fd()
 	return osFile{f}, nil
-}
-
-// fileKind names what a file of mode m is when it cannot be an image:
-// "" for a regular file or a block device.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsRegular(), isBlockDevice(m):
-		return ""
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m.IsDir():
-		return "directory"
-	}
-	return "special file"
-}
-
-func isBlockDevice(m fs.FileMode) bool {
-	return m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0
-}
-
-func fileTypeError(name string, m fs.FileMode) error {
-	return &os.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: a %s", ErrFileType, fileKind(m))}
 }
 
 type osFile struct{ *os.File }

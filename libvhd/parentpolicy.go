@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"gotap.dev/libvhd/imagefile"
 )
 
 // The parent policy decides which file a differencing image may name as
@@ -82,13 +84,13 @@ func (p parentPolicy) admit(c parentCandidate) (string, error) {
 	refuse := func(rule string) error {
 		return fmt.Errorf("%w: %s leads to %s: %s", ErrParentRefused, c.source, real, rule)
 	}
-	if kind := fileKind(mode); kind != "" {
+	if kind := imagefile.Kind(mode); kind != "" {
 		return "", refuse("a " + kind + " is never a parent")
 	}
 	if p.isAllowed(real) {
 		return real, nil
 	}
-	if isBlockDevice(mode) {
+	if imagefile.IsBlockDevice(mode) {
 		if d, _, err := resolvePath(p.fsys, filepath.Dir(c.path)); err == nil && p.isAllowed(filepath.Join(d, filepath.Base(c.path))) {
 			return real, nil
 		}

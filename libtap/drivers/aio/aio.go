@@ -10,13 +10,13 @@ package aio
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
+	"gotap.dev/libvhd/imagefile"
 	"gotap.dev/libvhd/imagelock"
 )
 
@@ -46,7 +46,7 @@ func Open(path string, opts Options) (*Disk, error) {
 	var err error
 	direct := !opts.NoDirect
 	if direct {
-		f, err = os.OpenFile(path, flag|unix.O_DIRECT, 0)
+		f, err = imagefile.Open(path, flag|unix.O_DIRECT, 0)
 		if err == nil && !directWorks(f) {
 			f.Close()
 			f, err = nil, unix.EINVAL
@@ -58,7 +58,7 @@ func Open(path string, opts Options) (*Disk, error) {
 		}
 	}
 	if !direct {
-		if f, err = os.OpenFile(path, flag, 0); err != nil {
+		if f, err = imagefile.Open(path, flag, 0); err != nil {
 			return nil, fmt.Errorf("aio: %w", err)
 		}
 	}
@@ -71,7 +71,7 @@ func Open(path string, opts Options) (*Disk, error) {
 		f.Close()
 		return nil, fmt.Errorf("aio: %w", err)
 	}
-	size, err := f.Seek(0, io.SeekEnd)
+	size, err := imagefile.Size(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)

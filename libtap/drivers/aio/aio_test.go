@@ -2,14 +2,18 @@ package aio
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
+	"gotap.dev/libvhd/imagefile"
 )
 
 // TestDirectOrBuffered: O_DIRECT exactly where the file system takes it
@@ -122,4 +126,29 @@ func equalMapping(got, want []disk.Extent) bool {
 		}
 	}
 	return true
+}
+
+// A FIFO named as a raw disk is refused at once: opening it for reading
+// would wait for a writer and hold up the tapdisk.
+func TestFIFORefused(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		d, err := Open(fifo, Options{ReadOnly: true})
+		if err == nil {
+			d.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, imagefile.ErrType) {
+			t.Errorf("Open(FIFO) = %v; want imagefile.ErrType", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Open(FIFO) blocked")
+	}
 }

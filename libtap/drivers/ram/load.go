@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gotap.dev/libvhd/imagefile"
 	"gotap.dev/libvhd/imagelock"
 )
 
@@ -20,9 +21,9 @@ const loadChunk = 4 << 20
 // notSize is why path was not taken for a size, for the message when it
 // is no file either.
 func load(path string, notSize error) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
-	// refused below, as are sockets, character devices and directories).
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	// Never waiting on a FIFO, refusing it, sockets, character devices
+	// and directories.
+	f, err := imagefile.Open(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%q is neither a size (%v) nor a file: %w", path, notSize, err)
 	}
@@ -62,41 +63,14 @@ func load(path string, notSize error) ([]byte, error) {
 	return mem, nil
 }
 
-// fileSize is the size of a regular file or block device, which must be
-// whole sectors; anything else is refused with EINVAL.
+// fileSize is the size of the file, which must be whole sectors.
 func fileSize(f *os.File) (int64, error) {
-	st, err := f.Stat()
+	size, err := imagefile.Size(f)
 	if err != nil {
 		return 0, err
-	}
-	var size int64
-	switch m := st.Mode(); {
-	case m.IsRegular():
-		size = st.Size()
-	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
-		if size, err = f.Seek(0, io.SeekEnd); err != nil {
-			return 0, err
-		}
-	default:
-		return 0, fmt.Errorf("a %s, not a regular file or block device: %w", kind(m), syscall.EINVAL)
 	}
 	if size <= 0 || size%512 != 0 {
 		return 0, fmt.Errorf("%d bytes: a RAM disk is a positive number of 512-byte sectors: %w", size, syscall.EINVAL)
 	}
 	return size, nil
-}
-
-// kind names a file type for messages.
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	}
-	return "special file"
 }
