@@ -9,27 +9,15 @@ import (
 	"net"
 	"syscall"
 	"time"
-
-	"gotap.dev/libtap/peercred"
 )
-
-// msgRefused is logged for a peer of another uid (rate-limited).
-const msgRefused = "control connection refused"
 
 // errLineTooLong: a request line exceeded MaxLine.
 var errLineTooLong = Errorf(syscall.EMSGSIZE, "request line longer than %d bytes", MaxLine)
 
-// serveConn answers the requests of one connection, one line at a time,
-// until the client hangs up, a watch ends, or a line is too long to
-// trust what follows it.
+// serveConn answers the requests of one connection (a peer admit let
+// in), one line at a time, until the client hangs up, a watch ends, or a
+// line is too long to trust what follows it.
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
-	if err := peercred.Check(c, s.uid); err != nil {
-		if s.refused.Allow() {
-			s.log.Warn(msgRefused, "err", err)
-		}
-		s.write(ctx, c, nil, nil, err)
-		return
-	}
 	r := bufio.NewReader(c)
 	for {
 		s.awaitRequest(ctx, c)
@@ -90,6 +78,16 @@ func (s *Server) request(ctx context.Context, c *net.UnixConn, line []byte) bool
 // write sends one reply: result, or err as errno and message. It reports
 // whether the connection is still usable.
 func (s *Server) write(ctx context.Context, c *net.UnixConn, id json.RawMessage, result any, err error) bool {
+	s.awaitReply(ctx, c)
+	if _, werr := c.Write(encode(id, result, err)); werr != nil {
+		s.log.Debug("control reply not sent", "err", werr)
+		return false
+	}
+	return true
+}
+
+// encode is one reply line: result, or err as errno and message.
+func encode(id json.RawMessage, result any, err error) []byte {
 	rep := Reply{V: Version, ID: id, OK: err == nil}
 	if err != nil {
 		e := asError(err)
@@ -97,15 +95,10 @@ func (s *Server) write(ctx context.Context, c *net.UnixConn, id json.RawMessage,
 	} else if result != nil {
 		b, merr := json.Marshal(result)
 		if merr != nil {
-			return s.write(ctx, c, id, nil, merr)
+			return encode(id, nil, merr)
 		}
 		rep.Result = b
 	}
 	b, _ := json.Marshal(rep) // a Reply of raw JSON and strings always marshals
-	s.awaitReply(ctx, c)
-	if _, werr := c.Write(append(b, '\n')); werr != nil {
-		s.log.Debug("control reply not sent", "err", werr)
-		return false
-	}
-	return true
+	return append(b, '\n')
 }

@@ -87,7 +87,7 @@ func Listen(path string) (*net.UnixListener, error) {
 // connection; it returns once they are all finished. Accept errors (out
 // of file descriptors) never end it (package accept).
 func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) {
-	opts := accept.Options{Max: s.max, Handshake: s.idle, Log: s.log.With("frontend", "control")}
+	opts := accept.Options{Max: s.max, Handshake: s.idle, Admit: s.admit, Log: s.log.With("frontend", "control")}
 	accept.Serve(ctx, ln, opts, func(nc net.Conn) {
 		c, ok := nc.(*net.UnixConn)
 		if !ok {
