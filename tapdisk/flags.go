@@ -22,6 +22,9 @@ type flags struct {
 	TLSKey        string        `name:"tls-key" type:"existingfile" placeholder:"FILE" help:"TLS private key for --tcp (PEM)."`
 	TLSCA         string        `name:"tls-ca" type:"existingfile" placeholder:"FILE" help:"CA certificates (PEM) for --tcp: a client must present a certificate one of them signed. Anyone holding such a certificate reads and writes every disk, so use a CA of its own."`
 	TCPInsecure   bool          `name:"tcp-insecure" help:"Let --tcp serve clients it does not authenticate: in clear on loopback, or with --tls-cert but no --tls-ca. INSECURE: any local user (and, with TLS beyond loopback, anyone who can reach ADDR) can then read and write every disk."`
+	MaxConns      int           `name:"max-conns" default:"64" placeholder:"N" help:"Connections served at once by each NBD listener (each minor's socket, and --tcp); one more is closed at once, so that no client can take the file descriptors others need."`
+	MaxCtlConns   int           `name:"max-control-conns" default:"16" placeholder:"N" help:"Connections served at once on the control socket; one more is closed at once."`
+	Handshake     time.Duration `name:"handshake-timeout" default:"10s" placeholder:"DURATION" help:"Hang up an NBD client that has not finished negotiating DURATION after connecting (a connected client may then stay idle)."`
 	LogFile       string        `placeholder:"FILE" help:"Log to FILE (appending) instead of stderr."`
 	LogLevel      string        `default:"info" enum:"debug,info,warn,error" help:"Least severe messages logged: debug, info, warn or error."`
 	LogFormat     string        `default:"text" enum:"text,json" help:"Log as text or JSON lines."`
@@ -75,6 +78,10 @@ func (f *flags) check() error {
 		return cli.Usagef("--flush-interval %v: want a duration >= 0", f.FlushInterval)
 	case f.RingSlots <= 0 || f.Depth <= 0 || f.Procs <= 0:
 		return cli.Usagef("--ring-slots, --depth and --procs must be > 0")
+	case f.MaxConns <= 0 || f.MaxCtlConns <= 0:
+		return cli.Usagef("--max-conns and --max-control-conns must be > 0")
+	case f.Handshake <= 0:
+		return cli.Usagef("--handshake-timeout %v: want a duration > 0", f.Handshake)
 	}
 	return f.checkTCP()
 }

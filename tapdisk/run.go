@@ -15,6 +15,7 @@ import (
 
 	"gotap.dev/libtap/control"
 	"gotap.dev/libtap/drivers"
+	"gotap.dev/libtap/nbd"
 	"gotap.dev/libtap/rundir"
 )
 
@@ -91,26 +92,27 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	d := &daemon{
 		dir: dir, pid: os.Getpid(), log: log,
 		ringSlots: f.RingSlots, depth: f.Depth, openWait: f.OpenTimeout,
+		limits:        nbd.Options{MaxConns: f.MaxConns, HandshakeTimeout: f.Handshake},
 		drivers:       drivers.Options{DeferMetadata: f.DeferMetadata, FlushInterval: f.FlushInterval, ParentDirs: f.ParentDirs},
 		minors:        make(map[int]*minor),
 		exitWhenEmpty: len(f.Images) == 0,
 		empty:         make(chan struct{}),
 	}
-	tcpDone, err := startTCP(ctx, d, f)
+	tcpServed, err := startTCP(ctx, d, f)
 	if err != nil {
 		return err
 	}
 	ctlPath := dir.Ctl(d.pid)
 	ln, err := control.Listen(ctlPath)
 	if err != nil {
-		return errors.Join(err, stopTCP(d, tcpDone))
+		return errors.Join(err, stopTCP(d, tcpServed))
 	}
 	// The control socket comes first, so that tap-ctl finds whatever a
 	// kill leaves of what follows; nothing says ready before every
 	// image is open, so that a script never gets a dead socket's path.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := control.NewServer(d, control.Options{Log: log})
+	srv := control.NewServer(d, control.Options{Log: log, MaxConns: f.MaxCtlConns})
 	ctl := goTask("control server", func() error { srv.Serve(ctx, ln); return nil })
 
 	uris, err := openImages(ctx, d, f)
@@ -137,7 +139,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	cancel()
 	err = errors.Join(err, ctl.wait(controlGrace))
 	err = errors.Join(err, d.closeAll())
-	return errors.Join(err, stopTCP(d, tcpDone))
+	return errors.Join(err, stopTCP(d, tcpServed))
 }
 
 // openImages opens the command line's images, each on a minor of its

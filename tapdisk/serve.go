@@ -17,7 +17,7 @@ type frontends struct {
 	socket string
 	ln     net.Listener
 	srv    *nbd.Server
-	served chan error // Serve's result
+	served *task // Serve
 	minor  int
 }
 
@@ -39,12 +39,13 @@ func serveFrontends(d *daemon, minor int, v *vbd.VBD) (*frontends, error) {
 	fe := &frontends{
 		socket: socket,
 		ln:     ln,
-		srv:    nbd.NewServer(nbd.Options{Logger: d.log.With("minor", minor)}),
-		served: make(chan error, 1),
 		minor:  minor,
 	}
+	opts := d.limits
+	opts.Logger = d.log.With("minor", minor)
+	fe.srv = nbd.NewServer(opts)
 	fe.srv.Add(exportName(minor), v)
-	go func() { fe.served <- fe.srv.Serve(context.Background(), ln) }()
+	fe.served = goTask("nbd server", func() error { return fe.srv.Serve(context.Background(), ln) })
 	if d.tcp != nil {
 		d.tcp.Add(exportName(minor), v)
 	}
@@ -62,7 +63,7 @@ func (fe *frontends) stop(ctx context.Context, d *daemon) error {
 	// A Serve that had not started yet refuses to, with ErrClosed: that
 	// is a stop too, but then the listener is still ours to close (which
 	// removes the socket).
-	if serr := <-fe.served; serr != nil && !errors.Is(serr, net.ErrClosed) {
+	if serr := fe.served.wait(shutdownGrace); serr != nil && !errors.Is(serr, net.ErrClosed) {
 		err = errors.Join(err, serr)
 	}
 	fe.ln.Close()

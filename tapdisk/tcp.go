@@ -8,9 +8,9 @@ import (
 	"gotap.dev/libtap/nbd"
 )
 
-// startTCP starts the --tcp listener, if asked for; the channel carries
-// its Serve's result.
-func startTCP(ctx context.Context, d *daemon, f *flags) (<-chan error, error) {
+// startTCP starts the --tcp listener, if asked for; the task is its
+// Serve.
+func startTCP(ctx context.Context, d *daemon, f *flags) (*task, error) {
 	if f.TCP == "" {
 		return nil, nil
 	}
@@ -27,24 +27,25 @@ func startTCP(ctx context.Context, d *daemon, f *flags) (<-chan error, error) {
 	}
 	// Serve would refuse a listener whose clients go unverified without
 	// --tcp-insecure; flags.check has refused such a command line.
-	d.tcp = nbd.NewServer(nbd.Options{Logger: d.log, TLS: cfg, TLSRequired: cfg != nil, InsecureTCP: f.TCPInsecure})
-	done := make(chan error, 1)
+	opts := d.limits
+	opts.Logger, opts.TLS, opts.TLSRequired, opts.InsecureTCP = d.log, cfg, cfg != nil, f.TCPInsecure
+	d.tcp = nbd.NewServer(opts)
 	// Not ctx: shutdown stops it (stopTCP), after the control socket.
-	go func() { done <- d.tcp.Serve(context.WithoutCancel(ctx), ln) }()
+	served := goTask("tcp server", func() error { return d.tcp.Serve(context.WithoutCancel(ctx), ln) })
 	d.log.Info("serving over tcp", "addr", ln.Addr().String(), "tls", cfg != nil, "client_certificates", f.TLSCA != "")
-	return done, nil
+	return served, nil
 }
 
 // stopTCP lets the TCP clients' requests in flight complete and closes
 // their connections.
-func stopTCP(d *daemon, done <-chan error) error {
+func stopTCP(d *daemon, served *task) error {
 	if d.tcp == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := d.tcp.Shutdown(ctx)
-	if serr := <-done; serr != nil && err == nil {
+	if serr := served.wait(shutdownGrace); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
