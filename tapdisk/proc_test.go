@@ -20,6 +20,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(envFlood); spec != "" {
+		os.Exit(floodMain(spec))
+	}
 	if !controltest.Child() {
 		dir, err := os.MkdirTemp("", "tapdisk-test")
 		if err != nil {

@@ -63,18 +63,26 @@ func client(socket, line string, w io.Writer) int {
 // socket's directory must be searchable by uid.
 func AsUser(t testing.TB, uid uint32, socket, line string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a client as another uid")
-	}
-	exe := publicCopy(t, os.Args[0])
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envSocket+"="+socket, envLine+"="+line)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-	out, err := cmd.Output()
+	out, err := Command(t, uid, envSocket+"="+socket, envLine+"="+line).Output()
 	if _, exited := err.(*exec.ExitError); err != nil && !exited {
 		t.Fatalf("run client as uid %d: %v", uid, err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Command re-executes the test binary as uid:gid, without supplementary
+// groups, with env added to the environment and no test to run: the
+// package's TestMain tells from env what the child is to do. It skips
+// unless the test runs as root.
+func Command(t testing.TB, uid uint32, env ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a process as another uid")
+	}
+	cmd := exec.Command(publicCopy(t, os.Args[0]), "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	return cmd
 }
 
 // publicCopy copies a file into a fresh directory anyone may enter and
