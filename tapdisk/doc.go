@@ -67,7 +67,26 @@
 //
 // On SIGTERM or SIGINT tapdisk stops taking requests, lets those in flight
 // complete, closes every image (flushing, and writing VHD footers and
-// batmaps), removes its sockets and exits 0.
+// batmaps), removes its sockets and exits 0. That is bounded: a control
+// request still running 5 s after the signal is left behind, and 70 s
+// after it tapdisk exits 1 without waiting for what is stuck (a request
+// in a hung device), leaving the images as kill -9 would (see
+// Durability). A second SIGTERM or SIGINT kills it at once.
+//
+// # Limits
+//
+// No client can take what the others need. Each NBD listener (each
+// minor's socket, and --tcp) serves at most --max-conns connections at
+// once, the control socket --max-control-conns; one more is accepted and
+// closed at once, so the backlog keeps draining and a good client gets in
+// as soon as a slot frees. A peer refused for its credentials takes no
+// slot. An NBD client must finish negotiating within --handshake-timeout
+// of connecting (it may then stay idle); a control client must send each
+// request, and take each reply, within a minute. A failed accept (out of
+// file descriptors) is logged and retried after a pause that grows to a
+// second: it never stops a listener. Such refusals and failures are
+// logged once per 10 s, then counted. The soft limit of open files is
+// raised to the hard limit at start (Go does it).
 //
 // # Options
 //
@@ -89,6 +108,14 @@
 //	--tcp-insecure     serve TCP clients unauthenticated (in clear on
 //	                   loopback, or TLS without --tls-ca): any local user
 //	                   can then read and write every disk
+//	--max-conns N      connections each NBD listener serves at once
+//	                   (default 64; see Limits)
+//	--max-control-conns N
+//	                   connections the control socket serves at once
+//	                   (default 16)
+//	--handshake-timeout D
+//	                   hang up an NBD client still negotiating D after
+//	                   connecting (default 10s)
 //	--log-file FILE    log there instead of stderr
 //	--log-level LEVEL  debug, info, warn or error (default info)
 //	--log-format FMT   text or json (default text)
