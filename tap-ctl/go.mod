@@ -9,7 +9,11 @@ require (
 	gotap.dev/libvhd v0.0.0
 )
 
-require github.com/google/uuid v1.6.0 // indirect
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/rogpeppe/go-internal v1.16.0 // indirect
+	golang.org/x/tools v0.26.0 // indirect
+)
 
 replace (
 	gotap.dev/libtap => ../libtap

@@ -48,7 +48,6 @@ func TestCommandLine(t *testing.T) {
 		code       int
 		out, inErr []string
 	}{
-		{"help", []string{"--help"}, exitOK, []string{"-n, --name=NAME", "-j, --journal=JOURNAL", "-r, --rollback", "--debug", "Exit status"}, nil},
 		{"no name", nil, exitRefused, nil, []string{"vhd-update: missing flags: --name=NAME (see vhd-update --help)"}},
 		{"unknown flag", []string{"-n", "a.vhd", "-x"}, exitRefused, nil, []string{"unknown flag -x"}},
 	}

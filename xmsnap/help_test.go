@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
+
+	"gotap.dev/libtap/clitest"
 )
 
+// TestHelp compares xmsnap --help with testdata/help (-update rewrites
+// it).
 func TestHelp(t *testing.T) {
-	var out, errOut strings.Builder
-	if code := run(context.Background(), []string{"--help"}, &out, &errOut); code != exitOK {
-		t.Fatalf("xmsnap --help: exit %d, %s", code, errOut.String())
-	}
-	for _, w := range []string{"DISK", "minor", "vhd:", "-n, --name", "snapN", "--json", "--run-dir", "Exit status", "paused"} {
-		if !strings.Contains(out.String(), w) {
-			t.Errorf("xmsnap --help lacks %q:\n%s", w, out.String())
-		}
-	}
+	clitest.Help(t, "xmsnap", &cli{}, func(args []string, stdout, stderr io.Writer) int {
+		return run(context.Background(), args, stdout, stderr)
+	})
 }
 
 func TestUsage(t *testing.T) {
