@@ -16,17 +16,6 @@ import (
 	"gotap.dev/libvhd/vhdtest"
 )
 
-// TestCLIPipeline runs tests/cli-pipeline.sh: create, list, stats and
-// destroy with the command-line tools alone.
-func TestCLIPipeline(t *testing.T) {
-	vhdtest.RequireTool(t, "jq")
-	clitest.New(t)
-	out, err := exec.Command("sh", "../tests/cli-pipeline.sh").CombinedOutput()
-	if err != nil {
-		t.Fatalf("cli-pipeline.sh: %v\n%s", err, out)
-	}
-}
-
 // TestParallelCreateDestroy: twenty creates at once get twenty minors,
 // each serving; twenty destroys at once leave nothing behind.
 func TestParallelCreateDestroy(t *testing.T) {

@@ -2,6 +2,8 @@
 // it builds them into a temporary bin folder and gives each test a run
 // directory of its own, so tests run tap-ctl, tapdisk, xmsnap and
 // vhd-util the way a user's shell does, tapdisk in the background too.
+// Scripts runs such sessions written as testscript files; Golden and
+// Help compare output, --help texts among it, with files in testdata/.
 package clitest
 
 import (
@@ -27,20 +29,27 @@ type Env struct {
 // commands are the workspace's binaries a test may run.
 var commands = []string{"tapdisk", "tap-ctl", "xmsnap", "vhd-util", "vhd-update"}
 
-// New builds the commands into a temporary folder (the go build cache
-// makes that quick) and sets PATH and BLKTAP_RUN_DIR for the test (so it
-// may not be parallel). At the end it checks that no tapdisk of the run
-// directory is left running.
-func New(t *testing.T) *Env {
+// Build builds the commands into a temporary folder (the go build cache
+// makes that quick) and returns it.
+func Build(t testing.TB) string {
 	t.Helper()
-	e := &Env{Bin: t.TempDir(), RunDir: rundir.Dir(filepath.Join(t.TempDir(), "run"))}
-	args := []string{"build", "-o", e.Bin + "/"}
+	bin := t.TempDir()
+	args := []string{"build", "-o", bin + "/"}
 	for _, c := range commands {
 		args = append(args, "gotap.dev/"+c)
 	}
 	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return bin
+}
+
+// New builds the commands (Build) and sets PATH and BLKTAP_RUN_DIR for
+// the test (so it may not be parallel). At the end it checks that no
+// tapdisk of the run directory is left running.
+func New(t *testing.T) *Env {
+	t.Helper()
+	e := &Env{Bin: Build(t), RunDir: rundir.Dir(filepath.Join(t.TempDir(), "run"))}
 	t.Setenv("PATH", e.Bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv(rundir.Env, string(e.RunDir))
 	t.Cleanup(func() { e.killLeft(t) })
@@ -87,27 +96,41 @@ func (e *Env) Left(t *testing.T) []string {
 // Running lists the pids of the run directory's tapdisks still alive.
 func (e *Env) Running(t *testing.T) []int {
 	t.Helper()
-	ctls, err := e.RunDir.List()
+	pids, err := running(e.RunDir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pids
+}
+
+// running lists the pids of dir's tapdisks still alive.
+func running(dir rundir.Dir) ([]int, error) {
+	ctls, err := dir.List()
 	var pids []int
 	for _, c := range ctls {
 		if tapscan.ProcessAlive(c.Pid) {
 			pids = append(pids, c.Pid)
 		}
 	}
-	return pids
+	return pids, err
+}
+
+// killRunning kills the tapdisks of dir still alive and returns their
+// pids.
+func killRunning(dir rundir.Dir) ([]int, error) {
+	pids, err := running(dir)
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return pids, err
 }
 
 // killLeft ends the tapdisks a failed test left, so they do not outlive
 // it; a test that passed must have left none.
 func (e *Env) killLeft(t *testing.T) {
-	pids := e.Running(t)
-	for _, pid := range pids {
-		if p, err := os.FindProcess(pid); err == nil {
-			p.Kill()
-		}
+	pids, err := killRunning(e.RunDir)
+	if err != nil {
+		t.Error(err)
 	}
 	if len(pids) > 0 && !t.Failed() {
 		t.Errorf("tapdisks left running: %v", pids)
