@@ -2,7 +2,6 @@ package control
 
 import (
 	"fmt"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -39,21 +38,10 @@ func errnoName(e syscall.Errno) string {
 	return fmt.Sprintf("errno%d", int(e))
 }
 
-// errnoByName inverts errnoName for the errnos Linux defines.
-var errnoByName = sync.OnceValue(func() map[string]syscall.Errno {
-	m := make(map[string]syscall.Errno)
-	for e := syscall.Errno(1); e < 256; e++ {
-		if n := unix.ErrnoName(e); n != "" {
-			m[n] = e
-		}
-	}
-	return m
-})
-
 // errnoValue parses a name from errnoName; an unknown one is EIO, so a
 // client always has an errno to report.
 func errnoValue(name string) syscall.Errno {
-	if e, ok := errnoByName()[name]; ok {
+	if e, ok := disk.ErrnoByName(name); ok {
 		return e
 	}
 	return syscall.EIO

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/internal/sockpair"
 )
 
@@ -112,7 +113,7 @@ func nextReply(t *testing.T, r *bufio.Reader) Reply {
 	if err := json.Unmarshal(line, &rep); err != nil {
 		t.Fatalf("reply %q: %v", line, err)
 	}
-	_, known := errnoByName()[rep.Errno]
+	_, known := disk.ErrnoByName(rep.Errno)
 	switch {
 	case rep.V != Version:
 		t.Fatalf("reply %q: version %d", line, rep.V)
