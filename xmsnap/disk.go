@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"syscall"
@@ -16,16 +18,12 @@ import (
 // find is the tapdisk and minor serving the disk named: a minor, a
 // type:path, or the path of the image served.
 func find(ctx context.Context, dir rundir.Dir, name string) (pid, minor int, err error) {
+	if n, err := strconv.Atoi(name); err == nil {
+		return findMinor(dir, n)
+	}
 	tds, err := tapscan.Scan(ctx, dir)
 	if err != nil {
 		return 0, 0, err
-	}
-	if n, err := strconv.Atoi(name); err == nil {
-		td, err := tapscan.FindMinor(tds, n)
-		if err == nil && td.Dead {
-			err = fmt.Errorf("tapdisk %d serving minor %d is dead: %w", td.Pid, n, syscall.ECONNREFUSED)
-		}
-		return td.Pid, n, err
 	}
 	match := samePath(name)
 	if spec, err := disk.ParseSpec(name); err == nil {
@@ -39,6 +37,24 @@ func find(ctx context.Context, dir rundir.Dir, name string) (pid, minor int, err
 		}
 	}
 	return 0, 0, fmt.Errorf("no tapdisk serves %s: %w", name, syscall.ENOENT)
+}
+
+// findMinor is the tapdisk holding minor n, as its marker names it (the
+// lock on the marker says whether that tapdisk lives; tap-ctl finds a
+// minor's tapdisk the same way).
+func findMinor(dir rundir.Dir, n int) (pid, minor int, err error) {
+	m, err := dir.Holder(n)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, n, fmt.Errorf("no tapdisk has minor %d: %w", n, syscall.ENOENT)
+	case err != nil:
+		return 0, n, err
+	case m.Pid == 0:
+		return 0, n, fmt.Errorf("minor %d is allocated but no tapdisk serves it: %w", n, syscall.ENOENT)
+	case !m.Held:
+		return m.Pid, n, fmt.Errorf("tapdisk %d serving minor %d is dead: %w", m.Pid, n, syscall.ECONNREFUSED)
+	}
+	return m.Pid, n, nil
 }
 
 // samePath matches a VBD whose image is the file at path, however named.

@@ -1,7 +1,7 @@
 // Package tapscan finds the tapdisks of a run directory and what each
 // serves, by asking every control socket there. tap-ctl list shows the
-// result; tap-ctl and xmsnap use it to find the tapdisk serving a minor
-// or an image when no pid is given.
+// result; xmsnap uses it to find the tapdisk serving an image. (A
+// minor's tapdisk is the one its marker names: rundir.Holder.)
 //
 // A control socket nobody listens on, whose process is gone, belongs to
 // a tapdisk that was killed: it is reported Dead, with a VBD in state
@@ -11,7 +11,6 @@ package tapscan
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"syscall"
@@ -112,25 +111,4 @@ func deadVBDs(dir rundir.Dir, pid int) ([]vbd.Info, error) {
 		infos[i] = vbd.Info{Minor: m, State: vbd.Dead, StateName: vbd.Dead.String()}
 	}
 	return infos, nil
-}
-
-// FindMinor is the tapdisk serving minor: a live one if any, else a dead
-// one that left a socket for it. ENOENT if none.
-func FindMinor(tds []Tapdisk, minor int) (Tapdisk, error) {
-	var dead *Tapdisk
-	for i, td := range tds {
-		for _, v := range td.VBDs {
-			if v.Minor != minor {
-				continue
-			}
-			if !td.Dead {
-				return td, nil
-			}
-			dead = &tds[i]
-		}
-	}
-	if dead != nil {
-		return *dead, nil
-	}
-	return Tapdisk{}, fmt.Errorf("no tapdisk has minor %d: %w", minor, syscall.ENOENT)
 }
