@@ -35,6 +35,10 @@ type Config struct {
 	RetryGap  time.Duration // between retries of EAGAIN/EINTR (default 1 s)
 	Timeout   time.Duration // give up retrying after (default 120 s)
 	Logger    *slog.Logger
+	// Failed, if set, hears of every driver operation that failed (once
+	// for requests merged into one), for the VBD's recent errors; it must
+	// not block.
+	Failed func(op ring.Op, off, n int64, err error)
 }
 
 func (c *Config) defaults() {
@@ -276,12 +280,16 @@ func (s *Scheduler) run(j *job) error {
 // complete splits a job back into its requests and completes each.
 func (s *Scheduler) complete(j *job, err error) {
 	now := time.Now()
+	first, last := j.reqs[0], j.reqs[len(j.reqs)-1]
+	if err != nil && !expected(first.Op, err) && s.cfg.Failed != nil {
+		s.cfg.Failed(first.Op, first.Offset, last.Offset+last.Length-first.Offset, err)
+	}
 	for _, r := range j.reqs {
 		r.Err = err
 		switch {
 		case err != nil:
 			s.stats.Errors.Add(1)
-			if !(r.Op == ring.WriteZeroes && disk.Errno(err) == syscall.EOPNOTSUPP) && s.failLog.Allow() {
+			if !expected(r.Op, err) && s.failLog.Allow() {
 				s.cfg.Logger.Warn("request failed", "op", r.Op.String(), "offset", r.Offset, "length", r.Length, "err", err)
 			}
 		case r.Op == ring.Read || r.Op == ring.Write:
@@ -297,4 +305,11 @@ func (s *Scheduler) complete(j *job, err error) {
 		r.SetInFlight(false)
 		r.Owner.Complete(r)
 	}
+}
+
+// expected tells a failure that is part of the protocol from a fault: a
+// write-zeroes the driver cannot do fast (EOPNOTSUPP) makes the frontend
+// write zeros instead.
+func expected(op ring.Op, err error) bool {
+	return op == ring.WriteZeroes && disk.Errno(err) == syscall.EOPNOTSUPP
 }

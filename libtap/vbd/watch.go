@@ -1,7 +1,6 @@
 package vbd
 
 import (
-	"sync"
 	"time"
 
 	"gotap.dev/libtap/ring"
@@ -36,34 +35,4 @@ func (v *VBD) watchdog() {
 			}
 		}
 	}
-}
-
-// recentErrors keeps the last few error messages for tap-ctl stats and
-// tapmon's detail view.
-type recentErrors struct {
-	mu   sync.Mutex
-	msgs []ErrorRecord
-}
-
-// ErrorRecord is one remembered error.
-type ErrorRecord struct {
-	Time    time.Time `json:"time"`
-	Message string    `json:"message"`
-}
-
-const keepErrors = 8
-
-func (e *recentErrors) add(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.msgs) == keepErrors {
-		e.msgs = append(e.msgs[:0], e.msgs[1:]...)
-	}
-	e.msgs = append(e.msgs, ErrorRecord{time.Now(), err.Error()})
-}
-
-func (e *recentErrors) list() []ErrorRecord {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]ErrorRecord(nil), e.msgs...)
 }
