@@ -47,8 +47,12 @@ func (v *VBD) Pause(ctx context.Context) error {
 		return nil
 	}
 	v.setState(v.State() | PauseRequested)
+	// Requests waiting for the valve's tokens go now: a pause waits for
+	// the requests in flight, never for a rate limit.
+	v.budget.Bypass()
 	drv, err := v.sched.Pause(ctx)
 	if err != nil {
+		v.budget.Enforce()
 		v.setState(v.State() &^ PauseRequested)
 		return fmt.Errorf("pause: waiting for the requests in flight: %w", err)
 	}
@@ -80,8 +84,9 @@ func (v *VBD) unpause(ctx context.Context, closeErr error) error {
 		v.log.Error("pause: image not closed cleanly, nor reopened: the vbd stays paused", "close_err", closeErr, "reopen_err", err)
 		return fmt.Errorf("pause: closing the image failed (%w) and reopening it too: the disk is paused, resume failed: %w", closeErr, err)
 	}
-	v.chain.Store(&chain{spec: spec, caps: drv.Caps()})
+	v.chain.Store(newChain(spec, drv.Caps()))
 	v.setState(v.State() &^ PauseRequested)
+	v.budget.Enforce()
 	v.sched.Resume(drv)
 	v.log.Warn("pause: image not closed cleanly, reopened: the vbd goes on running", "err", closeErr)
 	return fmt.Errorf("pause: closing the image failed, so it was reopened and the disk goes on running: %w", closeErr)
@@ -126,8 +131,9 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 		}
 	}
 	v.kept = nil
-	v.chain.Store(&chain{spec: spec, caps: drv.Caps()})
+	v.chain.Store(newChain(spec, drv.Caps()))
 	v.setState(v.State() &^ (Paused | ResumeFailed))
+	v.budget.Enforce()
 	v.sched.Resume(drv)
 	v.log.Info("vbd resumed", "image", spec)
 	return nil
@@ -178,6 +184,7 @@ func (v *VBD) Close(ctx context.Context) error {
 		v.closed = true
 		v.fence.Unlock()
 		v.setState(v.State() | ShutdownRequested)
+		v.budget.Bypass() // what is queued completes without waiting for tokens
 		close(v.stopWatch)
 		go v.shutdown(v.State()&Paused != 0, v.kept)
 		v.kept = nil

@@ -11,6 +11,7 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
+	"gotap.dev/libtap/filter/valve"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/sched"
 	"gotap.dev/libtap/slowopen"
@@ -82,6 +83,9 @@ type VBD struct {
 	size   int64 // Resume refuses a chain of another size
 	start  time.Time
 	errors recentErrors
+	// budget is what a valve layer of the chain enforces: the VBD's, so
+	// that limits changed live outlast the reopens of pause and resume.
+	budget *valve.Budget
 
 	// chain is what is served. Resume swaps it while requests are being
 	// checked against its capabilities, so it is read atomically.
@@ -109,15 +113,24 @@ type VBD struct {
 	shutErr   error
 }
 
-// chain is an opened image chain: its name and what its driver can do.
+// chain is an opened image chain: its name, what its driver can do,
+// and whether a valve layer limits it.
 type chain struct {
-	spec string
-	caps disk.Caps
+	spec  string
+	caps  disk.Caps
+	valve bool
+}
+
+func newChain(spec string, caps disk.Caps) *chain {
+	c, _ := disk.ParseChain(spec) // opened, so valid
+	return &chain{spec: spec, caps: caps, valve: c.Has("valve")}
 }
 
 // Open opens spec and starts serving it as minor.
 func Open(minor int, spec string, opts Options) (*VBD, error) {
 	opts.defaults()
+	budget := valve.NewBudget()
+	opts.Drivers.Valve = budget
 	drv, err := opts.OpenDriver(spec, opts.Drivers)
 	if err != nil {
 		return nil, err
@@ -126,15 +139,16 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	v := &VBD{
 		minor: minor, opts: opts, log: log,
 		ring: ring.New(opts.RingSlots, opts.SlotBuf),
-		size: drv.Size(), start: time.Now(),
+		size: drv.Size(), start: time.Now(), budget: budget,
 		life:      make(chan struct{}, 1),
 		stopWatch: make(chan struct{}),
 		shut:      make(chan struct{}),
 	}
 	caps := drv.Caps()
-	v.chain.Store(&chain{spec: spec, caps: caps})
+	v.chain.Store(newChain(spec, caps))
 	cfg := opts.Sched
 	cfg.Logger = log
+	cfg.Failed = v.errors.addIO
 	v.sched = sched.New(drv, &v.stats, opts.RingSlots, cfg)
 	go v.watchdog()
 	log.Info("vbd open", "image", spec, "size", v.size, "direct", caps.Direct, "read_only", caps.ReadOnly)
