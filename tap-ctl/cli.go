@@ -32,6 +32,7 @@ type cli struct {
 	Create   createCmd   `cmd:"" help:"Allocate, spawn, attach and open in one step; prints the NBD URI."`
 	Destroy  destroyCmd  `cmd:"" help:"Close, detach and free in one step."`
 	Stats    statsCmd    `cmd:"" help:"Print a minor's state and counters as JSON."`
+	Rate     rateCmd     `cmd:"" help:"Change a minor's rate limits live, without a pause; prints those in force (its image needs a valve layer: open --rate)."`
 }
 
 const description = `Control tapdisk processes (blktap's tap-ctl). Exit status: 0, else the errno of the failure (22 EINVAL for a bad command line), its text on stderr. See tap-ctl COMMAND --help.`

@@ -13,13 +13,14 @@
 //	spawn [--log-file FILE]               start a tapdisk; prints its pid
 //	attach -p PID -m MINOR                attach the minor to that tapdisk
 //	detach [-p PID] -m MINOR              detach a closed minor; a spawned tapdisk exits with its last
-//	open [-p PID] -m MINOR -a TYPE:PATH [-R] [-D] [-t SECS]   open an image; prints its NBD URI
+//	open [-p PID] -m MINOR -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS]   open an image; prints its NBD URI
 //	close [-p PID] -m MINOR [-f]          close the image (the minor stays attached)
 //	pause [-p PID] -m MINOR               drain in-flight requests, close the image
 //	unpause [-p PID] -m MINOR [-a TYPE:PATH]   reopen it, or another image of the same size
-//	create -a TYPE:PATH [-R] [-D] [-t SECS] [--log-file FILE]   allocate + spawn + attach + open
+//	create -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS] [--log-file FILE]   allocate + spawn + attach + open
 //	destroy [-p PID] -m MINOR             close + detach + free
 //	stats [-p PID] -m MINOR [-f] [--interval D]   state and counters as JSON
+//	rate [-p PID] -m MINOR [--rbps B] [--wbps B] [--riops N] [--wiops N] [--burst D]   change rate limits live
 //
 // -p may be left out wherever the minor is attached: tap-ctl reads the
 // pid of the minor's tapdisk from its marker (see Minors). Images are TYPE:PATH: vhd:/srv/a.vhd,
@@ -29,6 +30,17 @@
 // (mirror secondary) and -s (standby) are refused with EOPNOTSUPP: gotap
 // has no mirroring. close -f is accepted: close always ends the
 // frontends' connections once their requests complete.
+//
+// An image may stack filter layers over it, each NAME:OPTIONS: (see
+// tapdisk --help): valve:rbps=20M:vhd:/srv/a.vhd. --rate LIMITS puts a
+// valve layer with those limits over the image: --rate rbps=20M,wbps=20M
+// opens valve:rbps=20M,wbps=20M:TYPE:PATH. rate changes a valve's limits
+// at once, without a pause (requests already waiting follow the new
+// ones), and prints the limits in force in the same syntax; the flags
+// given change, the others keep their values, 0 removes a limit. The
+// limits outlast pause and unpause; stats shows them under "valve", with
+// how long they held requests back. rate on a disk without a valve layer
+// fails with EOPNOTSUPP.
 //
 // create prints the NBD URI the disk is served at
 // (nbd+unix:///?socket=RUNDIR/nbd<pid>.<minor>); if a step fails, the
@@ -95,5 +107,7 @@
 //	$ tap-ctl list | awk '$4 == "args=vhd:/srv/vm.vhd" { sub("minor=", "", $2); print $2 }'
 //	0
 //	$ tap-ctl stats -m 0 | jq .stats.writes
+//	$ tap-ctl rate -m 0 --wbps 40M
+//	rbps=0,wbps=41943040,riops=0,wiops=0,burst=1s
 //	$ tap-ctl destroy -m 0
 package main

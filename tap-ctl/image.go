@@ -11,7 +11,8 @@ import (
 
 // imageFlags are the options open and create take to open an image.
 type imageFlags struct {
-	Image     string `short:"a" required:"" placeholder:"TYPE:PATH" help:"The image: vhd:/srv/a.vhd, aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock. A relative path is taken from the current folder."`
+	Image     string `short:"a" required:"" placeholder:"TYPE:PATH" help:"The image: vhd:/srv/a.vhd, aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock, possibly under filter layers (valve:rbps=20M:vhd:/srv/a.vhd; see tapdisk --help). A relative path is taken from the current folder."`
+	Rate      string `placeholder:"LIMITS" help:"Rate-limit the disk: a valve layer over the image with these limits, e.g. rbps=20M,wbps=20M,riops=500,wiops=500,burst=1s (see tap-ctl rate, which changes them live)."`
 	ReadOnly  bool   `short:"R" help:"Open it read-only."`
 	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio)."`
 	Timeout   int    `short:"t" placeholder:"SECS" help:"Give up retrying a request after SECS seconds (default 120)."`
@@ -31,23 +32,26 @@ func (f imageFlags) request(minor int) (control.OpenRequest, error) {
 	if err != nil {
 		return control.OpenRequest{}, err
 	}
+	if f.Rate != "" {
+		image = "valve:" + f.Rate + ":" + image
+	}
 	return control.OpenRequest{
 		Minor: minor, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
 	}, nil
 }
 
-// absImage makes a file image's path absolute: the tapdisk opening it
-// may run in another folder.
+// absImage makes a file image's path absolute, under its filter layers
+// if any: the tapdisk opening it may run in another folder.
 func absImage(image string) (string, error) {
-	spec, err := disk.ParseSpec(image)
+	c, err := disk.ParseChain(image)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", err, syscall.EINVAL)
 	}
-	if spec.Type != "vhd" && spec.Type != "aio" {
+	if c.Image.Type != "vhd" && c.Image.Type != "aio" {
 		return image, nil
 	}
-	if spec.Path, err = filepath.Abs(spec.Path); err != nil {
+	if c.Image.Path, err = filepath.Abs(c.Image.Path); err != nil {
 		return "", err
 	}
-	return spec.String(), nil
+	return c.String(), nil
 }

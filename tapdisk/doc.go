@@ -37,6 +37,16 @@
 // (MemAvailable, and this process's cgroup limits) is refused with ENOMEM;
 // it keeps its data across pause and unpause, and loses it at close.
 //
+// Filter layers stack over an image, outermost first, each NAME:OPTIONS:
+// (see package gotap.dev/libtap/filter): valve rate-limits a disk (bytes
+// and requests a second, reads and writes apart, with bursts; tap-ctl
+// rate changes the limits live, and they outlast pause and unpause),
+// error fails chosen requests with an errno and delay holds them, to
+// test how a stack copes:
+//
+//	$ tapdisk valve:rbps=20M,wbps=20M:vhd:/srv/vm.vhd
+//	$ tapdisk error:errno=EIO,ops=read,file=/run/fail-reads:ram:64M
+//
 // An open that does not return within --open-timeout (an image on a
 // server that stopped answering) fails with ETIMEDOUT; it never holds up
 // list, stats or any other minor's requests.

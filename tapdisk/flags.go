@@ -34,7 +34,7 @@ type flags struct {
 	FlushInterval time.Duration `name:"flush-interval" default:"5s" placeholder:"DURATION" help:"VHD images: make written data durable at least this often when the client does not flush (0: only when asked). Bounds what a power cut (or, with --defer-metadata, a crash) can take."`
 	ParentDirs    []string      `name:"parent-dir" sep:"none" placeholder:"DIR" help:"VHD images: also accept parents anywhere under DIR (repeatable), beside the child's own folder and those of $GOTAP_PARENT_DIRS (colon-separated); block devices (an LVM volume group's /dev/VG) only there. Other parents are refused, so that an image cannot make tapdisk serve another file or disk."`
 	Procs         int           `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
-	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve, each on the lowest free minor: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M."`
+	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve, each on the lowest free minor: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M; filter layers go before, each NAME:OPTIONS: (valve:rbps=20M:vhd:/srv/vm.vhd)."`
 }
 
 const description = `Serve virtual disks from user space (blktap's tapdisk, with NBD as the frontend).
@@ -47,6 +47,18 @@ image fails: nothing on stdout, exit 1, the run directory left as it was):
   /run/blktap-control/ctl4242
   nbd+unix:///?socket=/run/blktap-control/nbd4242.0
   $ nbdinfo 'nbd+unix:///?socket=/run/blktap-control/nbd4242.0'
+
+Filter layers stack over an image, outermost first, each NAME:OPTIONS: with
+OPTIONS key=value pairs separated by commas (or none):
+
+  valve:rbps=20M,wbps=20M,riops=500,wiops=500,burst=1s:vhd:/srv/vm.vhd
+      rate limits, bytes and requests a second (0: none), changed live
+      with tap-ctl rate
+  error:errno=EIO,ops=read+write,rate=0.01,range=1M-2M,file=/run/fail:ram:64M
+      fail the requests chosen (by probability, byte range, while a file
+      exists) with an errno
+  delay:read=10ms,write=10ms,rate=0.1,range=…,file=…:aio:/dev/sdb
+      hold the requests chosen that long
 
 tap-ctl controls it over the control socket. SIGTERM or SIGINT: in-flight
 requests complete, images are closed (VHD footers written), sockets removed,
@@ -65,7 +77,7 @@ func parse(args []string, stdout, stderr io.Writer) (f flags, err error) {
 // client authentication.
 func (f *flags) check() error {
 	for _, img := range f.Images {
-		if _, err := disk.ParseSpec(img); err != nil {
+		if _, err := disk.ParseChain(img); err != nil {
 			return cli.Usagef("%w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"gotap.dev/libtap/stats"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -60,6 +61,14 @@ func (c *Client) Stats(ctx context.Context, minor int) (vbd.Info, error) {
 	var info vbd.Info
 	err := c.call(ctx, OpStats, &MinorRequest{Minor: minor}, &info)
 	return info, err
+}
+
+// SetRate changes a minor's limits live (see RateRequest) and returns
+// those in force.
+func (c *Client) SetRate(ctx context.Context, minor int, limits string) (stats.Limits, error) {
+	var l stats.Limits
+	err := c.call(ctx, OpRate, &RateRequest{Minor: minor, Limits: limits}, &l)
+	return l, err
 }
 
 // Watch calls fn with the stats of minor (every minor if minor < 0) now

@@ -24,11 +24,15 @@
 // # Operations
 //
 // minor is 0 to 16383. An image is blktap's type:path (vhd:/srv/a.vhd,
-// aio:/dev/sdb, ram:64M). Info is a VBD's vbd.Info: minor, image, state
-// (blktap's bit flags: 0x2 closed, 0x20 paused, 0x200 resume failed…),
-// state_name, size, read_only, direct, ring_slots, ring_in_use, uptime_s,
-// stats (reads, writes, bytes, errors, retries, merges, in_flight,
-// latency percentiles) and recent_errors.
+// aio:/dev/sdb, ram:64M), possibly under filter layers
+// (valve:rbps=20M:vhd:/srv/a.vhd; see disk.ParseChain). Info is a VBD's
+// vbd.Info: minor, image, state (blktap's bit flags: 0x2 closed, 0x20
+// paused, 0x200 resume failed…), state_name, size, read_only, direct,
+// ring_slots, ring_in_use, uptime_s, stats (reads, writes, bytes,
+// errors, retries, merges, in_flight, latency percentiles),
+// recent_errors (the last 8: failed pauses, resumes and I/O) and, for a
+// chain with a valve layer, valve (rbps, wbps, riops, wiops, burst_ms,
+// read_waits, write_waits, read_wait_s, write_wait_s).
 //
 //	op      request fields                                result
 //	pid     -                                             {"pid":N}
@@ -40,6 +44,7 @@
 //	close   minor                                         - (NBD socket closed, image flushed and closed; minor stays attached)
 //	detach  minor                                         - (EBUSY while open)
 //	stats   minor                                         Info
+//	set-rate  minor, limits ("rbps=40M,wiops=500")        {"rbps":N,"wbps":N,"riops":N,"wiops":N,"burst_ms":N} in force
 //	watch   minor (optional: all), interval_ms (≥10, default 1000)   a stream of replies, result [Info, …]
 //
 // open attaches the minor if it is not attached yet; EBUSY if an image is
@@ -51,6 +56,14 @@
 // behind another on the same minor fails with EBUSY after that timeout
 // and 5 s; list and stats never wait. A pause that fails leaves the
 // minor running, unless its error says it stays paused (resume failed).
+//
+// set-rate changes the limits of a minor's valve layer at once, without a
+// pause, even for requests already waiting: limits is in the valve's
+// option syntax (see package valve), the keys given change, the others
+// keep their values, 0 removes a limit. The limits outlast a pause and a
+// resume of the same image. ENODEV if the minor is closed, EOPNOTSUPP if
+// its image has no valve layer, EINVAL if limits do not parse; like
+// stats, it never waits behind another operation.
 //
 // watch answers at once and then every interval_ms, each reply with the
 // request's id, until the client closes the connection (or the minor is

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/stats"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -114,6 +116,20 @@ func (f *fakeHandler) Stats(_ context.Context, minor int) (vbd.Info, error) {
 		return nil
 	})
 	return info, err
+}
+
+// SetRate takes "rbps=N" only: enough to see requests and replies go
+// through.
+func (f *fakeHandler) SetRate(_ context.Context, minor int, limits string) (stats.Limits, error) {
+	var l stats.Limits
+	err := f.change(minor, func(i *vbd.Info) error {
+		if _, err := fmt.Sscanf(limits, "rbps=%d", &l.ReadBPS); err != nil {
+			return Errorf(syscall.EINVAL, "limits %q: %v", limits, err)
+		}
+		i.Valve = &stats.Valve{Limits: l}
+		return nil
+	})
+	return l, err
 }
 
 // serve starts a Server for h on a socket in dir, stopped at cleanup.

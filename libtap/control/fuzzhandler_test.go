@@ -6,6 +6,7 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/rundir"
+	"gotap.dev/libtap/stats"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -26,7 +27,7 @@ func (c checkedHandler) minor(m int) {
 
 func (c checkedHandler) image(spec string) {
 	c.t.Helper()
-	if _, err := disk.ParseSpec(spec); err != nil {
+	if _, err := disk.ParseChain(spec); err != nil {
 		c.t.Errorf("the handler got image %q: %v", spec, err)
 	}
 }
@@ -73,4 +74,9 @@ func (c checkedHandler) Detach(ctx context.Context, minor int) error {
 func (c checkedHandler) Stats(ctx context.Context, minor int) (vbd.Info, error) {
 	c.minor(minor)
 	return c.h.Stats(ctx, minor)
+}
+
+func (c checkedHandler) SetRate(ctx context.Context, minor int, limits string) (stats.Limits, error) {
+	c.minor(minor)
+	return c.h.SetRate(ctx, minor, limits)
 }

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 
+	"gotap.dev/libtap/stats"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -28,4 +29,10 @@ type Handler interface {
 	Detach(ctx context.Context, minor int) error
 	// Stats reports one minor; ENOENT if it is not attached.
 	Stats(ctx context.Context, minor int) (vbd.Info, error)
+	// SetRate changes the limits of an open minor's valve layer at once,
+	// without a pause (see RateRequest), and returns those in force:
+	// ENODEV if closed, EOPNOTSUPP without a valve layer, EINVAL for
+	// limits that do not parse. Like Stats, it never waits on a
+	// lifecycle operation.
+	SetRate(ctx context.Context, minor int, limits string) (stats.Limits, error)
 }

@@ -54,6 +54,9 @@ var ops = map[string]op{
 	OpStats: handle(MinorRequest{Minor: noMinor}, func(ctx context.Context, h Handler, r *MinorRequest) (any, error) {
 		return h.Stats(ctx, r.Minor)
 	}),
+	OpRate: handle(RateRequest{Minor: noMinor}, func(ctx context.Context, h Handler, r *RateRequest) (any, error) {
+		return h.SetRate(ctx, r.Minor, r.Limits)
+	}),
 }
 
 // interval is the watch period asked for, or the default.

@@ -25,6 +25,7 @@ const (
 	OpDetach = "detach"
 	OpStats  = "stats"
 	OpWatch  = "watch"
+	OpRate   = "set-rate"
 )
 
 // Header opens every request. ID is echoed verbatim in the reply, so a
@@ -65,6 +66,16 @@ type ResumeRequest struct {
 	Header
 	Minor int    `json:"minor"`
 	Image string `json:"image,omitempty"`
+}
+
+// RateRequest changes the limits of a minor's valve layer, live. Limits
+// are in the valve's option syntax ("rbps=40M,wiops=500,burst=2s"):
+// the keys given change, the others keep their values, 0 removes a
+// limit.
+type RateRequest struct {
+	Header
+	Minor  int    `json:"minor"`
+	Limits string `json:"limits"`
 }
 
 // WatchRequest streams stats of one minor, or of all when Minor is -1 or

@@ -39,6 +39,8 @@ func (r *ResumeRequest) check() error {
 	return checkImage(r.Image)
 }
 
+func (r *RateRequest) check() error { return checkMinor(r.Minor) }
+
 func (r *WatchRequest) check() error {
 	if r.Minor != -1 {
 		if err := checkMinor(r.Minor); err != nil {
@@ -59,7 +61,7 @@ func checkMinor(m int) error {
 }
 
 func checkImage(spec string) error {
-	if _, err := disk.ParseSpec(spec); err != nil {
+	if _, err := disk.ParseChain(spec); err != nil {
 		return &Error{Errno: syscall.EINVAL, Msg: err.Error()}
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gotap.dev/libtap/ring"
-	"gotap.dev/libtap/stats"
 )
 
 // TestLimitsOutlastResume: a limit changed live stays across pause and
@@ -21,7 +20,7 @@ func TestLimitsOutlastResume(t *testing.T) {
 	}
 	defer v.Close(context.Background())
 	ctx := context.Background()
-	if _, err := v.ChangeLimits(func(l *stats.Limits) { l.ReadBPS = 2 << 20 }); err != nil {
+	if _, err := v.ChangeLimits("rbps=2M"); err != nil {
 		t.Fatal(err)
 	}
 	resume := func(spec string) int64 {
@@ -98,7 +97,7 @@ func TestChangeLimitsNeedsAValve(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close(context.Background())
-	if _, err := v.ChangeLimits(func(l *stats.Limits) { l.ReadBPS = 1 }); !errors.Is(err, syscall.EOPNOTSUPP) {
+	if _, err := v.ChangeLimits("rbps=1"); !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Errorf("ChangeLimits on ram:4M = %v; want EOPNOTSUPP", err)
 	}
 	if info := v.Info(); info.Valve != nil {

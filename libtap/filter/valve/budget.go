@@ -65,14 +65,17 @@ func (b *Budget) Limits() stats.Limits {
 	return b.limits
 }
 
-// Change applies fn to the limits, live: requests waiting work their
-// waits out again with the new ones. It returns the limits in force.
-func (b *Budget) Change(fn func(*stats.Limits)) (stats.Limits, error) {
+// Change replaces the limits with what fn makes of them, live: requests
+// waiting work their waits out again with the new ones. It returns the
+// limits in force (unchanged if fn fails).
+func (b *Budget) Change(fn func(stats.Limits) (stats.Limits, error)) (stats.Limits, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	l := b.limits
-	fn(&l)
-	if err := check(l); err != nil {
+	l, err := fn(b.limits)
+	if err == nil {
+		err = check(l)
+	}
+	if err != nil {
 		return b.limits, err
 	}
 	b.setLocked(l)

@@ -7,15 +7,23 @@ import (
 	"gotap.dev/libtap/stats"
 )
 
+// change changes b's limits by options, as tap-ctl rate does.
+func change(t *testing.T, b *Budget, options string) stats.Limits {
+	t.Helper()
+	l, err := b.Change(func(l stats.Limits) (stats.Limits, error) { return ParseLimits(options, l) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // stuck starts a read of 1 MiB on a budget allowing 1 byte a second:
 // it waits for days unless something lets it go. done is closed when it
 // returns.
 func stuck(t *testing.T) (b *Budget, done chan struct{}) {
 	t.Helper()
 	b = NewBudget()
-	if _, err := b.Change(func(l *stats.Limits) { l.ReadBPS, l.BurstMS = 1, 1 }); err != nil {
-		t.Fatal(err)
-	}
+	change(t, b, "rbps=1,burst=1ms")
 	done = make(chan struct{})
 	go func() {
 		b.wait(&b.read, 1<<20, 1)
@@ -51,9 +59,7 @@ func TestBypassReleasesWaiters(t *testing.T) {
 
 func TestLiveChangeReleasesWaiters(t *testing.T) {
 	b, done := stuck(t)
-	if _, err := b.Change(func(l *stats.Limits) { l.ReadBPS = 1 << 30 }); err != nil {
-		t.Fatal(err)
-	}
+	change(t, b, "rbps=1G")
 	waitDone(t, done, "the limit rose to 1 GiB/s")
 	if info := b.Info(); info.WriteWaits != 0 {
 		t.Errorf("Info() = %+v; want no write counted", info)
@@ -66,10 +72,7 @@ func TestAdopt(t *testing.T) {
 	b := NewBudget()
 	spec := stats.Limits{ReadBPS: 20 << 20, BurstMS: 1000}
 	b.adopt(spec)
-	live, err := b.Change(func(l *stats.Limits) { l.ReadBPS = 40 << 20 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := change(t, b, "rbps=40M")
 	b.adopt(spec)
 	if got := b.Limits(); got != live {
 		t.Errorf("after a reopen with the same spec: %+v; want the live change %+v kept", got, live)
@@ -83,12 +86,13 @@ func TestAdopt(t *testing.T) {
 
 func TestChangeRefusesBadLimits(t *testing.T) {
 	b := NewBudget()
-	for _, fn := range []func(*stats.Limits){
-		func(l *stats.Limits) { l.ReadBPS = -1 },
-		func(l *stats.Limits) { l.BurstMS = 0 },
+	for _, fn := range []func(stats.Limits) (stats.Limits, error){
+		func(l stats.Limits) (stats.Limits, error) { l.ReadBPS = -1; return l, nil },
+		func(l stats.Limits) (stats.Limits, error) { l.BurstMS = 0; return l, nil },
+		func(l stats.Limits) (stats.Limits, error) { return ParseLimits("rbps=fast", l) },
 	} {
 		if _, err := b.Change(fn); err == nil {
-			t.Error("Change accepted a negative limit or a zero burst")
+			t.Error("Change accepted a negative limit, a zero burst or limits that do not parse")
 		}
 	}
 	if got := b.Limits(); got != (stats.Limits{BurstMS: 1000}) {
@@ -102,7 +106,7 @@ func TestWaitAllocatesNothing(t *testing.T) {
 		t.Errorf("no limit: %v allocs per request; want 0", a)
 	}
 	// 100,000 reads a second with a burst of 10: most of these wait.
-	b.Change(func(l *stats.Limits) { l.ReadIOPS, l.BurstMS = 100000, 1 })
+	change(t, b, "riops=100000,burst=1ms")
 	if a := testing.AllocsPerRun(1000, func() { b.wait(&b.read, 4096, 1) }); a != 0 {
 		t.Errorf("limited: %v allocs per request; want 0", a)
 	}
