@@ -23,10 +23,11 @@ type layer struct {
 // read-only, so the tapdisk serving it is not disturbed; an aio file by
 // its blocks on disk. Disks in memory or over NBD have no files here.
 func loadChain(info vbd.Info) ([]layer, error) {
-	spec, err := disk.ParseSpec(info.Image)
+	c, err := disk.ParseChain(info.Image)
 	if err != nil {
 		return nil, err
 	}
+	spec := c.Image // the files are under the filter layers
 	switch spec.Type {
 	case "vhd":
 		return vhdChain(spec.Path)

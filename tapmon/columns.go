@@ -47,7 +47,7 @@ var (
 	colInFl   = column{"INFL", 4, true, 2, func(r row) string { return strconv.FormatInt(r.Info.Stats.InFlight, 10) }}
 	colRetry  = column{"RETRY", 5, true, 1, func(r row) string { return count(float64(r.Info.Stats.Retries)) }}
 	colErrors = column{"ERR", 4, true, 5, func(r row) string { return count(float64(r.Info.Stats.Errors)) }}
-	colTrend  = column{"TREND", 8, false, 5, func(r row) string { return sparkline(r.Trend, 8) }}
+	colTrend  = column{"TREND", 8, false, 4, func(r row) string { return sparkline(r.Trend, 8) }}
 	// colImage is last and takes the room left: paths are long.
 	colImage = column{"IMAGE", 0, false, 10, imageOf}
 )

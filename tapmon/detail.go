@@ -51,8 +51,9 @@ func (d detailModel) view(st styles, r row, width, height int) string {
 			s.Merges, percent(float64(s.Merges), float64(s.Reads+s.Writes)), s.Retries, s.Errors, s.InFlight),
 		fmt.Sprintf("now       reads %s/s (%s MiB/s)  writes %s/s (%s MiB/s)",
 			count(r.Rate.ReadIOPS), mibs(r.Rate.ReadMiBs), count(r.Rate.WriteIOPS), mibs(r.Rate.WriteMiBs)),
-		fmt.Sprintf("          latency p50 %s  p99 %s", micros(r.Rate.P50US), micros(r.Rate.P99US)),
-		"")
+		fmt.Sprintf("          latency p50 %s  p99 %s", micros(r.Rate.P50US), micros(r.Rate.P99US)))
+	lines = append(lines, limitLines(r.Info.Valve)...)
+	lines = append(lines, "")
 	lines = append(lines, errorLines(st, r.Info.Errors)...)
 	lines = append(lines, "")
 	// The histogram comes last and gets the lines left: it can merge rows.

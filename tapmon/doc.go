@@ -11,7 +11,8 @@
 // tap-ctl list does) every INTERVAL, so new and vanished ones show within
 // one, and shows one row per VBD: minor, pid, state, type:path, read and
 // write IOPS and MiB/s, latency p50/p99, requests in flight, retries,
-// errors, a throughput sparkline, and totals. Rates and latency
+// errors, LIMIT (which directions a valve layer rate-limits: r, w, r+w),
+// a throughput sparkline, and totals. Rates and latency
 // percentiles are over the last interval: differences of successive
 // snapshots (the latency from the difference of the histograms).
 //
@@ -21,8 +22,10 @@
 //
 // enter shows the selected VBD: its image chain (each VHD layer opened
 // read-only through libvhd, or the aio file) with virtual size, file size
-// and allocated share; request totals and merge ratio; recent errors; and
-// its latency histogram since it opened.
+// and allocated share (the files under its filter layers); request
+// totals and merge ratio; its valve's limits and how long they held
+// requests back; recent errors (failed I/O among them); and its latency
+// histogram since it opened.
 //
 // Keys: ↑/k and ↓/j move, enter detail, esc back, p pause, u unpause, s
 // live snapshot (package livesnap, xmsnap's code path), / filter, ? help,
@@ -30,7 +33,7 @@
 // line.
 //
 // The screen fits 80×24 by dropping the least useful columns (RETRY,
-// INFL, P50, PID) and keeps to plain text under NO_COLOR or off a
+// INFL, P50, PID, TREND) and keeps to plain text under NO_COLOR or off a
 // terminal: the selected row is marked with ">" as well as highlighted.
 // It redraws once per interval, and only the lines that changed.
 //
@@ -43,7 +46,8 @@
 //	--once             print the figures once and exit: two snapshots
 //	                   INTERVAL apart, so rates mean the same as live; a
 //	                   fixed-width table, image last, no colour
-//	--json             with --once: JSON (interval_s, vbds[], totals)
+//	--json             with --once: JSON (interval_s, vbds[], totals;
+//	                   a rate-limited VBD's limits)
 //
 // # Exit status
 //

@@ -63,9 +63,10 @@ func info(minor int, image string, state vbd.State, n uint64) vbd.Info {
 // busy, minor 1 paused, minor 2 idle with an error; and a killed tapdisk.
 func twoPolls() []snapshot {
 	poll := func(at time.Time, n uint64) snapshot {
-		broken := info(2, "vhd:/srv/images/guest-with-a-rather-long-name.vhd", 0, 10)
+		broken := info(2, "valve:rbps=20M:vhd:/srv/images/guest-with-a-rather-long-name.vhd", 0, 10)
+		broken.Valve = &stats.Valve{Limits: stats.Limits{ReadBPS: 20 << 20, BurstMS: 1000}, ReadWaits: 3, ReadWaitS: 0.25}
 		broken.Stats.Errors = 1
-		broken.Errors = []vbd.ErrorRecord{{Time: t0, Message: "read at 4096: input/output error"}}
+		broken.Errors = []vbd.ErrorRecord{{Time: t0, Message: "read of 4096 bytes at 4096: input/output error"}}
 		return snapshot{At: at, Tapdisks: []tapdisk{
 			{Pid: 4242, VBDs: []vbd.Info{info(0, "aio:/srv/a.img", 0, n), info(1, "aio:/srv/b.img", vbd.Paused, 500)}},
 			{Pid: 4343, VBDs: []vbd.Info{broken}},

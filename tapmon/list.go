@@ -44,7 +44,7 @@ func (l listModel) selected() (row, bool) {
 
 // view draws the table in width × height: titles, rows, totals.
 func (l *listModel) view(st styles, width, height int) string {
-	cols := fit([]column{colMinor, colPid, colState, colRIOPS, colWIOPS, colRMiBs, colWMiBs, colP50, colP99, colInFl, colRetry, colErrors, colTrend}, width-gutter)
+	cols := fit([]column{colMinor, colPid, colState, colRIOPS, colWIOPS, colRMiBs, colWMiBs, colP50, colP99, colInFl, colRetry, colErrors, colLimit, colTrend}, width-gutter)
 	lines := []string{st.header.Render(strings.Repeat(" ", gutter) + line(cols, row{}, true))}
 	fits := max(height-2, 1)
 	l.top = max(min(l.top, l.cursor), l.cursor-fits+1)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"gotap.dev/libtap/stats"
 )
 
 // once prints the figures of two snapshots interval apart, so its rates
@@ -60,16 +62,22 @@ type vbdJSON struct {
 	InFlight  int64   `json:"in_flight"`
 	Retries   uint64  `json:"retries"`
 	Errors    uint64  `json:"errors"`
+	// Limits: the valve layer's, if the VBD has one.
+	Limits *stats.Limits `json:"limits,omitempty"`
 }
 
 func toJSON(r row) vbdJSON {
-	return vbdJSON{
+	j := vbdJSON{
 		Pid: r.Pid, Minor: r.Minor, Image: r.Info.Image, State: stateOf(r),
 		ReadIOPS: r.Rate.ReadIOPS, WriteIOPS: r.Rate.WriteIOPS,
 		ReadMiBs: r.Rate.ReadMiBs, WriteMiBs: r.Rate.WriteMiBs,
 		P50US: r.Rate.P50US, P99US: r.Rate.P99US,
 		InFlight: r.Info.Stats.InFlight, Retries: r.Info.Stats.Retries, Errors: r.Info.Stats.Errors,
 	}
+	if v := r.Info.Valve; v != nil {
+		j.Limits = &v.Limits
+	}
+	return j
 }
 
 // printJSON prints the rows and the time their rates are over.
