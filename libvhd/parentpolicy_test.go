@@ -3,7 +3,6 @@ package libvhd
 import (
 	"bytes"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,25 +255,12 @@ func TestCreateRefusesParentOutsidePolicy(t *testing.T) {
 // A FIFO, socket, character device or directory named as the image is
 // refused at once, never waited on.
 func TestOpenRefusesSpecialFiles(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo.vhd")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "sock.vhd")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for _, tt := range []struct{ path, kind string }{
-		{fifo, "a FIFO"}, {sock, "a socket"}, {"/dev/null", "a character device"}, {dir, "a directory"},
-	} {
+	for _, sf := range vhdtest.SpecialFiles(t, t.TempDir()) {
 		for _, ro := range []bool{false, true} {
 			start := time.Now()
-			_, err := Open(tt.path, OpenOptions{ReadOnly: ro})
-			if !errors.Is(err, ErrFileType) || !strings.Contains(err.Error(), tt.kind) || time.Since(start) > time.Second {
-				t.Errorf("Open(%s, ReadOnly=%v) = %v after %v; want ErrFileType (%s) at once", tt.path, ro, err, time.Since(start), tt.kind)
+			_, err := Open(sf.Path, OpenOptions{ReadOnly: ro})
+			if !errors.Is(err, ErrFileType) || !strings.Contains(err.Error(), sf.Kind) || time.Since(start) > time.Second {
+				t.Errorf("Open(%s, ReadOnly=%v) = %v after %v; want ErrFileType (%s) at once", sf.Path, ro, err, time.Since(start), sf.Kind)
 			}
 		}
 	}

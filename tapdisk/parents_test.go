@@ -15,19 +15,8 @@ import (
 	"gotap.dev/libtap/control"
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
+	"gotap.dev/libvhd/vhdtest/vhdcreate"
 )
-
-// createVHD is the vhdtest.Creator of these tests.
-func createVHD(t testing.TB, path string, size int64, parent string, raw bool) {
-	t.Helper()
-	im, err := libvhd.Create(path, libvhd.CreateOptions{Type: libvhd.Dynamic, Size: size, Parent: parent, ParentRaw: raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // Every hostile image is refused with an error naming the image, the
 // locator and the rule, on the command line and through the control
@@ -35,7 +24,7 @@ func createVHD(t testing.TB, path string, size int64, parent string, raw bool) {
 // counts starting a process on a machine other tests share), and no
 // minor serves it; the tapdisk serving its other disk answers throughout.
 func TestHostileImagesRefused(t *testing.T) {
-	images := vhdtest.HostileImages(t, createVHD)
+	images := vhdtest.HostileImages(t, vhdcreate.Create)
 	p := start(t, t.TempDir(), []string{"ram:1M"})
 	c := p.client(t)
 	for _, h := range images {

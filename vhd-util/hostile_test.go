@@ -12,24 +12,13 @@ import (
 
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
+	"gotap.dev/libvhd/vhdtest/vhdcreate"
 )
-
-// createHostile is the vhdtest.Creator of these tests.
-func createHostile(t testing.TB, path string, size int64, parent string, raw bool) {
-	t.Helper()
-	im, err := libvhd.Create(path, libvhd.CreateOptions{Type: libvhd.Dynamic, Size: size, Parent: parent, ParentRaw: raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // check reports every hostile image, at once; the commands that open the
 // chain refuse those that reach outside themselves, saying why.
 func TestHostileImages(t *testing.T) {
-	for _, h := range vhdtest.HostileImages(t, createHostile) {
+	for _, h := range vhdtest.HostileImages(t, vhdcreate.Create) {
 		t.Run(h.Name, func(t *testing.T) {
 			start := time.Now()
 			out, errs, code := vhdutil(t, "check", "-n", h.Path, "-p", "-b")

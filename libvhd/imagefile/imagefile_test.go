@@ -2,46 +2,31 @@ package imagefile
 
 import (
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // Every kind of file that cannot hold a disk is refused at once, for
 // reading and for writing; a FIFO without a writer never blocks.
 func TestOpenRefusesWhatIsNoDisk(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	for _, tt := range []struct{ path, kind string }{
-		{fifo, "FIFO"},
-		{sock, "socket"},
-		{"/dev/null", "character device"},
-		{dir, "directory"},
-	} {
+	for _, sf := range vhdtest.SpecialFiles(t, t.TempDir()) {
 		for _, flag := range []int{os.O_RDONLY, os.O_RDWR} {
 			start := time.Now()
-			f, err := Open(tt.path, flag, 0)
+			f, err := Open(sf.Path, flag, 0)
 			if err == nil {
 				f.Close()
 			}
-			if !errors.Is(err, ErrType) || !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), tt.kind) {
-				t.Errorf("Open(%s, %#x) = %v; want ErrType naming a %s", tt.path, flag, err, tt.kind)
+			if !errors.Is(err, ErrType) || !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), sf.Kind) {
+				t.Errorf("Open(%s, %#x) = %v; want ErrType naming a %s", sf.Path, flag, err, sf.Kind)
 			}
 			if d := time.Since(start); d > time.Second {
-				t.Errorf("Open(%s) took %v", tt.path, d)
+				t.Errorf("Open(%s) took %v", sf.Path, d)
 			}
 		}
 	}

@@ -7,11 +7,13 @@ package vhdtest
 import (
 	"compress/bzip2"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -92,4 +94,25 @@ func Sample(t testing.TB, rel string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// SpecialFile is a file no disk can live in, and what it is.
+type SpecialFile struct{ Path, Kind string }
+
+// SpecialFiles makes a FIFO and a listening Unix socket in dir and
+// returns them with a character device and dir itself: what an image,
+// a parent or a raw disk must be refused as, at once.
+func SpecialFiles(t testing.TB, dir string) []SpecialFile {
+	t.Helper()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return []SpecialFile{{fifo, "FIFO"}, {sock, "socket"}, {"/dev/null", "character device"}, {dir, "directory"}}
 }
