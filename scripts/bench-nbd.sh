@@ -12,6 +12,7 @@
 #   BENCH_DIR      where the images go (default /var/tmp: a real disk)
 #   BENCH_CACHE    buffered (default: every server's default, page cache)
 #                  or direct (O_DIRECT everywhere)
+#   BENCH_TABLES   which tables: "raw vhd" (default), "raw" or "vhd"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ runtime=${BENCH_RUNTIME:-5}
 repeat=${BENCH_REPEAT:-3}
 size=${BENCH_SIZE:-1G}
 cache=${BENCH_CACHE:-buffered}
+tables=${BENCH_TABLES:-raw vhd}
 for tool in fio qemu-nbd qemu-img nbdkit jq; do
 	command -v "$tool" >/dev/null || { echo "bench-nbd: $tool is missing (apt-get install fio qemu-utils nbdkit jq)" >&2; exit 1; }
 done
@@ -113,41 +115,53 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
 fmt() { read -r iops p50 p99 <<<"$1"; printf '%s (%s/%s µs)' "$iops" "$p50" "$p99"; }
 
-echo
-echo "## raw file: IOPS (p50/p99 completion latency)"
-echo
-echo "| workload | tapdisk aio | qemu-nbd raw | nbdkit file | fio on the file | vs qemu-nbd | vs nbdkit | vs the file |"
-echo "|---|---|---|---|---|---|---|---|"
-for row in "${rows[@]}"; do
-	runs=()
-	for _ in $(seq "$repeat"); do
-		runs+=("td $(cell tapdisk-aio "$raw" "$row")" "qn $(cell qemu-nbd-raw "$raw" "$row")"
-			"nk $(cell nbdkit-file "$raw" "$row")" "ff $(cell fio-file "$raw" "$row")")
+raw_table() {
+	echo
+	echo "## raw file: IOPS (p50/p99 completion latency)"
+	echo
+	echo "| workload | tapdisk aio | qemu-nbd raw | nbdkit file | fio on the file | vs qemu-nbd | vs nbdkit | vs the file |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for row in "${rows[@]}"; do
+		runs=()
+		for _ in $(seq "$repeat"); do
+			runs+=("td $(cell tapdisk-aio "$raw" "$row")" "qn $(cell qemu-nbd-raw "$raw" "$row")"
+				"nk $(cell nbdkit-file "$raw" "$row")" "ff $(cell fio-file "$raw" "$row")")
+		done
+		td=$(median td "${runs[@]}") qn=$(median qn "${runs[@]}") nk=$(median nk "${runs[@]}") ff=$(median ff "${runs[@]}")
+		echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") |"
 	done
-	td=$(median td "${runs[@]}") qn=$(median qn "${runs[@]}") nk=$(median nk "${runs[@]}") ff=$(median ff "${runs[@]}")
-	echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") |"
-done
+}
 
-echo
-echo "## dynamic VHD (made by qemu-img; reads on a full image, writes on an empty one)"
-echo
-echo "tapdisk writes VHD metadata through (acknowledged writes survive kill -9);"
-echo "--defer-metadata keeps it for the next flush (README: Locks and durability)."
-echo
-echo "| workload | tapdisk vhd | tapdisk vhd --defer-metadata | qemu-nbd vpc | vs qemu-nbd | deferred vs qemu-nbd |"
-echo "|---|---|---|---|---|---|"
-for row in "${rows[@]}"; do
-	file=$dir/full.vhd
-	case $row in *write*) file=$dir/scratch.vhd ;; esac
-	runs=()
-	for _ in $(seq "$repeat"); do
-		cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
-		runs+=("td $(cell tapdisk-vhd "$file" "$row")")
-		cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
-		runs+=("tdd $(cell tapdisk-vhd-deferred "$file" "$row")")
-		cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
-		runs+=("qn $(cell qemu-nbd-vpc "$file" "$row")")
+vhd_table() {
+	echo
+	echo "## dynamic VHD (made by qemu-img; reads on a full image, writes on an empty one)"
+	echo
+	echo "tapdisk writes VHD metadata through (acknowledged writes survive kill -9);"
+	echo "--defer-metadata keeps it for the next flush (README: Locks and durability)."
+	echo
+	echo "| workload | tapdisk vhd | tapdisk vhd --defer-metadata | qemu-nbd vpc | vs qemu-nbd | deferred vs qemu-nbd |"
+	echo "|---|---|---|---|---|---|"
+	for row in "${rows[@]}"; do
+		file=$dir/full.vhd
+		case $row in *write*) file=$dir/scratch.vhd ;; esac
+		runs=()
+		for _ in $(seq "$repeat"); do
+			cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+			runs+=("td $(cell tapdisk-vhd "$file" "$row")")
+			cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+			runs+=("tdd $(cell tapdisk-vhd-deferred "$file" "$row")")
+			cp --sparse=always "$dir/empty.vhd" "$dir/scratch.vhd"
+			runs+=("qn $(cell qemu-nbd-vpc "$file" "$row")")
+		done
+		td=$(median td "${runs[@]}") tdd=$(median tdd "${runs[@]}") qn=$(median qn "${runs[@]}")
+		echo "| $row | $(fmt "$td") | $(fmt "$tdd") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${tdd%% *}" "${qn%% *}") |"
 	done
-	td=$(median td "${runs[@]}") tdd=$(median tdd "${runs[@]}") qn=$(median qn "${runs[@]}")
-	echo "| $row | $(fmt "$td") | $(fmt "$tdd") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${tdd%% *}" "${qn%% *}") |"
+}
+
+for t in $tables; do
+	case $t in
+	raw) raw_table ;;
+	vhd) vhd_table ;;
+	*) echo "bench-nbd: BENCH_TABLES takes raw and vhd" >&2; exit 2 ;;
+	esac
 done
