@@ -2,6 +2,7 @@ package vhdtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,21 +14,20 @@ type Fio struct {
 	done chan error
 }
 
+// FioVerify is one fio job of random 4 KiB reads and writes, every block
+// written verified by crc32c, any mismatch fatal (StartFio runs it).
+var FioVerify = []string{"--name=verify", "--rw=randrw", "--bs=4k", "--time_based",
+	"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=512", "--verify_state_save=0"}
+
 // StartFio starts fio on the NBD export at uri: random 4 KiB reads and
 // writes, every block written verified by crc32c (any mismatch fatal).
 // args add to or override the defaults: --iodepth, --numjobs (one
 // connection each), --size, --offset, --runtime (time-based), ….
 func StartFio(t testing.TB, uri string, args ...string) *Fio {
 	t.Helper()
-	RequireTool(t, "fio")
-	if out, _ := exec.Command("fio", "--enghelp=nbd").CombinedOutput(); !strings.Contains(string(out), "uri") {
-		RequireTool(t, "fio with the nbd ioengine")
-	}
-	base := []string{"--name=verify", "--ioengine=nbd", "--uri=" + uri,
-		"--rw=randrw", "--bs=4k", "--time_based",
-		"--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_backlog=512",
-		"--verify_state_save=0", "--group_reporting", "--output-format=terse", "--terse-version=3"}
-	f := &Fio{cmd: exec.Command("fio", append(base, args...)...), done: make(chan error, 1)}
+	requireFioNBD(t)
+	base := []string{"--ioengine=nbd", "--uri=" + uri, "--group_reporting", "--output-format=terse", "--terse-version=3"}
+	f := &Fio{cmd: exec.Command("fio", slices.Concat(base, FioVerify, args)...), done: make(chan error, 1)}
 	f.cmd.Stdout, f.cmd.Stderr = &f.out, &f.out
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -35,6 +35,15 @@ func StartFio(t testing.TB, uri string, args ...string) *Fio {
 	go func() { f.done <- f.cmd.Wait() }()
 	t.Cleanup(func() { f.cmd.Process.Kill() })
 	return f
+}
+
+// requireFioNBD skips the test unless fio and its nbd engine are there.
+func requireFioNBD(t testing.TB) {
+	t.Helper()
+	RequireTool(t, "fio")
+	if out, _ := exec.Command("fio", "--enghelp=nbd").CombinedOutput(); !strings.Contains(string(out), "uri") {
+		RequireTool(t, "fio with the nbd ioengine")
+	}
 }
 
 // Running reports whether fio has not ended yet.
