@@ -9,11 +9,14 @@
 //	           (open, pause, resume, close) with blktap's states, stats
 //	sched      merges adjacent requests into vectored I/O, bounds the
 //	           driver's queue depth, retries EAGAIN/EBUSY/EINTR
+//	filter/…   layers over a driver that change only what they must:
+//	           valve (rate limits), error and delay (fault and latency
+//	           injection); a spec stacks them (disk.ParseChain)
 //	disk       the narrow driver interface (read, write, flush, trim,
 //	           write-zeroes, extents, capabilities)
 //	drivers/…  aio (raw file or device), vhd (libvhd chains), ram, nbd
 //	           (another NBD server as backing store); drivers.Open parses
-//	           blktap's type:path
+//	           blktap's type:path and stacks the filter layers over it
 //	stats      atomic counters and latency histograms
 //
 // Around them, for the daemon and the command-line tools:
