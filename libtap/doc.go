@@ -3,6 +3,7 @@
 //
 //	nbd        the NBD server: the frontend clients (QEMU, libnbd, the
 //	           kernel via nbdfuse or nbd.ko) connect to
+//	nbd/wire   the NBD wire format, which the nbd driver speaks too
 //	ring       fixed pool of request slots with aligned buffers; a full
 //	           ring is the back-pressure, nothing is dropped
 //	vbd        one virtual block device: validates requests, lifecycle
