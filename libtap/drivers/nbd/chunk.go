@@ -6,69 +6,63 @@ import (
 	"io"
 
 	"gotap.dev/libtap/disk"
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // maxErrorChunk bounds an error chunk: its fields and offset, and a
-// message of at most 4096 bytes, as the protocol's strings are.
-const maxErrorChunk = 6 + 4096 + 8
+// message no longer than the protocol's strings.
+const maxErrorChunk = wire.ErrorPayloadSize + wire.MaxString + wire.OffsetSize
 
-// readChunks reads a structured reply (the first chunk's magic already
-// read) up to its last chunk. A read succeeds only if its content chunks
-// covered every byte exactly once; the first error chunk is the
-// request's error.
+// readChunks reads a structured reply up to its last chunk. A read
+// succeeds only if its content chunks covered every byte exactly once;
+// the first error chunk is the request's error.
 func (d *Disk) readChunks(c *call) (serverErr, err error) {
 	d.cov.reset()
-	for {
-		done, chunkErr, err := d.readChunk(c)
+	for done := false; !done; {
+		var chunkErr error
+		done, chunkErr, err = d.readChunk(c)
 		if err != nil {
 			return nil, err
 		}
 		if serverErr == nil {
 			serverErr = chunkErr
 		}
-		if done {
-			break
-		}
-		m, err := d.readN(4)
-		if err != nil {
-			return nil, err
-		}
-		if magic := be.Uint32(m); magic != proto.StructuredMagic {
-			return nil, fmt.Errorf("bad chunk magic %#x", magic)
-		}
 	}
-	if serverErr == nil && c.typ == proto.CmdRead && !d.cov.whole(c.n) {
+	if serverErr == nil && c.typ == wire.CmdRead && !d.cov.whole(c.n) {
 		return nil, fmt.Errorf("read reply covers %d of %d bytes", d.cov.bytes, c.n)
 	}
 	return serverErr, nil
 }
 
-// readChunk reads one chunk (its magic already read). Every payload is
-// read into place or through small fixed buffers, never into memory
-// sized by what the server claims.
+// readChunk reads one chunk. Every payload is read into place or
+// through small fixed buffers, never into memory sized by what the
+// server claims.
 func (d *Disk) readChunk(c *call) (done bool, serverErr, err error) {
-	h, err := d.readN(proto.ChunkHeaderSize - 4)
+	b, err := d.readN(wire.ChunkHeaderSize)
 	if err != nil {
 		return false, nil, err
 	}
-	flags, typ, length := be.Uint16(h), be.Uint16(h[2:]), be.Uint32(h[12:])
-	if err := d.checkCookie(be.Uint64(h[4:])); err != nil {
+	var h wire.ChunkHeader
+	if !h.Parse((*[wire.ChunkHeaderSize]byte)(b)) {
+		return false, nil, fmt.Errorf("bad chunk magic %#x", be.Uint32(b))
+	}
+	if err := d.checkCookie(h.Cookie); err != nil {
 		return false, nil, err
 	}
-	done = flags&proto.ReplyFlagDone != 0
+	typ, length := h.Type, h.Length
+	done = h.Flags&wire.ReplyFlagDone != 0
 	switch {
-	case typ&(1<<15) != 0: // every error type, known or not
+	case typ&wire.ReplyErrorBit != 0: // every error type, known or not
 		serverErr, err = d.errorChunk(typ, length)
-	case typ == proto.ReplyNone:
+	case typ == wire.ReplyNone:
 		if length != 0 || !done {
 			err = errors.New("NONE chunk with a payload or not the last")
 		}
-	case typ == proto.ReplyOffsetData && c.typ == proto.CmdRead:
+	case typ == wire.ReplyOffsetData && c.typ == wire.CmdRead:
 		err = d.dataChunk(c, length)
-	case typ == proto.ReplyOffsetHole && c.typ == proto.CmdRead:
+	case typ == wire.ReplyOffsetHole && c.typ == wire.CmdRead:
 		err = d.holeChunk(c, length)
-	case typ == proto.ReplyBlockStatus && c.typ == proto.CmdBlockStatus:
+	case typ == wire.ReplyBlockStatus && c.typ == wire.CmdBlockStatus:
 		err = d.statusChunk(c, length)
 	default:
 		err = fmt.Errorf("unexpected chunk type %d for command %d", typ, c.typ)
@@ -78,14 +72,14 @@ func (d *Disk) readChunk(c *call) (done bool, serverErr, err error) {
 
 // dataChunk reads an OFFSET_DATA payload straight into place.
 func (d *Disk) dataChunk(c *call, length uint32) error {
-	if length < 9 {
-		return fmt.Errorf("data chunk of %d bytes: want at least 9", length)
+	if length <= wire.OffsetSize {
+		return fmt.Errorf("data chunk of %d bytes: want at least %d", length, wire.OffsetSize+1)
 	}
-	o, err := d.readN(8)
+	o, err := d.readN(wire.OffsetSize)
 	if err != nil {
 		return err
 	}
-	at, n, err := d.place(c, be.Uint64(o), uint64(length-8))
+	at, n, err := d.place(c, be.Uint64(o), uint64(length-wire.OffsetSize))
 	if err != nil {
 		return err
 	}
@@ -95,18 +89,19 @@ func (d *Disk) dataChunk(c *call, length uint32) error {
 
 // holeChunk zeroes what an OFFSET_HOLE chunk says reads as zeros.
 func (d *Disk) holeChunk(c *call, length uint32) error {
-	if length != 12 {
-		return fmt.Errorf("hole chunk of %d bytes: want 12", length)
+	if length != wire.HoleSize {
+		return fmt.Errorf("hole chunk of %d bytes: want %d", length, wire.HoleSize)
 	}
-	p, err := d.readN(12)
+	b, err := d.readN(wire.HoleSize)
 	if err != nil {
 		return err
 	}
-	size := be.Uint32(p[8:])
-	if size == 0 {
+	var h wire.Hole
+	h.Parse((*[wire.HoleSize]byte)(b))
+	if h.Length == 0 {
 		return errors.New("empty hole chunk")
 	}
-	at, n, err := d.place(c, be.Uint64(p), uint64(size))
+	at, n, err := d.place(c, h.Offset, uint64(h.Length))
 	if err != nil {
 		return err
 	}
@@ -134,42 +129,43 @@ func (d *Disk) place(c *call, off, n uint64) (at, length int64, err error) {
 // Unknown error types count as errors too, as the protocol asks; the
 // message (and ERROR_OFFSET's offset) is skipped.
 func (d *Disk) errorChunk(typ uint16, length uint32) (serverErr, err error) {
-	fields := uint32(6) // errno, message length
-	if typ == proto.ReplyErrorOffset {
-		fields += 8
+	fields := uint32(wire.ErrorPayloadSize)
+	if typ == wire.ReplyErrorOffset {
+		fields += wire.OffsetSize
 	}
 	if length < fields || length > maxErrorChunk {
 		return nil, fmt.Errorf("error chunk of type %#x of %d bytes", typ, length)
 	}
-	h, err := d.readN(6)
+	b, err := d.readN(wire.ErrorPayloadSize)
 	if err != nil {
 		return nil, err
 	}
-	code, msg := be.Uint32(h), uint32(be.Uint16(h[4:]))
+	var p wire.ErrorPayload
+	p.Parse((*[wire.ErrorPayloadSize]byte)(b))
 	switch {
-	case msg > length-fields:
-		return nil, fmt.Errorf("error message of %d bytes in a chunk of %d", msg, length)
-	case code == 0:
+	case uint32(p.MessageLen) > length-fields:
+		return nil, fmt.Errorf("error message of %d bytes in a chunk of %d", p.MessageLen, length)
+	case p.Errno == 0:
 		return nil, errors.New("error chunk without an error")
 	}
-	if _, err := d.br.Discard(int(length - 6)); err != nil {
+	if _, err := d.br.Discard(int(length - wire.ErrorPayloadSize)); err != nil {
 		return nil, err
 	}
-	return proto.Errno(code), nil
+	return wire.Errno(p.Errno), nil
 }
 
 // statusChunk reads a BLOCK_STATUS chunk, descriptor by descriptor,
 // turning those of our base:allocation context into extents.
 func (d *Disk) statusChunk(c *call, length uint32) error {
-	if length < 12 || (length-4)%8 != 0 {
+	if length < wire.ContextIDSize+wire.DescriptorSize || (length-wire.ContextIDSize)%wire.DescriptorSize != 0 {
 		return fmt.Errorf("block status chunk of %d bytes", length)
 	}
-	count := (length - 4) / 8
+	count := (length - wire.ContextIDSize) / wire.DescriptorSize
 	if int64(count) > c.n {
 		// Each describes at least a byte, all together no more than asked.
 		return fmt.Errorf("%d block status descriptors for %d bytes", count, c.n)
 	}
-	id, err := d.readN(4)
+	id, err := d.readN(wire.ContextIDSize)
 	if err != nil {
 		return err
 	}
@@ -179,16 +175,17 @@ func (d *Disk) statusChunk(c *call, length uint32) error {
 	}
 	c.status = c.status || ours
 	for range count {
-		b, err := d.readN(8)
+		b, err := d.readN(wire.DescriptorSize)
 		if err != nil {
 			return err
 		}
-		n := be.Uint32(b)
-		if n == 0 {
+		var x wire.Descriptor
+		x.Parse((*[wire.DescriptorSize]byte)(b))
+		if x.Length == 0 {
 			return errors.New("empty block status descriptor")
 		}
 		if ours {
-			c.addDescriptor(int64(n), be.Uint32(b[4:])&proto.StateHole != 0)
+			c.addDescriptor(int64(x.Length), x.Flags&wire.StateHole != 0)
 		}
 	}
 	return nil

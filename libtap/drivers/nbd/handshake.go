@@ -5,37 +5,37 @@ import (
 	"fmt"
 	"io"
 
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // handshake negotiates fixed newstyle: structured replies and
 // base:allocation when the server has them, then NBD_OPT_GO on the
 // default export (NBD_OPT_EXPORT_NAME with a server too old for GO).
 func (d *Disk) handshake() error {
-	var g [18]byte
-	if _, err := io.ReadFull(d.br, g[:]); err != nil {
+	var b [wire.GreetingSize]byte
+	if _, err := io.ReadFull(d.br, b[:]); err != nil {
 		return fmt.Errorf("read greeting: %w", err)
 	}
-	if be.Uint64(g[:]) != proto.InitMagic || be.Uint64(g[8:]) != proto.OptMagic {
+	var g wire.Greeting
+	if !g.Parse(&b) {
 		return errors.New("not a newstyle NBD server")
 	}
-	hs := be.Uint16(g[16:])
-	if hs&proto.FlagFixedNewstyle == 0 {
+	if g.Flags&wire.FlagFixedNewstyle == 0 {
 		return errors.New("server does not speak fixed newstyle")
 	}
-	cf := proto.ClientFixedNewstyle
-	noZeroes := hs&proto.FlagNoZeroes != 0
+	cf := wire.ClientFixedNewstyle
+	noZeroes := g.Flags&wire.FlagNoZeroes != 0
 	if noZeroes {
-		cf |= proto.ClientNoZeroes
+		cf |= wire.ClientNoZeroes
 	}
 	if err := d.send(be.AppendUint32(nil, cf)); err != nil {
 		return err
 	}
-	typ, _, err := d.option(proto.OptStructuredReply, nil)
+	typ, _, err := d.option(wire.OptStructuredReply, nil)
 	if err != nil {
 		return err
 	}
-	if d.structured = typ == proto.RepAck; d.structured {
+	if d.structured = typ == wire.RepAck; d.structured {
 		if err := d.selectAllocation(); err != nil {
 			return err
 		}
@@ -50,14 +50,12 @@ var errNoGo = errors.New("NBD_OPT_GO not supported")
 
 // selectAllocation asks for base:allocation on the default export.
 func (d *Disk) selectAllocation() error {
-	q := be.AppendUint32(nil, 0) // default export
-	q = be.AppendUint32(q, 1)
-	q = be.AppendUint32(q, uint32(len(proto.MetaBaseAllocation)))
-	q = append(q, proto.MetaBaseAllocation...)
-	typ, data, err := d.option(proto.OptSetMetaContext, q)
-	for ; err == nil && typ == proto.RepMetaContext; typ, data, err = d.optReply(proto.OptSetMetaContext) {
-		if len(data) >= 4 && string(data[4:]) == proto.MetaBaseAllocation {
-			d.allocation, d.allocID = true, be.Uint32(data)
+	q := wire.AppendMetaQuery(nil, "", wire.MetaBaseAllocation) // the default export
+	typ, data, err := d.option(wire.OptSetMetaContext, q)
+	for ; err == nil && typ == wire.RepMetaContext; typ, data, err = d.optReply(wire.OptSetMetaContext) {
+		var m wire.MetaContext
+		if m.Parse(data) && m.Name == wire.MetaBaseAllocation {
+			d.allocation, d.allocID = true, m.ID
 		}
 	}
 	return err // an error reply only means no block status
@@ -66,26 +64,26 @@ func (d *Disk) selectAllocation() error {
 // goExport enters transmission with NBD_OPT_GO, learning the size,
 // flags and block sizes.
 func (d *Disk) goExport() error {
-	q := be.AppendUint32(nil, 0) // default export
-	q = be.AppendUint16(q, 1)
-	q = be.AppendUint16(q, proto.InfoBlockSize)
-	typ, data, err := d.option(proto.OptGo, q)
-	for ; err == nil && typ == proto.RepInfo; typ, data, err = d.optReply(proto.OptGo) {
+	q := wire.AppendExportQuery(nil, "", wire.InfoBlockSize) // the default export
+	typ, data, err := d.option(wire.OptGo, q)
+	for ; err == nil && typ == wire.RepInfo; typ, data, err = d.optReply(wire.OptGo) {
+		var e wire.Export
+		var bs wire.BlockSize
 		switch {
-		case len(data) >= 12 && be.Uint16(data) == proto.InfoExport:
-			d.size, d.flags = int64(be.Uint64(data[2:])), be.Uint16(data[10:])
-		case len(data) >= 14 && be.Uint16(data) == proto.InfoBlockSize:
-			if m := int64(be.Uint32(data[10:])); m > 0 {
-				d.maxReq = min(d.maxReq, m&^(proto.MinBlock-1))
+		case e.ParseInfo(data):
+			d.learn(e)
+		case bs.ParseInfo(data):
+			if m := int64(bs.Max); m > 0 {
+				d.maxReq = min(d.maxReq, m&^(wire.MinBlock-1))
 			}
 		}
 	}
 	switch {
 	case err != nil:
 		return err
-	case typ == proto.RepAck:
+	case typ == wire.RepAck:
 		return nil
-	case typ == proto.RepErrUnsup:
+	case typ == wire.RepErrUnsup:
 		return errNoGo
 	}
 	return fmt.Errorf("NBD_OPT_GO refused (%#x): %s", typ, data)
@@ -93,24 +91,32 @@ func (d *Disk) goExport() error {
 
 // exportName is the old way in: no error reply, the server hangs up.
 func (d *Disk) exportName(noZeroes bool) error {
-	if err := d.send(proto.PutOption(nil, proto.OptExportName, 0)); err != nil {
+	if err := d.send(wire.OptionHeader{Opt: wire.OptExportName}.Append(nil)); err != nil {
 		return err
 	}
-	n := 10
+	n := wire.ExportSize
 	if !noZeroes {
-		n += 124
+		n += wire.ExportPadding
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(d.br, b); err != nil {
 		return fmt.Errorf("NBD_OPT_EXPORT_NAME: %w", err)
 	}
-	d.size, d.flags = int64(be.Uint64(b)), be.Uint16(b[8:])
+	var e wire.Export
+	e.Parse((*[wire.ExportSize]byte)(b))
+	d.learn(e)
 	return nil
+}
+
+// learn takes the export's size and transmission flags.
+func (d *Disk) learn(e wire.Export) {
+	d.size, d.flags = int64(e.Size), e.Flags
 }
 
 // option sends an option and reads the first reply.
 func (d *Disk) option(opt uint32, data []byte) (uint32, []byte, error) {
-	if err := d.send(append(proto.PutOption(nil, opt, uint32(len(data))), data...)); err != nil {
+	h := wire.OptionHeader{Opt: opt, Length: uint32(len(data))}
+	if err := d.send(append(h.Append(nil), data...)); err != nil {
 		return 0, nil, err
 	}
 	return d.optReply(opt)
@@ -118,22 +124,22 @@ func (d *Disk) option(opt uint32, data []byte) (uint32, []byte, error) {
 
 // optReply reads one option reply.
 func (d *Disk) optReply(opt uint32) (uint32, []byte, error) {
-	var h [proto.OptReplyHeader]byte
-	if _, err := io.ReadFull(d.br, h[:]); err != nil {
+	var b [wire.OptionReplySize]byte
+	if _, err := io.ReadFull(d.br, b[:]); err != nil {
 		return 0, nil, fmt.Errorf("option %d: %w", opt, err)
 	}
-	if be.Uint64(h[:]) != proto.OptReplyMagic || be.Uint32(h[8:]) != opt {
-		return 0, nil, fmt.Errorf("option %d: bad reply header % x", opt, h)
+	var h wire.OptionReply
+	if !h.Parse(&b) || h.Opt != opt {
+		return 0, nil, fmt.Errorf("option %d: bad reply header % x", opt, b)
 	}
-	n := be.Uint32(h[16:])
-	if n > 1<<20 {
-		return 0, nil, fmt.Errorf("option %d: reply of %d bytes", opt, n)
+	if h.Length > 1<<20 {
+		return 0, nil, fmt.Errorf("option %d: reply of %d bytes", opt, h.Length)
 	}
-	data := make([]byte, n)
+	data := make([]byte, h.Length)
 	if _, err := io.ReadFull(d.br, data); err != nil {
 		return 0, nil, fmt.Errorf("option %d: %w", opt, err)
 	}
-	return be.Uint32(h[12:]), data, nil
+	return h.Type, data, nil
 }
 
 func (d *Disk) send(b []byte) error {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"gotap.dev/libtap/disk"
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // The read every case makes, and what it must read.
@@ -18,7 +18,7 @@ const (
 	readLen = 4096
 )
 
-const done = proto.ReplyFlagDone
+const done = wire.ReplyFlagDone
 
 // TestMisbehavingServerReads: whatever a backing server answers to a
 // read, the driver returns either the disk's bytes or an error: EIO for
@@ -53,7 +53,7 @@ func TestMisbehavingServerReads(t *testing.T) {
 			return noneChunk(b, c)
 		}, succeeds, 0, nil},
 		{"simple reply", false, func(b []byte, c uint64) []byte {
-			return append(proto.PutSimpleReply(b, 0, c), pattern[off:off+readLen]...)
+			return append(simple(b, 0, c), pattern[off:off+readLen]...)
 		}, succeeds, 0, nil},
 
 		{"short structured read", true, func(b []byte, c uint64) []byte {
@@ -94,7 +94,7 @@ func TestMisbehavingServerReads(t *testing.T) {
 			return holeChunk(b, done, c, math.MaxInt64, 1<<31)
 		}, violates, 0, nil},
 		{"data offset at the largest int64", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, done, proto.ReplyOffsetData, c, 8+1<<31)
+			b = chunk(b, done, wire.ReplyOffsetData, c, 8+1<<31)
 			return be.AppendUint64(b, math.MaxInt64)
 		}, violates, 0, nil},
 		{"empty hole", true, func(b []byte, c uint64) []byte {
@@ -102,12 +102,12 @@ func TestMisbehavingServerReads(t *testing.T) {
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"data chunk without data", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, 0, proto.ReplyOffsetData, c, 8)
+			b = chunk(b, 0, wire.ReplyOffsetData, c, 8)
 			b = be.AppendUint64(b, off)
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"hole chunk of 16 bytes", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, done, proto.ReplyOffsetHole, c, 16)
+			b = chunk(b, done, wire.ReplyOffsetHole, c, 16)
 			b = be.AppendUint64(b, off)
 			return be.AppendUint64(b, readLen<<32)
 		}, violates, 0, nil},
@@ -125,27 +125,27 @@ func TestMisbehavingServerReads(t *testing.T) {
 			return dataChunk(b, done, c+1, off+2048, 2048)
 		}, violates, 0, nil},
 		{"simple reply with wrong cookie", false, func(b []byte, c uint64) []byte {
-			return append(proto.PutSimpleReply(b, 0, c+7), pattern[off:off+readLen]...)
+			return append(simple(b, 0, c+7), pattern[off:off+readLen]...)
 		}, violates, 0, nil},
 		{"simple reply where structured was negotiated", true, func(b []byte, c uint64) []byte {
-			return append(proto.PutSimpleReply(b, 0, c), pattern[off:off+readLen]...)
+			return append(simple(b, 0, c), pattern[off:off+readLen]...)
 		}, violates, 0, nil},
 		{"simple error where structured was negotiated", true, func(b []byte, c uint64) []byte {
-			return proto.PutSimpleReply(b, proto.EPERM, c)
+			return simple(b, wire.EPERM, c)
 		}, violates, 0, nil},
 		{"chunk where structured was not negotiated", false, func(b []byte, c uint64) []byte {
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"NONE with a payload", true, func(b []byte, c uint64) []byte {
 			b = dataChunk(b, 0, c, off, readLen)
-			return append(proto.PutChunk(b, done, proto.ReplyNone, c, 4), 0, 0, 0, 0)
+			return append(chunk(b, done, wire.ReplyNone, c, 4), 0, 0, 0, 0)
 		}, violates, 0, nil},
 		{"NONE not last", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, 0, proto.ReplyNone, c, 0)
+			b = chunk(b, 0, wire.ReplyNone, c, 0)
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"unknown chunk type", true, func(b []byte, c uint64) []byte {
-			b = append(proto.PutChunk(b, 0, 42, c, 4), 1, 2, 3, 4)
+			b = append(chunk(b, 0, 42, c, 4), 1, 2, 3, 4)
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"block status to a read", true, func(b []byte, c uint64) []byte {
@@ -153,47 +153,47 @@ func TestMisbehavingServerReads(t *testing.T) {
 			return dataChunk(b, done, c, off, readLen)
 		}, violates, 0, nil},
 		{"error chunk of 2 GiB", true, func(b []byte, c uint64) []byte {
-			return proto.PutChunk(b, done, proto.ReplyError, c, 1<<31)
+			return chunk(b, done, wire.ReplyError, c, 1<<31)
 		}, violates, 0, nil},
 		{"error message longer than its chunk", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, done, proto.ReplyError, c, 8)
-			return append(be.AppendUint32(b, proto.EPERM), 0, 100, 'n', 'o')
+			b = chunk(b, done, wire.ReplyError, c, 8)
+			return append(be.AppendUint32(b, wire.EPERM), 0, 100, 'n', 'o')
 		}, violates, 0, nil},
 		{"error with offset, without the offset", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, done, proto.ReplyErrorOffset, c, 6)
-			return be.AppendUint16(be.AppendUint32(b, proto.EPERM), 0)
+			b = chunk(b, done, wire.ReplyErrorOffset, c, 6)
+			return be.AppendUint16(be.AppendUint32(b, wire.EPERM), 0)
 		}, violates, 0, nil},
 		{"error chunk without an error", true, func(b []byte, c uint64) []byte {
 			return errorChunk(b, done, c, 0, "")
 		}, violates, 0, nil},
 
 		{"error chunk", true, func(b []byte, c uint64) []byte {
-			return errorChunk(b, done, c, proto.EPERM, "no")
+			return errorChunk(b, done, c, wire.EPERM, "no")
 		}, fails, syscall.EPERM, nil},
 		{"error chunk after all the data", true, func(b []byte, c uint64) []byte {
 			b = dataChunk(b, 0, c, off, readLen)
-			return errorChunk(b, done, c, proto.ENOSPC, "")
+			return errorChunk(b, done, c, wire.ENOSPC, "")
 		}, fails, syscall.ENOSPC, nil},
 		{"error chunk, then the data", true, func(b []byte, c uint64) []byte {
-			b = errorChunk(b, 0, c, proto.EIO, "disk on fire")
+			b = errorChunk(b, 0, c, wire.EIO, "disk on fire")
 			return dataChunk(b, done, c, off, readLen)
 		}, fails, syscall.EIO, nil},
 		{"unknown error type", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, 0, 1<<15+99, c, 6)
-			b = be.AppendUint16(be.AppendUint32(b, proto.EPERM), 0)
+			b = chunk(b, 0, wire.ReplyErrorBit+99, c, 6)
+			b = be.AppendUint16(be.AppendUint32(b, wire.EPERM), 0)
 			return noneChunk(b, c)
 		}, fails, syscall.EPERM, nil},
 		{"error with offset", true, func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, done, proto.ReplyErrorOffset, c, 14)
-			b = be.AppendUint16(be.AppendUint32(b, proto.EOVERFLOW), 0)
+			b = chunk(b, done, wire.ReplyErrorOffset, c, 14)
+			b = be.AppendUint16(be.AppendUint32(b, wire.EOVERFLOW), 0)
 			return be.AppendUint64(b, off)
 		}, fails, syscall.EOVERFLOW, nil},
 		{"simple error", false, func(b []byte, c uint64) []byte {
-			return proto.PutSimpleReply(b, proto.ENOSPC, c)
+			return simple(b, wire.ENOSPC, c)
 		}, fails, syscall.ENOSPC, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := dialScripted(t, tc.structured, func(i int, r proto.Request, b []byte) []byte {
+			d := dialScripted(t, tc.structured, func(i int, r wire.Request, b []byte) []byte {
 				if i == 0 {
 					return tc.reply(b, r.Cookie)
 				}
@@ -257,8 +257,8 @@ func TestMisbehavingServerBlockStatus(t *testing.T) {
 			return statusChunk(b, done, c, n, 0)
 		}, succeeds, 0},
 		{"another context first", func(b []byte, c uint64) []byte {
-			b = proto.PutChunk(b, 0, proto.ReplyBlockStatus, c, 12)
-			b = be.AppendUint32(be.AppendUint32(be.AppendUint32(b, 9), n), proto.StateHole)
+			b = chunk(b, 0, wire.ReplyBlockStatus, c, 12)
+			b = be.AppendUint32(be.AppendUint32(be.AppendUint32(b, 9), n), wire.StateHole)
 			return statusChunk(b, done, c, n, 0)
 		}, succeeds, 0},
 		{"two chunks for one context", func(b []byte, c uint64) []byte {
@@ -282,12 +282,12 @@ func TestMisbehavingServerBlockStatus(t *testing.T) {
 			return dataChunk(b, done, c, 0, 512)
 		}, violates, 0},
 		{"error chunk", func(b []byte, c uint64) []byte {
-			return errorChunk(b, done, c, proto.ENOTSUP, "")
+			return errorChunk(b, done, c, wire.ENOTSUP, "")
 		}, fails, syscall.EOPNOTSUPP},
 		{"no extents", noneChunk, fails, syscall.EIO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := dialScripted(t, true, func(i int, r proto.Request, b []byte) []byte {
+			d := dialScripted(t, true, func(i int, r wire.Request, b []byte) []byte {
 				if i == 0 {
 					return tc.reply(b, r.Cookie)
 				}

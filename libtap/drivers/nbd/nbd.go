@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // Options for Dial; zero durations take the defaults.
@@ -74,7 +74,7 @@ type Disk struct {
 	broken error    // the connection failed: every later request fails
 	// scratch holds each header sent or read: a local array would
 	// escape to the heap through io.Reader, once per request.
-	scratch [proto.RequestSize]byte
+	scratch [wire.RequestSize]byte
 }
 
 // Open connects to the export at addr: "unix:PATH" or "HOST:PORT", with
@@ -97,7 +97,7 @@ func Dial(addr string, opts Options) (*Disk, error) {
 	}
 	d := &Disk{
 		addr: addr, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout,
-		nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: proto.MaxBlock,
+		nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: wire.MaxBlock,
 	}
 	nc.SetDeadline(deadline) // the handshake's; each round trip sets its own
 	if err := d.handshake(); err != nil {
@@ -114,17 +114,17 @@ func (d *Disk) can(flag uint16) bool { return d.flags&flag != 0 }
 // Caps are what the server offers.
 func (d *Disk) Caps() disk.Caps {
 	return disk.Caps{
-		ReadOnly: d.ro || d.can(proto.FlagReadOnly),
-		Trim:     d.can(proto.FlagSendTrim),
-		Zero:     d.can(proto.FlagSendWriteZeroes),
-		FastZero: d.can(proto.FlagSendFastZero),
+		ReadOnly: d.ro || d.can(wire.FlagReadOnly),
+		Trim:     d.can(wire.FlagSendTrim),
+		Zero:     d.can(wire.FlagSendWriteZeroes),
+		FastZero: d.can(wire.FlagSendFastZero),
 	}
 }
 
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	for _, b := range bufs {
 		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
-			return d.roundTrip(&call{typ: proto.CmdRead, off: o, n: n, in: b[o-off : o-off+n]})
+			return d.roundTrip(&call{typ: wire.CmdRead, off: o, n: n, in: b[o-off : o-off+n]})
 		}); err != nil {
 			return err
 		}
@@ -140,12 +140,12 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 		return disk.ErrReadOnly
 	}
 	var flags uint16
-	if fua && d.can(proto.FlagSendFUA) {
-		flags = proto.CmdFlagFUA
+	if fua && d.can(wire.FlagSendFUA) {
+		flags = wire.CmdFlagFUA
 	}
 	for _, b := range bufs {
 		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
-			return d.roundTrip(&call{typ: proto.CmdWrite, flags: flags, off: o, n: n, out: b[o-off : o-off+n]})
+			return d.roundTrip(&call{typ: wire.CmdWrite, flags: flags, off: o, n: n, out: b[o-off : o-off+n]})
 		}); err != nil {
 			return err
 		}
@@ -160,10 +160,10 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 // Flush asks the server to make completed writes durable; a server that
 // offers no flush has nothing to flush.
 func (d *Disk) Flush() error {
-	if !d.can(proto.FlagSendFlush) {
+	if !d.can(wire.FlagSendFlush) {
 		return nil
 	}
-	return d.roundTrip(&call{typ: proto.CmdFlush})
+	return d.roundTrip(&call{typ: wire.CmdFlush})
 }
 
 // Trim is advisory: without server support it does nothing.
@@ -171,11 +171,11 @@ func (d *Disk) Trim(off, n int64) error {
 	if d.Caps().ReadOnly {
 		return disk.ErrReadOnly
 	}
-	if !d.can(proto.FlagSendTrim) {
+	if !d.can(wire.FlagSendTrim) {
 		return nil
 	}
 	return d.chunked(off, n, func(o, n int64) error {
-		return d.roundTrip(&call{typ: proto.CmdTrim, off: o, n: n})
+		return d.roundTrip(&call{typ: wire.CmdTrim, off: o, n: n})
 	})
 }
 
@@ -185,24 +185,24 @@ func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
 	if d.Caps().ReadOnly {
 		return disk.ErrReadOnly
 	}
-	if !d.can(proto.FlagSendWriteZeroes) || (fastZero && !d.can(proto.FlagSendFastZero)) {
+	if !d.can(wire.FlagSendWriteZeroes) || (fastZero && !d.can(wire.FlagSendFastZero)) {
 		if fastZero {
 			return disk.ErrNotSupp
 		}
 		zeros := make([]byte, min(n, d.maxReq))
 		return d.chunked(off, n, func(o, n int64) error {
-			return d.roundTrip(&call{typ: proto.CmdWrite, off: o, n: n, out: zeros[:n]})
+			return d.roundTrip(&call{typ: wire.CmdWrite, off: o, n: n, out: zeros[:n]})
 		})
 	}
 	var flags uint16
 	if noHole {
-		flags |= proto.CmdFlagNoHole
+		flags |= wire.CmdFlagNoHole
 	}
 	if fastZero {
-		flags |= proto.CmdFlagFastZero
+		flags |= wire.CmdFlagFastZero
 	}
 	return d.chunked(off, n, func(o, n int64) error {
-		return d.roundTrip(&call{typ: proto.CmdWriteZeroes, flags: flags, off: o, n: n})
+		return d.roundTrip(&call{typ: wire.CmdWriteZeroes, flags: flags, off: o, n: n})
 	})
 }
 
@@ -214,7 +214,7 @@ func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
 		return disk.AppendExtent(dst, disk.Extent{Offset: off, Length: n}), nil
 	}
 	for off < end {
-		c := call{typ: proto.CmdBlockStatus, off: off, n: min(end-off, d.maxReq), ext: dst}
+		c := call{typ: wire.CmdBlockStatus, off: off, n: min(end-off, d.maxReq), ext: dst}
 		if err := d.roundTrip(&c); err != nil {
 			return dst, err
 		}
@@ -244,9 +244,7 @@ func (d *Disk) Close() error {
 	defer d.mu.Unlock()
 	if d.broken == nil {
 		d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
-		var h [proto.RequestSize]byte
-		(&proto.Request{Type: proto.CmdDisc}).Put(&h)
-		d.bw.Write(h[:])
+		d.bw.Write(wire.Request{Type: wire.CmdDisc}.Append(d.scratch[:0]))
 		d.bw.Flush()
 		d.broken = net.ErrClosed
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 var be = binary.BigEndian
@@ -39,8 +39,7 @@ func (d *Disk) roundTrip(c *call) error {
 	}
 	d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
 	d.cookie++
-	(&proto.Request{Type: c.typ, Flags: c.flags, Cookie: d.cookie, Offset: uint64(c.off), Length: uint32(c.n)}).Put(&d.scratch)
-	d.bw.Write(d.scratch[:])
+	d.bw.Write(wire.Request{Type: c.typ, Flags: c.flags, Cookie: d.cookie, Offset: uint64(c.off), Length: uint32(c.n)}.Append(d.scratch[:0]))
 	d.bw.Write(c.out)
 	err := d.bw.Flush()
 	var serverErr error
@@ -60,14 +59,14 @@ func (d *Disk) roundTrip(c *call) error {
 // server reported for the request; err a broken connection or a reply
 // that breaks the protocol.
 func (d *Disk) readReply(c *call) (serverErr, err error) {
-	m, err := d.readN(4)
+	m, err := d.br.Peek(4) // the magic tells which
 	if err != nil {
 		return nil, err
 	}
 	switch magic := be.Uint32(m); magic {
-	case proto.SimpleMagic:
+	case wire.SimpleMagic:
 		return d.readSimple(c)
-	case proto.StructuredMagic:
+	case wire.StructuredMagic:
 		if !d.structured {
 			return nil, errors.New("structured reply not negotiated")
 		}
@@ -77,24 +76,26 @@ func (d *Disk) readReply(c *call) (serverErr, err error) {
 	}
 }
 
-// readSimple reads a simple reply (its magic already read).
+// readSimple reads a simple reply.
 func (d *Disk) readSimple(c *call) (serverErr, err error) {
-	h, err := d.readN(proto.SimpleReplySize - 4)
+	b, err := d.readN(wire.SimpleReplySize)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkCookie(be.Uint64(h[4:])); err != nil {
+	var r wire.SimpleReply
+	r.Parse((*[wire.SimpleReplySize]byte)(b)) // its magic was peeked
+	if err := d.checkCookie(r.Cookie); err != nil {
 		return nil, err
 	}
-	if c.typ == proto.CmdRead && d.structured {
+	if c.typ == wire.CmdRead && d.structured {
 		// The protocol forbids it, and whether data follows is anyone's
 		// guess: the stream can no longer be followed.
 		return nil, errors.New("simple reply to a read after structured replies were negotiated")
 	}
-	if code := be.Uint32(h[:]); code != 0 {
-		return proto.Errno(code), nil
+	if r.Errno != 0 {
+		return wire.Errno(r.Errno), nil
 	}
-	if c.typ == proto.CmdRead {
+	if c.typ == wire.CmdRead {
 		_, err := io.ReadFull(d.br, c.in)
 		return nil, err
 	}

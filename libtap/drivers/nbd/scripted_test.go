@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"gotap.dev/libtap/drivers/nbd"
-	proto "gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 var be = binary.BigEndian
 
 // script answers request i (counted from 0) of a connection: it appends
 // the reply's bytes to b, whatever they are, and returns them.
-type script func(i int, r proto.Request, b []byte) []byte
+type script func(i int, r wire.Request, b []byte) []byte
 
 // scriptedSize is the size of the disk every scripted server serves:
 // byte x reads as pattern[x], so that misplaced bytes show.
@@ -64,9 +64,7 @@ func dialScripted(t testing.TB, structured bool, reply script) *nbd.Disk {
 
 // negotiate is the server's side of the handshake, until NBD_OPT_GO.
 func negotiate(br *bufio.Reader, w io.Writer, structured bool) error {
-	g := be.AppendUint64(nil, proto.InitMagic)
-	g = be.AppendUint64(g, proto.OptMagic)
-	if _, err := w.Write(be.AppendUint16(g, proto.FlagFixedNewstyle|proto.FlagNoZeroes)); err != nil {
+	if _, err := w.Write(wire.Greeting{Flags: wire.FlagFixedNewstyle | wire.FlagNoZeroes}.Append(nil)); err != nil {
 		return err
 	}
 	var cf [4]byte
@@ -74,55 +72,58 @@ func negotiate(br *bufio.Reader, w io.Writer, structured bool) error {
 		return err
 	}
 	for {
-		var h [proto.OptionHeaderSize]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		var hb [wire.OptionHeaderSize]byte
+		if _, err := io.ReadFull(br, hb[:]); err != nil {
 			return err
 		}
-		opt := be.Uint32(h[8:])
-		if _, err := br.Discard(int(be.Uint32(h[12:]))); err != nil {
+		var h wire.OptionHeader
+		h.Parse(&hb)
+		opt := h.Opt
+		if _, err := br.Discard(int(h.Length)); err != nil {
 			return err
 		}
 		var b []byte
 		switch {
-		case opt == proto.OptStructuredReply && !structured:
-			b = proto.PutOptReply(b, opt, proto.RepErrUnsup, 0)
-		case opt == proto.OptSetMetaContext:
-			ctx := append(be.AppendUint32(nil, 1), proto.MetaBaseAllocation...)
-			b = append(proto.PutOptReply(b, opt, proto.RepMetaContext, uint32(len(ctx))), ctx...)
-			b = proto.PutOptReply(b, opt, proto.RepAck, 0)
-		case opt == proto.OptGo:
-			info := be.AppendUint16(nil, proto.InfoExport)
-			info = be.AppendUint64(info, scriptedSize)
-			info = be.AppendUint16(info, proto.FlagHasFlags|proto.FlagSendFlush)
-			b = append(proto.PutOptReply(b, opt, proto.RepInfo, uint32(len(info))), info...)
-			b = proto.PutOptReply(b, opt, proto.RepAck, 0)
+		case opt == wire.OptStructuredReply && !structured:
+			b = optReply(b, opt, wire.RepErrUnsup, nil)
+		case opt == wire.OptSetMetaContext:
+			b = optReply(b, opt, wire.RepMetaContext, wire.MetaContext{ID: 1, Name: wire.MetaBaseAllocation}.Append(nil))
+			b = optReply(b, opt, wire.RepAck, nil)
+		case opt == wire.OptGo:
+			b = optReply(b, opt, wire.RepInfo, wire.Export{Size: scriptedSize, Flags: wire.FlagHasFlags | wire.FlagSendFlush}.AppendInfo(nil))
+			b = optReply(b, opt, wire.RepAck, nil)
 		default:
-			b = proto.PutOptReply(b, opt, proto.RepAck, 0)
+			b = optReply(b, opt, wire.RepAck, nil)
 		}
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		if opt == proto.OptGo {
+		if opt == wire.OptGo {
 			return nil
 		}
 	}
 }
 
+// optReply appends an option reply and its data to b.
+func optReply(b []byte, opt, typ uint32, data []byte) []byte {
+	return append(wire.OptionReply{Opt: opt, Type: typ, Length: uint32(len(data))}.Append(b), data...)
+}
+
 // answer reads requests and writes what reply makes of each, into one
 // reused buffer: a well-behaved script costs no allocation per request.
 func answer(br *bufio.Reader, w io.Writer, reply script) {
-	var h [proto.RequestSize]byte
+	var h [wire.RequestSize]byte
 	b := make([]byte, 0, 64<<10)
 	for i := 0; ; i++ {
 		if _, err := io.ReadFull(br, h[:]); err != nil {
 			return
 		}
-		var r proto.Request
+		var r wire.Request
 		r.Parse(&h)
-		if r.Type == proto.CmdDisc {
+		if r.Type == wire.CmdDisc {
 			return
 		}
-		if r.Type == proto.CmdWrite {
+		if r.Type == wire.CmdWrite {
 			br.Discard(int(r.Length))
 		}
 		b = reply(i, r, b[:0])
@@ -134,34 +135,42 @@ func answer(br *bufio.Reader, w io.Writer, reply script) {
 
 // Reply builders for scripts.
 
+// chunk appends a chunk header, whatever its fields.
+func chunk(b []byte, flags, typ uint16, cookie uint64, length uint32) []byte {
+	return wire.ChunkHeader{Flags: flags, Type: typ, Cookie: cookie, Length: length}.Append(b)
+}
+
+// simple appends a simple reply header.
+func simple(b []byte, errno uint32, cookie uint64) []byte {
+	return wire.SimpleReply{Errno: errno, Cookie: cookie}.Append(b)
+}
+
 // dataChunk is an OFFSET_DATA chunk carrying the disk's bytes at off.
 func dataChunk(b []byte, flags uint16, cookie, off uint64, n int) []byte {
-	b = proto.PutChunk(b, flags, proto.ReplyOffsetData, cookie, uint32(8+n))
+	b = chunk(b, flags, wire.ReplyOffsetData, cookie, uint32(wire.OffsetSize+n))
 	b = be.AppendUint64(b, off)
 	return append(b, pattern[off:off+uint64(n)]...)
 }
 
 func holeChunk(b []byte, flags uint16, cookie, off uint64, n uint32) []byte {
-	b = proto.PutChunk(b, flags, proto.ReplyOffsetHole, cookie, 12)
-	b = be.AppendUint64(b, off)
-	return be.AppendUint32(b, n)
+	b = chunk(b, flags, wire.ReplyOffsetHole, cookie, wire.HoleSize)
+	return wire.Hole{Offset: off, Length: n}.Append(b)
 }
 
 func errorChunk(b []byte, flags uint16, cookie uint64, code uint32, msg string) []byte {
-	b = proto.PutChunk(b, flags, proto.ReplyError, cookie, uint32(6+len(msg)))
-	b = be.AppendUint32(b, code)
-	b = be.AppendUint16(b, uint16(len(msg)))
+	b = chunk(b, flags, wire.ReplyError, cookie, uint32(wire.ErrorPayloadSize+len(msg)))
+	b = wire.ErrorPayload{Errno: code, MessageLen: uint16(len(msg))}.Append(b)
 	return append(b, msg...)
 }
 
 func noneChunk(b []byte, cookie uint64) []byte {
-	return proto.PutChunk(b, proto.ReplyFlagDone, proto.ReplyNone, cookie, 0)
+	return chunk(b, wire.ReplyFlagDone, wire.ReplyNone, cookie, 0)
 }
 
 // statusChunk is a BLOCK_STATUS chunk for context 1 with descriptors
 // (length, flags) pairs.
 func statusChunk(b []byte, flags uint16, cookie uint64, desc ...uint32) []byte {
-	b = proto.PutChunk(b, flags, proto.ReplyBlockStatus, cookie, uint32(4+4*len(desc)))
+	b = chunk(b, flags, wire.ReplyBlockStatus, cookie, uint32(wire.ContextIDSize+4*len(desc)))
 	b = be.AppendUint32(b, 1)
 	for _, x := range desc {
 		b = be.AppendUint32(b, x)
@@ -173,15 +182,15 @@ func statusChunk(b []byte, flags uint16, cookie uint64, desc ...uint32) []byte {
 // data chunk (or a simple reply), block status as all data, the rest
 // with success.
 func honest(structured bool) script {
-	return func(_ int, r proto.Request, b []byte) []byte {
+	return func(_ int, r wire.Request, b []byte) []byte {
 		switch {
-		case r.Type == proto.CmdRead && structured:
-			return dataChunk(b, proto.ReplyFlagDone, r.Cookie, r.Offset, int(r.Length))
-		case r.Type == proto.CmdRead:
-			return append(proto.PutSimpleReply(b, 0, r.Cookie), pattern[r.Offset:r.Offset+uint64(r.Length)]...)
-		case r.Type == proto.CmdBlockStatus:
-			return statusChunk(b, proto.ReplyFlagDone, r.Cookie, r.Length, 0)
+		case r.Type == wire.CmdRead && structured:
+			return dataChunk(b, wire.ReplyFlagDone, r.Cookie, r.Offset, int(r.Length))
+		case r.Type == wire.CmdRead:
+			return append(simple(b, 0, r.Cookie), pattern[r.Offset:r.Offset+uint64(r.Length)]...)
+		case r.Type == wire.CmdBlockStatus:
+			return statusChunk(b, wire.ReplyFlagDone, r.Cookie, r.Length, 0)
 		}
-		return proto.PutSimpleReply(b, 0, r.Cookie)
+		return simple(b, 0, r.Cookie)
 	}
 }
