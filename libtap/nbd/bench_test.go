@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -25,11 +26,11 @@ func BenchmarkRequests(b *testing.B) {
 		cmd        uint16
 		structured bool
 	}{
-		{"read-4k-simple", "ram:64M", nbd.CmdRead, false},
-		{"read-4k-structured", "ram:64M", nbd.CmdRead, true},
-		{"write-4k", "ram:64M", nbd.CmdWrite, true},
-		{"read-4k-structured-filtered", filtered, nbd.CmdRead, true},
-		{"write-4k-filtered", filtered, nbd.CmdWrite, true},
+		{"read-4k-simple", "ram:64M", wire.CmdRead, false},
+		{"read-4k-structured", "ram:64M", wire.CmdRead, true},
+		{"write-4k", "ram:64M", wire.CmdWrite, true},
+		{"read-4k-structured-filtered", filtered, wire.CmdRead, true},
+		{"write-4k-filtered", filtered, wire.CmdWrite, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchRequests(b, bc.spec, bc.cmd, bc.structured, 16) })
 	}
@@ -47,20 +48,18 @@ func benchRequests(b *testing.B, spec string, cmd uint16, structured bool, depth
 	const bs = 4096
 	// One request (header and, for a write, payload) per slot of depth,
 	// encoded once.
-	out := make([]byte, 0, depth*(nbd.RequestSize+bs))
+	out := make([]byte, 0, depth*(wire.RequestSize+bs))
 	for i := range depth {
-		var h [nbd.RequestSize]byte
-		(&nbd.Request{Type: cmd, Cookie: uint64(i), Offset: uint64(i) * bs, Length: bs}).Put(&h)
-		out = append(out, h[:]...)
-		if cmd == nbd.CmdWrite {
+		out = wire.Request{Type: cmd, Cookie: uint64(i), Offset: uint64(i) * bs, Length: bs}.Append(out)
+		if cmd == wire.CmdWrite {
 			out = append(out, make([]byte, bs)...)
 		}
 	}
-	replyLen := nbd.SimpleReplySize
-	if cmd == nbd.CmdRead {
+	replyLen := wire.SimpleReplySize
+	if cmd == wire.CmdRead {
 		replyLen += bs
 		if structured {
-			replyLen = nbd.ChunkHeaderSize + 8 + bs
+			replyLen = wire.ChunkHeaderSize + wire.OffsetSize + bs
 		}
 	}
 	in := make([]byte, replyLen)
@@ -85,7 +84,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark")
 	}
-	for _, cmd := range []uint16{nbd.CmdRead, nbd.CmdWrite} {
+	for _, cmd := range []uint16{wire.CmdRead, wire.CmdWrite} {
 		r := testing.Benchmark(func(b *testing.B) { benchRequests(b, "ram:64M", cmd, true, 16) })
 		if a := r.AllocsPerOp(); a != 0 {
 			t.Errorf("cmd %d: %d allocs/op (%d B/op); want 0", cmd, a, r.AllocedBytesPerOp())

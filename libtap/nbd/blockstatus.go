@@ -1,9 +1,11 @@
 package nbd
 
 import (
+	"encoding/binary"
 	"syscall"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
 
@@ -11,13 +13,13 @@ import (
 // NBD_OPT_SET_META_CONTEXT; block status chunks carry it.
 const allocationID = 1
 
-// maxDescriptors bounds one block status reply (8 bytes each); a client
-// asks again from where the reply ended.
+// maxDescriptors bounds one block status reply; a client asks again from
+// where the reply ended.
 const maxDescriptors = 2048
 
 // blockStatus maps the request's range into the slot's buffer as a
 // base:allocation payload: the context id, then (length, flags) pairs.
-func (c *conn) blockStatus(req *ring.Request, r *Request) {
+func (c *conn) blockStatus(req *ring.Request, r *wire.Request) {
 	off, n := int64(r.Offset), int64(r.Length)
 	ext, err := c.exp.Extents(c.ext[:0], off, n)
 	c.ext = ext[:0]
@@ -25,12 +27,12 @@ func (c *conn) blockStatus(req *ring.Request, r *Request) {
 		req.Err = err
 		return
 	}
-	one := r.Flags&CmdFlagReqOne != 0
-	d := descriptors{b: req.Data(4 + 8*maxDescriptors)[:0], max: maxDescriptors}
+	one := r.Flags&wire.CmdFlagReqOne != 0
+	d := descriptors{b: req.Data(wire.ContextIDSize + wire.DescriptorSize*maxDescriptors)[:0], max: maxDescriptors}
 	if one {
 		d.max = 1
 	}
-	d.b = be.AppendUint32(d.b, allocationID)
+	d.b = binary.BigEndian.AppendUint32(d.b, allocationID)
 	d.encode(ext, off, off+n)
 	if d.n == 0 {
 		req.Err = syscall.EIO // the driver mapped nothing of the range
@@ -42,14 +44,14 @@ func (c *conn) blockStatus(req *ring.Request, r *Request) {
 
 // descriptors encodes extents as base:allocation descriptors.
 type descriptors struct {
-	b        []byte
-	n, max   int
-	lastHole bool
-	full     bool
+	b      []byte
+	n, max int
+	last   wire.Descriptor // the last encoded: the next may extend it
+	full   bool
 }
 
 // encode describes [off, end) from ext, moving every boundary to a
-// multiple of MinBlock (QEMU hangs up on unaligned extents): a block
+// multiple of wire.MinBlock (QEMU hangs up on unaligned extents): a block
 // holding any data is data, so holes shrink and data grows.
 func (d *descriptors) encode(ext []disk.Extent, off, end int64) {
 	pos := off // described up to here
@@ -77,24 +79,23 @@ func (d *descriptors) add(length int64, hole bool) {
 	if length <= 0 || d.full {
 		return
 	}
-	if d.n > 0 && d.lastHole == hole {
-		i := len(d.b) - 8
-		be.PutUint32(d.b[i:], be.Uint32(d.b[i:])+uint32(length))
+	var flags uint32
+	if hole {
+		flags = wire.StateHole | wire.StateZero
+	}
+	if d.n > 0 && d.last.Flags == flags {
+		d.last.Length += uint32(length)
+		d.b = d.last.Append(d.b[:len(d.b)-wire.DescriptorSize])
 		return
 	}
 	if d.n == d.max {
 		d.full = true
 		return
 	}
-	var flags uint32
-	if hole {
-		flags = StateHole | StateZero
-	}
-	d.b = be.AppendUint32(d.b, uint32(length))
-	d.b = be.AppendUint32(d.b, flags)
+	d.last = wire.Descriptor{Length: uint32(length), Flags: flags}
+	d.b = d.last.Append(d.b)
 	d.n++
-	d.lastHole = hole
 }
 
-func alignDown(x int64) int64 { return x &^ (MinBlock - 1) }
-func alignUp(x int64) int64   { return alignDown(x + MinBlock - 1) }
+func alignDown(x int64) int64 { return x &^ (wire.MinBlock - 1) }
+func alignUp(x int64) int64   { return alignDown(x + wire.MinBlock - 1) }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 func TestDescriptorsAlignAndClip(t *testing.T) {
@@ -37,8 +38,10 @@ func TestDescriptorsAlignAndClip(t *testing.T) {
 		d := descriptors{max: tc.max}
 		d.encode(tc.ext, tc.off, tc.end)
 		var got []desc
-		for b := d.b; len(b) >= 8; b = b[8:] {
-			got = append(got, desc{be.Uint32(b), be.Uint32(b[4:]) == StateHole|StateZero})
+		for b := d.b; len(b) >= wire.DescriptorSize; b = b[wire.DescriptorSize:] {
+			var x wire.Descriptor
+			x.Parse((*[wire.DescriptorSize]byte)(b))
+			got = append(got, desc{x.Length, x.Flags == wire.StateHole|wire.StateZero})
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: descriptors %v; want %v", tc.name, got, tc.want)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
 
@@ -54,9 +55,9 @@ type conn struct {
 	inflight sync.WaitGroup // slots taken and not yet answered
 	closed   chan struct{}
 
-	hdr [RequestSize]byte // reader's scratch
-	ext []disk.Extent     // reader's scratch for block status
-	out [64]byte          // writer's scratch
+	hdr [wire.RequestSize]byte // reader's scratch
+	ext []disk.Extent          // reader's scratch for block status
+	out [64]byte               // writer's scratch
 }
 
 func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
@@ -130,11 +131,11 @@ func (c *conn) readLoop() error {
 		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 			return err
 		}
-		var r Request
+		var r wire.Request
 		if !r.Parse(&c.hdr) {
 			return errBadMagic
 		}
-		if r.Type == CmdDisc {
+		if r.Type == wire.CmdDisc {
 			return nil
 		}
 		req, err := rg.Get(c.ctx)
@@ -145,7 +146,7 @@ func (c *conn) readLoop() error {
 		req.Owner, req.Cookie = c, r.Cookie
 		req.Offset, req.Length = int64(r.Offset), int64(r.Length)
 		errno := c.check(&r)
-		if r.Type == CmdWrite {
+		if r.Type == wire.CmdWrite {
 			if err := c.readPayload(req, &r, errno == 0); err != nil {
 				// The client vanished mid-request: nothing to answer.
 				rg.Put(req)
@@ -159,35 +160,35 @@ func (c *conn) readLoop() error {
 			continue
 		}
 		switch r.Type {
-		case CmdRead:
+		case wire.CmdRead:
 			req.Op = ring.Read
 			req.Data(int(r.Length))
-		case CmdWrite:
+		case wire.CmdWrite:
 			req.Op = ring.Write
-		case CmdFlush:
+		case wire.CmdFlush:
 			req.Op = ring.Flush
-		case CmdTrim:
+		case wire.CmdTrim:
 			req.Op = ring.Trim
-		case CmdWriteZeroes:
+		case wire.CmdWriteZeroes:
 			req.Op = ring.WriteZeroes
-			if r.Flags&CmdFlagNoHole != 0 {
+			if r.Flags&wire.CmdFlagNoHole != 0 {
 				req.Flags |= ring.NoHole
 			}
-			if r.Flags&CmdFlagFastZero != 0 {
+			if r.Flags&wire.CmdFlagFastZero != 0 {
 				req.Flags |= ring.FastZero
 			}
-		case CmdCache:
+		case wire.CmdCache:
 			// Every driver reads from its own cache or disk anyway;
 			// the range is valid, so the hint is taken.
 			req.Op = opCache
 			c.Complete(req)
 			continue
-		case CmdBlockStatus:
+		case wire.CmdBlockStatus:
 			c.blockStatus(req, &r)
 			c.Complete(req)
 			continue
 		}
-		if r.Flags&CmdFlagFUA != 0 {
+		if r.Flags&wire.CmdFlagFUA != 0 {
 			req.Flags |= ring.FUA
 		}
 		c.exp.Submit(req)
@@ -196,7 +197,7 @@ func (c *conn) readLoop() error {
 
 // readPayload reads a write's data into the slot, or past it when the
 // request is refused, so the next header is read where it starts.
-func (c *conn) readPayload(req *ring.Request, r *Request, keep bool) error {
+func (c *conn) readPayload(req *ring.Request, r *wire.Request, keep bool) error {
 	if keep {
 		_, err := io.ReadFull(c.br, req.Data(int(r.Length)))
 		return err

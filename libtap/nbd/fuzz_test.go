@@ -3,7 +3,7 @@ package nbd_test
 import (
 	"testing"
 
-	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // The NBD server's fuzz targets drive the real server (negotiation,
@@ -58,38 +58,31 @@ func FuzzRequests(f *testing.F) {
 }
 
 // clientFlags are the flags our client sends.
-var clientFlags = be.AppendUint32(nil, nbd.ClientFixedNewstyle|nbd.ClientNoZeroes)
+var clientFlags = be.AppendUint32(nil, wire.ClientFixedNewstyle|wire.ClientNoZeroes)
 
 // plainHandshake negotiates nothing but the export: simple replies only.
 func plainHandshake() []byte {
-	return option(clientFlags, nbd.OptGo, exportQuery("disk"))
+	return option(clientFlags, wire.OptGo, wire.AppendExportQuery(nil, "disk"))
 }
 
 // optionSeeds are negotiations with one option each, of every kind the
 // server knows and a few it must refuse.
 func optionSeeds() [][]byte {
-	meta := str32(be.AppendUint32(str32(nil, "disk"), 1), "base:") // one query
+	meta := wire.AppendMetaQuery(nil, "disk", "base:")
 	return [][]byte{
-		option(clientFlags, nbd.OptList, nil),
-		option(clientFlags, nbd.OptInfo, exportQuery("disk")),
-		option(option(clientFlags, nbd.OptStructuredReply, nil), nbd.OptListMetaContext, meta),
-		option(clientFlags, nbd.OptStartTLS, nil),
-		option(clientFlags, nbd.OptAbort, nil),
-		option(clientFlags, nbd.OptExportName, []byte("disk")),
-		option(clientFlags, nbd.OptStructuredReply, []byte("junk")),
+		option(clientFlags, wire.OptList, nil),
+		option(clientFlags, wire.OptInfo, wire.AppendExportQuery(nil, "disk")),
+		option(option(clientFlags, wire.OptStructuredReply, nil), wire.OptListMetaContext, meta),
+		option(clientFlags, wire.OptStartTLS, nil),
+		option(clientFlags, wire.OptAbort, nil),
+		option(clientFlags, wire.OptExportName, []byte("disk")),
+		option(clientFlags, wire.OptStructuredReply, []byte("junk")),
 		option(clientFlags, 0x4242, nil),
-		nbd.PutOption(clientFlags, nbd.OptList, 1<<20), // data too long, then missing
+		wire.OptionHeader{Opt: wire.OptList, Length: 1 << 20}.Append(clientFlags), // data too long, then missing
 	}
 }
 
 // option appends an option with its data to b.
 func option(b []byte, opt uint32, data []byte) []byte {
-	return append(nbd.PutOption(b, opt, uint32(len(data))), data...)
+	return append(wire.OptionHeader{Opt: opt, Length: uint32(len(data))}.Append(b), data...)
 }
-
-// exportQuery is NBD_OPT_INFO's and NBD_OPT_GO's data: an export name
-// and no information requests.
-func exportQuery(name string) []byte { return be.AppendUint16(str32(nil, name), 0) }
-
-// str32 appends s with its 32-bit length before it.
-func str32(b []byte, s string) []byte { return append(be.AppendUint32(b, uint32(len(s))), s...) }

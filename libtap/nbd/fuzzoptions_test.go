@@ -3,35 +3,32 @@ package nbd_test
 import (
 	"io"
 
-	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // maxReplyData bounds an option reply's data: an error message may quote
 // an export name a client sent, itself bounded by the server.
 const maxReplyData = 64<<10 + 256
 
-// clientOption is one whole option a client sent.
-type clientOption struct{ opt, n uint32 }
-
 // optionsIn splits a negotiation the way the protocol does: the client's
 // flags, then options, each a header and its data, up to a bad magic,
 // the end of the data, or NBD_OPT_EXPORT_NAME or NBD_OPT_ABORT (after
 // which the server reads no option). What follows an NBD_OPT_GO may be
 // requests instead: the server's reply tells.
-func optionsIn(b []byte) (flags uint32, opts []clientOption) {
+func optionsIn(b []byte) (flags uint32, opts []wire.OptionHeader) {
 	if len(b) < 4 {
 		return 0, nil
 	}
 	flags, b = be.Uint32(b), b[4:]
-	for len(b) >= nbd.OptionHeaderSize && be.Uint64(b) == nbd.OptMagic {
-		o := clientOption{be.Uint32(b[8:]), be.Uint32(b[12:])}
-		b = b[nbd.OptionHeaderSize:]
-		if uint64(len(b)) < uint64(o.n) {
+	var h wire.OptionHeader
+	for len(b) >= wire.OptionHeaderSize && h.Parse((*[wire.OptionHeaderSize]byte)(b)) {
+		b = b[wire.OptionHeaderSize:]
+		if uint64(len(b)) < uint64(h.Length) {
 			break
 		}
-		b = b[o.n:]
-		opts = append(opts, o)
-		if o.opt == nbd.OptExportName || o.opt == nbd.OptAbort {
+		b = b[h.Length:]
+		opts = append(opts, h)
+		if h.Opt == wire.OptExportName || h.Opt == wire.OptAbort {
 			break
 		}
 	}
@@ -44,21 +41,21 @@ func (s *session) checkNegotiation(data []byte) bool {
 	s.t.Helper()
 	s.greeting()
 	flags, opts := optionsIn(data)
-	if len(data) < 4 || flags&^(nbd.ClientFixedNewstyle|nbd.ClientNoZeroes) != 0 {
+	if len(data) < 4 || flags&^(wire.ClientFixedNewstyle|wire.ClientNoZeroes) != 0 {
 		return false // the server hangs up
 	}
 	for i, o := range opts {
-		if o.opt == nbd.OptExportName {
-			s.exportNameReply(flags&nbd.ClientNoZeroes != 0)
+		if o.Opt == wire.OptExportName {
+			s.exportNameReply(flags&wire.ClientNoZeroes != 0)
 			return true
 		}
-		typ := s.optionReplies(o.opt)
+		typ := s.optionReplies(o.Opt)
 		switch {
-		case o.opt == nbd.OptAbort && typ != nbd.RepAck:
+		case o.Opt == wire.OptAbort && typ != wire.RepAck:
 			s.t.Fatalf("option %d, NBD_OPT_ABORT: reply %#x; want NBD_REP_ACK", i, typ)
-		case o.opt == nbd.OptAbort:
+		case o.Opt == wire.OptAbort:
 			return false
-		case o.opt == nbd.OptGo && typ == nbd.RepAck:
+		case o.Opt == wire.OptGo && typ == wire.RepAck:
 			return true
 		}
 	}
@@ -71,22 +68,34 @@ func (s *session) skipNegotiation() {
 	s.t.Helper()
 	s.greeting()
 	for {
-		h := s.read(nbd.OptReplyHeader)
-		s.read(int(be.Uint32(h[16:])))
-		if opt, typ := be.Uint32(h[8:]), be.Uint32(h[12:]); opt == nbd.OptGo && typ == nbd.RepAck {
+		h := s.optionReply()
+		s.read(int(h.Length))
+		if h.Opt == wire.OptGo && h.Type == wire.RepAck {
 			return
-		} else if typ&(1<<31) != 0 {
-			s.t.Fatalf("honest negotiation: option %d refused (%#x)", opt, typ)
+		} else if h.Type&wire.RepErrorBit != 0 {
+			s.t.Fatalf("honest negotiation: option %d refused (%#x)", h.Opt, h.Type)
 		}
 	}
 }
 
 func (s *session) greeting() {
 	s.t.Helper()
-	g := s.read(18)
-	if be.Uint64(g) != nbd.InitMagic || be.Uint64(g[8:]) != nbd.OptMagic || be.Uint16(g[16:])&nbd.FlagFixedNewstyle == 0 {
-		s.t.Fatalf("greeting % x", g)
+	b := s.read(wire.GreetingSize)
+	var g wire.Greeting
+	if !g.Parse((*[wire.GreetingSize]byte)(b)) || g.Flags&wire.FlagFixedNewstyle == 0 {
+		s.t.Fatalf("greeting % x", b)
 	}
+}
+
+// optionReply reads an option reply's header, which must have its magic.
+func (s *session) optionReply() wire.OptionReply {
+	s.t.Helper()
+	b := s.read(wire.OptionReplySize)
+	var h wire.OptionReply
+	if !h.Parse((*[wire.OptionReplySize]byte)(b)) {
+		s.t.Fatalf("option reply header % x", b)
+	}
+	return h
 }
 
 // optionReplies reads the replies to one option: each must echo it, and
@@ -95,21 +104,18 @@ func (s *session) greeting() {
 func (s *session) optionReplies(opt uint32) uint32 {
 	s.t.Helper()
 	for {
-		h := s.read(nbd.OptReplyHeader)
-		typ, n := be.Uint32(h[12:]), be.Uint32(h[16:])
+		h := s.optionReply()
 		switch {
-		case be.Uint64(h) != nbd.OptReplyMagic:
-			s.t.Fatalf("option %d: reply header % x", opt, h)
-		case be.Uint32(h[8:]) != opt:
-			s.t.Fatalf("option %d: reply for option %d", opt, be.Uint32(h[8:]))
-		case n > maxReplyData:
-			s.t.Fatalf("option %d: reply of %d bytes", opt, n)
+		case h.Opt != opt:
+			s.t.Fatalf("option %d: reply for option %d", opt, h.Opt)
+		case h.Length > maxReplyData:
+			s.t.Fatalf("option %d: reply of %d bytes", opt, h.Length)
 		}
-		s.read(int(n))
-		switch {
-		case typ == nbd.RepAck || typ&(1<<31) != 0:
+		s.read(int(h.Length))
+		switch typ := h.Type; {
+		case typ == wire.RepAck || typ&wire.RepErrorBit != 0:
 			return typ
-		case typ != nbd.RepServer && typ != nbd.RepInfo && typ != nbd.RepMetaContext:
+		case typ != wire.RepServer && typ != wire.RepInfo && typ != wire.RepMetaContext:
 			s.t.Fatalf("option %d: reply type %#x", opt, typ)
 		}
 	}
@@ -118,12 +124,13 @@ func (s *session) optionReplies(opt uint32) uint32 {
 // exportNameReply reads NBD_OPT_EXPORT_NAME's answer: size and flags.
 func (s *session) exportNameReply(noZeroes bool) {
 	s.t.Helper()
-	n := 10
-	if !noZeroes {
-		n += 124
+	var e wire.Export
+	e.Parse((*[wire.ExportSize]byte)(s.read(wire.ExportSize)))
+	if e.Size != fuzzSize {
+		s.t.Fatalf("NBD_OPT_EXPORT_NAME: size %d; want %d", e.Size, fuzzSize)
 	}
-	if b := s.read(n); be.Uint64(b) != fuzzSize {
-		s.t.Fatalf("NBD_OPT_EXPORT_NAME: size %d; want %d", be.Uint64(b), fuzzSize)
+	if !noZeroes {
+		s.read(wire.ExportPadding)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/vbd"
 	"gotap.dev/libvhd/vhdtest"
 )
@@ -28,7 +29,7 @@ func TestHostileClients(t *testing.T) {
 	good := dialRaw(t, s.sock, true)
 	checkGood := func(t *testing.T) {
 		t.Helper()
-		if errno, data := good.do(nbd.CmdRead, 0, 4096, 4096, nil); errno != 0 || len(data) != 4096 {
+		if errno, data := good.do(wire.CmdRead, 0, 4096, 4096, nil); errno != 0 || len(data) != 4096 {
 			t.Fatalf("the other connection: read errno %d, %d bytes", errno, len(data))
 		}
 	}
@@ -43,47 +44,47 @@ func TestHostileClients(t *testing.T) {
 			payload   []byte
 			want      uint32
 		}{
-			{"read past the end", nbd.CmdRead, 0, size - 512, 1024, nil, nbd.EINVAL},
-			{"read at huge offset", nbd.CmdRead, 0, 1 << 63, 512, nil, nbd.EINVAL},
-			{"write past the end", nbd.CmdWrite, 0, size, 512, make([]byte, 512), nbd.ENOSPC},
-			{"zero past the end", nbd.CmdWriteZeroes, 0, size - 512, 4096, nil, nbd.ENOSPC},
-			{"trim past the end", nbd.CmdTrim, 0, size, 512, nil, nbd.EINVAL},
-			{"misaligned read", nbd.CmdRead, 0, 100, 512, nil, nbd.EINVAL},
-			{"misaligned write", nbd.CmdWrite, 0, 512, 100, make([]byte, 100), nbd.EINVAL},
-			{"oversize read", nbd.CmdRead, 0, 0, 33 << 20, nil, nbd.EINVAL},
-			{"oversize read, no fragments", nbd.CmdRead, nbd.CmdFlagDF, 0, 33 << 20, nil, nbd.EOVERFLOW},
-			{"oversize write", nbd.CmdWrite, 0, 0, 33 << 20, make([]byte, 33<<20), nbd.EINVAL},
-			{"zero length", nbd.CmdRead, 0, 0, 0, nil, nbd.EINVAL},
-			{"unknown command", 42, 0, 0, 512, nil, nbd.EINVAL},
-			{"unknown flag", nbd.CmdRead, 1 << 9, 0, 512, nil, nbd.EINVAL},
-			{"flag of another command", nbd.CmdRead, nbd.CmdFlagFUA, 0, 512, nil, nbd.EINVAL},
-			{"cache past the end", nbd.CmdCache, 0, size, 512, nil, nbd.EINVAL},
-			{"cache", nbd.CmdCache, 0, 0, 1 << 20, nil, 0},
+			{"read past the end", wire.CmdRead, 0, size - 512, 1024, nil, wire.EINVAL},
+			{"read at huge offset", wire.CmdRead, 0, 1 << 63, 512, nil, wire.EINVAL},
+			{"write past the end", wire.CmdWrite, 0, size, 512, make([]byte, 512), wire.ENOSPC},
+			{"zero past the end", wire.CmdWriteZeroes, 0, size - 512, 4096, nil, wire.ENOSPC},
+			{"trim past the end", wire.CmdTrim, 0, size, 512, nil, wire.EINVAL},
+			{"misaligned read", wire.CmdRead, 0, 100, 512, nil, wire.EINVAL},
+			{"misaligned write", wire.CmdWrite, 0, 512, 100, make([]byte, 100), wire.EINVAL},
+			{"oversize read", wire.CmdRead, 0, 0, 33 << 20, nil, wire.EINVAL},
+			{"oversize read, no fragments", wire.CmdRead, wire.CmdFlagDF, 0, 33 << 20, nil, wire.EOVERFLOW},
+			{"oversize write", wire.CmdWrite, 0, 0, 33 << 20, make([]byte, 33<<20), wire.EINVAL},
+			{"zero length", wire.CmdRead, 0, 0, 0, nil, wire.EINVAL},
+			{"unknown command", 42, 0, 0, 512, nil, wire.EINVAL},
+			{"unknown flag", wire.CmdRead, 1 << 9, 0, 512, nil, wire.EINVAL},
+			{"flag of another command", wire.CmdRead, wire.CmdFlagFUA, 0, 512, nil, wire.EINVAL},
+			{"cache past the end", wire.CmdCache, 0, size, 512, nil, wire.EINVAL},
+			{"cache", wire.CmdCache, 0, 0, 1 << 20, nil, 0},
 		} {
 			if errno, _ := c.do(tc.typ, tc.flag, tc.off, tc.n, tc.payload); errno != tc.want {
 				t.Errorf("structured=%v %s: errno %d; want %d", structured, tc.name, errno, tc.want)
 			}
 		}
 		if !structured {
-			if errno, _ := c.do(nbd.CmdBlockStatus, 0, 0, 512, nil); errno != nbd.EINVAL {
+			if errno, _ := c.do(wire.CmdBlockStatus, 0, 0, 512, nil); errno != wire.EINVAL {
 				t.Errorf("block status without a meta context: errno %d; want EINVAL", errno)
 			}
 		}
 		// Still usable: write, read back.
 		want := bytes.Repeat([]byte("hostile!"), 512)
-		if errno, _ := c.do(nbd.CmdWrite, nbd.CmdFlagFUA, 8192, 4096, want); errno != 0 {
+		if errno, _ := c.do(wire.CmdWrite, wire.CmdFlagFUA, 8192, 4096, want); errno != 0 {
 			t.Fatalf("structured=%v write after errors: errno %d", structured, errno)
 		}
-		if errno, got := c.do(nbd.CmdRead, 0, 8192, 4096, nil); errno != 0 || !bytes.Equal(got, want) {
+		if errno, got := c.do(wire.CmdRead, 0, 8192, 4096, nil); errno != 0 || !bytes.Equal(got, want) {
 			t.Fatalf("structured=%v read after errors: errno %d, data differs %v", structured, errno, !bytes.Equal(got, want))
 		}
-		c.send(nbd.CmdDisc, 0, 1, 0, 0, nil)
+		c.send(wire.CmdDisc, 0, 1, 0, 0, nil)
 		c.nc.Close()
 	}
 
 	t.Run("bad magic closes that connection only", func(t *testing.T) {
 		c := dialRaw(t, s.sock, false)
-		c.write(bytes.Repeat([]byte{0xee}, nbd.RequestSize))
+		c.write(bytes.Repeat([]byte{0xee}, wire.RequestSize))
 		if _, _, _, err := c.reply(0); err == nil {
 			t.Fatal("connection still answering after a bad magic")
 		}
@@ -96,7 +97,7 @@ func TestHostileClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		nc.Write(make([]byte, 4+nbd.OptionHeaderSize))
+		nc.Write(make([]byte, 4+wire.OptionHeaderSize))
 		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if n, _ := nc.Read(make([]byte, 64)); n != 18 {
 			t.Fatalf("read %d bytes; want the 18-byte greeting, then the end", n)
@@ -107,19 +108,19 @@ func TestHostileClients(t *testing.T) {
 	})
 	t.Run("vanishing mid-write", func(t *testing.T) {
 		c := dialRaw(t, s.sock, true)
-		c.send(nbd.CmdWrite, 0, 1, 0, 65536, make([]byte, 1000))
+		c.send(wire.CmdWrite, 0, 1, 0, 65536, make([]byte, 1000))
 		c.nc.Close()
 		checkGood(t)
 	})
 	t.Run("vanishing with requests in flight", func(t *testing.T) {
 		c := dialRaw(t, s.sock, true)
 		for i := range 200 {
-			c.send(nbd.CmdRead, 0, uint64(i), uint64(i)*65536%size, 65536, nil)
+			c.send(wire.CmdRead, 0, uint64(i), uint64(i)*65536%size, 65536, nil)
 		}
 		c.nc.Close()
 		checkGood(t)
 	})
-	good.send(nbd.CmdDisc, 0, 1, 0, 0, nil)
+	good.send(wire.CmdDisc, 0, 1, 0, 0, nil)
 	good.nc.Close()
 	if !fio.Running() {
 		t.Error("fio ended before the hostile clients did: it did not run the whole time")
@@ -142,19 +143,19 @@ func TestReadOnlyExport(t *testing.T) {
 	}
 	sock := serveVBD(t, v, nbd.Options{}).sock
 	c := dialRaw(t, sock, true)
-	if c.flags&nbd.FlagReadOnly == 0 || c.flags&nbd.FlagSendTrim != 0 {
+	if c.flags&wire.FlagReadOnly == 0 || c.flags&wire.FlagSendTrim != 0 {
 		t.Errorf("flags %#x: want READ_ONLY and no TRIM", c.flags)
 	}
-	for _, typ := range []uint16{nbd.CmdWrite, nbd.CmdTrim, nbd.CmdWriteZeroes} {
+	for _, typ := range []uint16{wire.CmdWrite, wire.CmdTrim, wire.CmdWriteZeroes} {
 		var payload []byte
-		if typ == nbd.CmdWrite {
+		if typ == wire.CmdWrite {
 			payload = make([]byte, 512)
 		}
-		if errno, _ := c.do(typ, 0, 0, 512, payload); errno != nbd.EPERM {
+		if errno, _ := c.do(typ, 0, 0, 512, payload); errno != wire.EPERM {
 			t.Errorf("cmd %d on a read-only export: errno %d; want EPERM", typ, errno)
 		}
 	}
-	if errno, _ := c.do(nbd.CmdRead, 0, 0, 512, nil); errno != 0 {
+	if errno, _ := c.do(wire.CmdRead, 0, 0, 512, nil); errno != 0 {
 		t.Errorf("read: errno %d", errno)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -61,10 +62,10 @@ func TestHandshakeDeadline(t *testing.T) {
 		act  func(c net.Conn)
 	}{
 		{"silent", func(net.Conn) {}},
-		{"flags only", func(c net.Conn) { c.Write(be.AppendUint32(nil, nbd.ClientFixedNewstyle)) }},
+		{"flags only", func(c net.Conn) { c.Write(be.AppendUint32(nil, wire.ClientFixedNewstyle)) }},
 		{"trickles an option", func(c net.Conn) {
-			b := be.AppendUint32(nil, nbd.ClientFixedNewstyle)
-			b = nbd.PutOption(b, nbd.OptGo, 64)
+			b := be.AppendUint32(nil, wire.ClientFixedNewstyle)
+			b = wire.OptionHeader{Opt: wire.OptGo, Length: 64}.Append(b)
 			go func() {
 				for _, x := range append(b, make([]byte, 64)...) {
 					if _, err := c.Write([]byte{x}); err != nil {
@@ -76,10 +77,10 @@ func TestHandshakeDeadline(t *testing.T) {
 		}},
 		{"lists forever", func(c net.Conn) {
 			// Each option well within the timeout, never ending.
-			c.Write(be.AppendUint32(nil, nbd.ClientFixedNewstyle))
+			c.Write(be.AppendUint32(nil, wire.ClientFixedNewstyle))
 			go func() {
 				for {
-					if _, err := c.Write(nbd.PutOption(nil, nbd.OptList, 0)); err != nil {
+					if _, err := c.Write(wire.OptionHeader{Opt: wire.OptList}.Append(nil)); err != nil {
 						return
 					}
 					time.Sleep(timeout / 4)
@@ -119,7 +120,7 @@ func TestNegotiatedClientMayIdle(t *testing.T) {
 	s := serveLimited(t, nbd.Options{HandshakeTimeout: timeout})
 	c := dialRaw(t, s.sock, true)
 	time.Sleep(3 * timeout)
-	if errno, data := c.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 || len(data) != 4096 {
+	if errno, data := c.do(wire.CmdRead, 0, 0, 4096, nil); errno != 0 || len(data) != 4096 {
 		t.Errorf("read after idling: errno %d, %d bytes", errno, len(data))
 	}
 }
@@ -133,7 +134,7 @@ func TestConnLimit(t *testing.T) {
 	if greeted(t, s.sock) {
 		t.Fatal("a third connection was greeted with a limit of 2")
 	}
-	if errno, _ := a.do(nbd.CmdRead, 0, 0, 512, nil); errno != 0 {
+	if errno, _ := a.do(wire.CmdRead, 0, 0, 512, nil); errno != 0 {
 		t.Errorf("read within the limit: errno %d", errno)
 	}
 	b.nc.Close()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 )
 
 var be = binary.BigEndian
@@ -41,36 +41,35 @@ func dialExport(t testing.TB, sock, name string, structured bool) *rawClient {
 	}
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
 	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc), structured: structured}
-	var g [18]byte
+	var g [wire.GreetingSize]byte
 	c.read(g[:])
-	if be.Uint64(g[:]) != nbd.InitMagic || be.Uint64(g[8:]) != nbd.OptMagic {
+	if !new(wire.Greeting).Parse(&g) {
 		t.Fatalf("greeting % x", g)
 	}
-	c.write(be.AppendUint32(nil, nbd.ClientFixedNewstyle|nbd.ClientNoZeroes))
-	if typ, _ := c.option(0x4242, []byte("junk")); typ != nbd.RepErrUnsup {
+	c.write(be.AppendUint32(nil, wire.ClientFixedNewstyle|wire.ClientNoZeroes))
+	if typ, _ := c.option(0x4242, []byte("junk")); typ != wire.RepErrUnsup {
 		t.Fatalf("unknown option: reply %#x; want NBD_REP_ERR_UNSUP", typ)
 	}
 	if structured {
-		if typ, _ := c.option(nbd.OptStructuredReply, nil); typ != nbd.RepAck {
+		if typ, _ := c.option(wire.OptStructuredReply, nil); typ != wire.RepAck {
 			t.Fatalf("structured reply: %#x", typ)
 		}
-		q := append(be.AppendUint32(nil, uint32(len(name))), name...)
-		q = be.AppendUint32(q, 1)
-		q = be.AppendUint32(q, uint32(len(nbd.MetaBaseAllocation)))
-		if typ, _ := c.option(nbd.OptSetMetaContext, append(q, nbd.MetaBaseAllocation...)); typ != nbd.RepMetaContext {
+		q := wire.AppendMetaQuery(nil, name, wire.MetaBaseAllocation)
+		if typ, _ := c.option(wire.OptSetMetaContext, q); typ != wire.RepMetaContext {
 			t.Fatalf("set meta context: %#x", typ)
 		}
-		if typ, _ := c.optReply(); typ != nbd.RepAck {
+		if typ, _ := c.optReply(); typ != wire.RepAck {
 			t.Fatalf("set meta context: final %#x", typ)
 		}
 	}
-	typ, data := c.option(nbd.OptGo, append(append(be.AppendUint32(nil, uint32(len(name))), name...), 0, 0))
-	for ; typ == nbd.RepInfo; typ, data = c.optReply() {
-		if be.Uint16(data) == nbd.InfoExport {
-			c.size, c.flags = int64(be.Uint64(data[2:])), be.Uint16(data[10:])
+	typ, data := c.option(wire.OptGo, wire.AppendExportQuery(nil, name))
+	for ; typ == wire.RepInfo; typ, data = c.optReply() {
+		var e wire.Export
+		if e.ParseInfo(data) {
+			c.size, c.flags = int64(e.Size), e.Flags
 		}
 	}
-	if typ != nbd.RepAck {
+	if typ != wire.RepAck {
 		t.Fatalf("NBD_OPT_GO: %#x %q", typ, data)
 	}
 	return c
@@ -92,69 +91,69 @@ func (c *rawClient) write(b []byte) {
 
 func (c *rawClient) option(opt uint32, data []byte) (uint32, []byte) {
 	c.t.Helper()
-	c.write(append(nbd.PutOption(nil, opt, uint32(len(data))), data...))
+	c.write(append(wire.OptionHeader{Opt: opt, Length: uint32(len(data))}.Append(nil), data...))
 	return c.optReply()
 }
 
 func (c *rawClient) optReply() (uint32, []byte) {
 	c.t.Helper()
-	var h [nbd.OptReplyHeader]byte
-	c.read(h[:])
-	if be.Uint64(h[:]) != nbd.OptReplyMagic {
-		c.t.Fatalf("option reply magic % x", h)
+	var b [wire.OptionReplySize]byte
+	c.read(b[:])
+	var h wire.OptionReply
+	if !h.Parse(&b) {
+		c.t.Fatalf("option reply magic % x", b)
 	}
-	data := make([]byte, be.Uint32(h[16:]))
+	data := make([]byte, h.Length)
 	c.read(data)
-	return be.Uint32(h[12:]), data
+	return h.Type, data
 }
 
 // send writes one request header, and payload if any.
 func (c *rawClient) send(typ, flags uint16, cookie uint64, off uint64, n uint32, payload []byte) {
 	c.t.Helper()
-	var b [nbd.RequestSize]byte
-	(&nbd.Request{Type: typ, Flags: flags, Cookie: cookie, Offset: off, Length: n}).Put(&b)
-	c.write(append(b[:], payload...))
+	c.write(append(wire.Request{Type: typ, Flags: flags, Cookie: cookie, Offset: off, Length: n}.Append(nil), payload...))
 }
 
 // reply reads one whole reply: its cookie, NBD error and data (read
 // data, or block status descriptors after the context id).
 func (c *rawClient) reply(readLen int) (cookie uint64, errno uint32, data []byte, err error) {
 	c.t.Helper()
-	var m [4]byte
-	if _, err := io.ReadFull(c.br, m[:]); err != nil {
+	m, err := c.br.Peek(4)
+	if err != nil {
 		return 0, 0, nil, err
 	}
-	switch be.Uint32(m[:]) {
-	case nbd.SimpleMagic:
-		var h [12]byte
-		c.read(h[:])
-		errno, cookie = be.Uint32(h[:]), be.Uint64(h[4:])
-		if errno == 0 && readLen > 0 {
+	switch be.Uint32(m) {
+	case wire.SimpleMagic:
+		var b [wire.SimpleReplySize]byte
+		c.read(b[:])
+		var r wire.SimpleReply
+		r.Parse(&b)
+		if r.Errno == 0 && readLen > 0 {
 			data = make([]byte, readLen)
 			c.read(data)
 		}
-		return cookie, errno, data, nil
-	case nbd.StructuredMagic:
-		var h [16]byte
-		c.read(h[:])
-		flags, typ := be.Uint16(h[:]), be.Uint16(h[2:])
-		cookie = be.Uint64(h[4:])
-		payload := make([]byte, be.Uint32(h[12:]))
+		return r.Cookie, r.Errno, data, nil
+	case wire.StructuredMagic:
+		var b [wire.ChunkHeaderSize]byte
+		c.read(b[:])
+		var h wire.ChunkHeader
+		h.Parse(&b)
+		payload := make([]byte, h.Length)
 		c.read(payload)
-		if flags&nbd.ReplyFlagDone == 0 {
-			c.t.Fatalf("chunk type %d without DONE: the server splits nothing", typ)
+		if h.Flags&wire.ReplyFlagDone == 0 {
+			c.t.Fatalf("chunk type %d without DONE: the server splits nothing", h.Type)
 		}
-		switch typ {
-		case nbd.ReplyError:
-			return cookie, be.Uint32(payload), nil, nil
-		case nbd.ReplyOffsetData:
-			return cookie, 0, payload[8:], nil // after the offset
-		case nbd.ReplyBlockStatus:
-			return cookie, 0, payload[4:], nil // after the context id
-		case nbd.ReplyNone:
-			return cookie, 0, nil, nil
+		switch h.Type {
+		case wire.ReplyError:
+			return h.Cookie, be.Uint32(payload), nil, nil
+		case wire.ReplyOffsetData:
+			return h.Cookie, 0, payload[wire.OffsetSize:], nil
+		case wire.ReplyBlockStatus:
+			return h.Cookie, 0, payload[wire.ContextIDSize:], nil
+		case wire.ReplyNone:
+			return h.Cookie, 0, nil, nil
 		}
-		c.t.Fatalf("unexpected chunk type %d", typ)
+		c.t.Fatalf("unexpected chunk type %d", h.Type)
 	}
 	return 0, 0, nil, fmt.Errorf("bad reply magic % x", m)
 }
@@ -164,7 +163,7 @@ func (c *rawClient) do(typ, flags uint16, off uint64, n uint32, payload []byte) 
 	c.t.Helper()
 	c.send(typ, flags, 7, off, n, payload)
 	readLen := 0
-	if typ == nbd.CmdRead {
+	if typ == wire.CmdRead {
 		readLen = int(n)
 	}
 	cookie, errno, data, err := c.reply(readLen)

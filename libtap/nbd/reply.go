@@ -1,7 +1,10 @@
 package nbd
 
 import (
+	"encoding/binary"
+
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
 
@@ -33,13 +36,12 @@ func (c *conn) writeLoop() {
 func (c *conn) writeReply(req *ring.Request) error {
 	b := c.out[:0]
 	if req.Err != nil {
-		code := ErrorCode(disk.Errno(req.Err))
+		code := wire.ErrorCode(disk.Errno(req.Err))
 		if !c.structured {
-			b = PutSimpleReply(b, code, req.Cookie)
+			b = wire.SimpleReply{Errno: code, Cookie: req.Cookie}.Append(b)
 		} else {
-			b = PutChunk(b, ReplyFlagDone, ReplyError, req.Cookie, 6)
-			b = be.AppendUint32(b, code)
-			b = be.AppendUint16(b, 0) // no message
+			b = onlyChunk(b, wire.ReplyError, req.Cookie, wire.ErrorPayloadSize)
+			b = wire.ErrorPayload{Errno: code}.Append(b) // no message
 		}
 		_, err := c.bw.Write(b)
 		return err
@@ -47,21 +49,27 @@ func (c *conn) writeReply(req *ring.Request) error {
 	var payload []byte
 	switch {
 	case req.Op == ring.Read && c.structured:
-		b = PutChunk(b, ReplyFlagDone, ReplyOffsetData, req.Cookie, uint32(8+len(req.Buf)))
-		b = be.AppendUint64(b, uint64(req.Offset))
+		b = onlyChunk(b, wire.ReplyOffsetData, req.Cookie, wire.OffsetSize+len(req.Buf))
+		b = binary.BigEndian.AppendUint64(b, uint64(req.Offset))
 		payload = req.Buf
 	case req.Op == ring.Read:
-		b = PutSimpleReply(b, 0, req.Cookie)
+		b = wire.SimpleReply{Cookie: req.Cookie}.Append(b)
 		payload = req.Buf
 	case req.Op == opBlockStatus:
-		b = PutChunk(b, ReplyFlagDone, ReplyBlockStatus, req.Cookie, uint32(len(req.Buf)))
+		b = onlyChunk(b, wire.ReplyBlockStatus, req.Cookie, len(req.Buf))
 		payload = req.Buf
 	default:
-		b = PutSimpleReply(b, 0, req.Cookie)
+		b = wire.SimpleReply{Cookie: req.Cookie}.Append(b)
 	}
 	if _, err := c.bw.Write(b); err != nil {
 		return err
 	}
 	_, err := c.bw.Write(payload)
 	return err
+}
+
+// onlyChunk appends the header of a structured reply's one chunk: this
+// server answers every request in one.
+func onlyChunk(b []byte, typ uint16, cookie uint64, length int) []byte {
+	return wire.ChunkHeader{Flags: wire.ReplyFlagDone, Type: typ, Cookie: cookie, Length: uint32(length)}.Append(b)
 }

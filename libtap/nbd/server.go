@@ -1,6 +1,6 @@
 // Package nbd serves virtual disks over the Network Block Device
-// protocol, and holds the protocol's wire format for the nbd: client
-// driver too.
+// protocol; the protocol's wire format is package wire, below it, which
+// the nbd: client driver shares.
 //
 // A Server has named exports (a *vbd.VBD each) and serves them on any
 // listener: a Unix socket per VBD (tapdisk), whose peers must be root or

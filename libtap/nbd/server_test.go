@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -52,11 +53,11 @@ func TestStartTLS(t *testing.T) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
 	c.read(make([]byte, 18))
-	c.write(be.AppendUint32(nil, nbd.ClientFixedNewstyle|nbd.ClientNoZeroes))
-	if typ, _ := c.option(nbd.OptGo, make([]byte, 6)); typ != nbd.RepErrTLSReqd {
+	c.write(be.AppendUint32(nil, wire.ClientFixedNewstyle|wire.ClientNoZeroes))
+	if typ, _ := c.option(wire.OptGo, make([]byte, 6)); typ != wire.RepErrTLSReqd {
 		t.Fatalf("NBD_OPT_GO before TLS: %#x; want NBD_REP_ERR_TLS_REQD", typ)
 	}
-	if typ, _ := c.option(nbd.OptStartTLS, nil); typ != nbd.RepAck {
+	if typ, _ := c.option(wire.OptStartTLS, nil); typ != wire.RepAck {
 		t.Fatalf("NBD_OPT_STARTTLS: %#x; want ACK", typ)
 	}
 	tc := tls.Client(nc, client)
@@ -64,13 +65,13 @@ func TestStartTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.nc, c.br = tc, bufio.NewReader(tc)
-	typ, data := c.option(nbd.OptGo, make([]byte, 6))
-	for ; typ == nbd.RepInfo; typ, data = c.optReply() {
+	typ, data := c.option(wire.OptGo, make([]byte, 6))
+	for ; typ == wire.RepInfo; typ, data = c.optReply() {
 	}
-	if typ != nbd.RepAck {
+	if typ != wire.RepAck {
 		t.Fatalf("NBD_OPT_GO inside TLS: %#x %q", typ, data)
 	}
-	if errno, got := c.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 || len(got) != 4096 {
+	if errno, got := c.do(wire.CmdRead, 0, 0, 4096, nil); errno != 0 || len(got) != 4096 {
 		t.Fatalf("read inside TLS: errno %d, %d bytes", errno, len(got))
 	}
 }
@@ -95,7 +96,7 @@ func TestRemoveDrains(t *testing.T) {
 	}
 	const n = 32
 	for i := range n {
-		c.send(nbd.CmdRead, 0, uint64(i), uint64(i)*4096, 4096, nil)
+		c.send(wire.CmdRead, 0, uint64(i), uint64(i)*4096, 4096, nil)
 	}
 	for deadline := time.Now().Add(5 * time.Second); s.v.Ring().InUse() < n; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -124,7 +125,7 @@ func TestRemoveDrains(t *testing.T) {
 	if _, _, _, err := c.reply(0); err == nil {
 		t.Error("connection still open after Remove")
 	}
-	if errno, _ := keep.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 {
+	if errno, _ := keep.do(wire.CmdRead, 0, 0, 4096, nil); errno != 0 {
 		t.Errorf("the other export's connection: errno %d", errno)
 	}
 }

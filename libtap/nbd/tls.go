@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+
+	"gotap.dev/libtap/nbd/wire"
 )
 
 // startTLS answers NBD_OPT_STARTTLS: acknowledge, then run the TLS
@@ -13,13 +15,13 @@ func (c *conn) startTLS(data []byte) error {
 	cfg := c.srv.opts.TLS
 	switch {
 	case cfg == nil:
-		return c.optError(OptStartTLS, RepErrUnsup, "TLS is not configured")
+		return c.optError(wire.OptStartTLS, wire.RepErrUnsup, "TLS is not configured")
 	case c.tls:
-		return c.optError(OptStartTLS, RepErrInvalid, "TLS is already on")
+		return c.optError(wire.OptStartTLS, wire.RepErrInvalid, "TLS is already on")
 	case len(data) != 0:
-		return c.optError(OptStartTLS, RepErrInvalid, "NBD_OPT_STARTTLS takes no data")
+		return c.optError(wire.OptStartTLS, wire.RepErrInvalid, "NBD_OPT_STARTTLS takes no data")
 	}
-	if err := c.optReply(OptStartTLS, RepAck, nil); err != nil {
+	if err := c.optReply(wire.OptStartTLS, wire.RepAck, nil); err != nil {
 		return err
 	}
 	if c.br.Buffered() != 0 {

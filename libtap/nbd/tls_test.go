@@ -13,6 +13,7 @@ import (
 
 	"gotap.dev/libtap/nbd"
 	"gotap.dev/libtap/nbd/nbdtest"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -70,7 +71,7 @@ func TestClientCertificates(t *testing.T) {
 			if !tt.wantIn {
 				return
 			}
-			if errno, got := c.do(nbd.CmdRead, 0, 0, 4096, nil); errno != 0 || len(got) != 4096 {
+			if errno, got := c.do(wire.CmdRead, 0, 0, 4096, nil); errno != 0 || len(got) != 4096 {
 				t.Errorf("read: errno %d, %d bytes", errno, len(got))
 			}
 		})
@@ -118,9 +119,9 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*rawClient, error) {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
 	c.read(make([]byte, 18))
-	c.write(be.AppendUint32(nil, nbd.ClientFixedNewstyle|nbd.ClientNoZeroes))
+	c.write(be.AppendUint32(nil, wire.ClientFixedNewstyle|wire.ClientNoZeroes))
 	if cfg != nil {
-		if typ, _ := c.option(nbd.OptStartTLS, nil); typ != nbd.RepAck {
+		if typ, _ := c.option(wire.OptStartTLS, nil); typ != wire.RepAck {
 			t.Fatalf("NBD_OPT_STARTTLS: %#x; want ACK", typ)
 		}
 		tc := tls.Client(nc, cfg)
@@ -129,16 +130,16 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config) (*rawClient, error) {
 		}
 		c.nc, c.br = tc, bufio.NewReader(tc)
 	}
-	c.write(append(nbd.PutOption(nil, nbd.OptGo, 6), make([]byte, 6)...))
+	c.write(append(wire.OptionHeader{Opt: wire.OptGo, Length: 6}.Append(nil), make([]byte, 6)...))
 	// In TLS 1.3 the server judges the client's certificate after the
 	// client's handshake is done: a refusal arrives as the first read.
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, err
 	}
 	typ, data := c.optReply()
-	for ; typ == nbd.RepInfo; typ, data = c.optReply() {
+	for ; typ == wire.RepInfo; typ, data = c.optReply() {
 	}
-	if typ != nbd.RepAck {
+	if typ != wire.RepAck {
 		return nil, errors.New("NBD_OPT_GO refused: " + string(data))
 	}
 	return c, nil
