@@ -3,7 +3,9 @@
 // directory of its own, so tests run tap-ctl, tapdisk, xmsnap and
 // vhd-util the way a user's shell does, tapdisk in the background too.
 // Scripts runs such sessions written as testscript files; Golden and
-// Help compare output, --help texts among it, with files in testdata/.
+// Help compare output, --help texts among it, with files in testdata/;
+// LinksNone checks that a command links none of the packages it must
+// not (the engine's layers, for the tools that only talk to tapdisks).
 package clitest
 
 import (
