@@ -56,6 +56,30 @@ func (c valveCase) fioJobs(runtime time.Duration) []string {
 // within reports whether got is want ± 10%.
 func within(got, want float64) bool { return math.Abs(got-want) <= want/10 }
 
+// atLimit judges measures of a limit of want a second in each direction,
+// taken by measure, which is called up to 3 times. More than want + 10%
+// fails at once: nothing but the valve can make a disk faster. Less than
+// want - 10% is measured again: these machines are shared, and a test
+// run beside this one can slow the disk below its limit for a while; a
+// valve that lets too little through falls short every time.
+func atLimit(t *testing.T, what string, want float64, measure func() (read, write float64)) {
+	t.Helper()
+	for try := 1; ; try++ {
+		r, w := measure()
+		t.Logf("%s: %.0f read, %.0f written a second (limit %.0f)", what, r, w, want)
+		switch {
+		case r > want*1.1 || w > want*1.1:
+			t.Errorf("%s: %.0f read, %.0f written a second; want at most %.0f + 10%% each", what, r, w, want)
+			return
+		case within(r, want) && within(w, want):
+			return
+		case try == 3:
+			t.Errorf("%s: %.0f read, %.0f written a second in the last of 3 tries; want %.0f ± 10%% each", what, r, w, want)
+			return
+		}
+	}
+}
+
 // TestValveLimits: fio over NBD, two connections reading and two
 // writing, measures each direction at the valve's limit ± 10%, for bytes
 // and for requests a second.
@@ -66,12 +90,9 @@ func TestValveLimits(t *testing.T) {
 	for _, c := range valveCases {
 		t.Run(c.name, func(t *testing.T) {
 			p := start(t, t.TempDir(), []string{"valve:" + c.limits + ":ram:256M"})
-			rep := vhdtest.RunFio(t, p.uris[0], c.fioJobs(5*time.Second)...)
-			read, write := c.fio(rep)
-			t.Logf("valve:%s: fio measured %.0f reads, %.0f writes a second (%s)", c.limits, read, write, c.name)
-			if !within(read, c.want) || !within(write, c.want) {
-				t.Errorf("valve:%s: fio measured %.0f read and %.0f written a second; want %.0f ± 10%% each", c.limits, read, write, c.want)
-			}
+			atLimit(t, "valve:"+c.limits+", fio", c.want, func() (float64, float64) {
+				return c.fio(vhdtest.RunFio(t, p.uris[0], c.fioJobs(5*time.Second)...))
+			})
 			info, err := p.client(t).Stats(context.Background(), 0)
 			if err != nil {
 				t.Fatal(err)
@@ -96,10 +117,12 @@ func TestValveLiveChange(t *testing.T) {
 			p := start(t, t.TempDir(), []string{"valve:" + c.limits + ":ram:256M"})
 			cl := p.client(t)
 			ctx := context.Background()
-			fio := exec.Command("fio", append([]string{"--ioengine=nbd", "--uri=" + p.uris[0]}, c.fioJobs(9*time.Second)...)...)
+			// Long enough for every try atLimit may make; stopped sooner.
+			fio := exec.Command("fio", append([]string{"--ioengine=nbd", "--uri=" + p.uris[0]}, c.fioJobs(20*time.Second)...)...)
 			if err := fio.Start(); err != nil {
 				t.Fatal(err)
 			}
+			defer fio.Wait()
 			defer fio.Process.Kill()
 
 			// rate samples the served counters over d: each direction's
@@ -125,27 +148,17 @@ func TestValveLiveChange(t *testing.T) {
 			}
 
 			time.Sleep(1500 * time.Millisecond) // fio connects, spends the burst
-			r, w := rate(2 * time.Second)
-			if !within(r, c.want) || !within(w, c.want) {
-				t.Errorf("before the change: %.0f read, %.0f written a second; want %.0f ± 10%% each", r, w, c.want)
-			}
+			atLimit(t, "before the change", c.want, func() (float64, float64) { return rate(2 * time.Second) })
 			l, err := cl.SetRate(ctx, 0, c.live)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("set-rate %s: limits now %+v", c.live, l)
-			r, w = rate(time.Second) // the change takes effect in here
+			r, w := rate(time.Second) // the change takes effect in here
 			if r < c.want*0.9 || w < c.want*0.9 {
 				t.Errorf("in the second after the change: %.0f read, %.0f written a second; want no stall (at least the old %.0f)", r, w, c.want)
 			}
-			r, w = rate(2 * time.Second)
-			t.Logf("valve %s then %s (%s): %.0f reads, %.0f writes a second after the change", c.limits, c.live, c.name, r, w)
-			if !within(r, 2*c.want) || !within(w, 2*c.want) {
-				t.Errorf("from a second after the change: %.0f read, %.0f written a second; want %.0f ± 10%% each", r, w, 2*c.want)
-			}
-			if err := fio.Wait(); err != nil {
-				t.Errorf("fio: %v", err)
-			}
+			atLimit(t, "from a second after the change", 2*c.want, func() (float64, float64) { return rate(2 * time.Second) })
 			if info, err := cl.Stats(ctx, 0); err != nil || info.Stats.Errors != 0 {
 				t.Errorf("stats after fio: %+v, %v; want no error", info.Stats, err)
 			}
