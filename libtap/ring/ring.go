@@ -9,6 +9,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"gotap.dev/libtap/disk"
 )
 
 // Op is what a request asks of the disk.
@@ -20,9 +22,11 @@ const (
 	Flush
 	Trim
 	WriteZeroes
+	BlockStatus // the allocation map of the range, into Extents
+	Cache       // a hint to read ahead: drivers read through their own caches
 )
 
-var opNames = [...]string{"read", "write", "flush", "trim", "write-zeroes"}
+var opNames = [...]string{"read", "write", "flush", "trim", "write-zeroes", "block-status", "cache"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -35,9 +39,10 @@ func (o Op) String() string {
 type Flags uint8
 
 const (
-	FUA      Flags = 1 << iota // durable before completion
-	NoHole                     // write-zeroes: allocate, do not punch
-	FastZero                   // write-zeroes: fail with ENOTSUP unless cheap
+	FUA       Flags = 1 << iota // durable before completion
+	NoHole                      // write-zeroes: allocate, do not punch
+	FastZero                    // write-zeroes: fail with ENOTSUP unless cheap
+	OneExtent                   // block status: the frontend reads only the first extent
 )
 
 // Completer receives finished requests; frontends implement it.
@@ -52,6 +57,10 @@ type Request struct {
 	// Buf holds the data of a read or write: len(Buf) == Length. Set it
 	// with Data.
 	Buf []byte
+	// Extents is a block status's result. The slot keeps the array
+	// across uses, so once grown to a disk's usual maps it allocates no
+	// more.
+	Extents []disk.Extent
 	// Err is the outcome, set before Complete is called: nil or a
 	// syscall.Errno (the frontends report errnos).
 	Err   error
@@ -62,7 +71,7 @@ type Request struct {
 	Submitted time.Time // set by the scheduler, for latency and the watchdog
 	Retries   int
 
-	own      []byte // the slot's preallocated buffer
+	own      []byte  // the slot's preallocated buffer
 	borrowed *[]byte // a larger buffer from the shared pool, if any
 	// since is Submitted in Unix nanoseconds while in flight, else 0:
 	// the watchdog reads it from another goroutine, so atomically.
@@ -144,6 +153,7 @@ func (r *Ring) Put(req *Request) {
 	// at this moment, so the slot is not overwritten as a whole.
 	req.Op, req.Flags, req.Offset, req.Length = 0, 0, 0, 0
 	req.Buf, req.Err, req.Owner, req.Cookie = nil, nil, nil, 0
+	req.Extents = req.Extents[:0]
 	req.Submitted, req.Retries, req.borrowed = time.Time{}, 0, nil
 	r.free <- req
 }

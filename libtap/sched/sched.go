@@ -273,6 +273,12 @@ func (s *Scheduler) run(j *job) error {
 			err = d.Flush()
 		}
 		return err
+	case ring.Cache:
+		return nil // every driver reads through its own cache or the disk's
+	case ring.BlockStatus:
+		var err error
+		r.Extents, err = d.Extents(r.Extents[:0], r.Offset, r.Length)
+		return err
 	}
 	return syscall.EINVAL
 }
@@ -300,6 +306,8 @@ func (s *Scheduler) complete(j *job, err error) {
 			s.stats.Trims.Add(1)
 		case r.Op == ring.WriteZeroes:
 			s.stats.Zeroes.Add(1)
+		case r.Op == ring.BlockStatus:
+			s.stats.BlockStatus.Add(1)
 		}
 		s.stats.InFlight.Add(-1)
 		r.SetInFlight(false)

@@ -8,6 +8,7 @@ import (
 // Counters are one VBD's live figures.
 type Counters struct {
 	Reads, Writes, Flushes, Trims, Zeroes atomic.Uint64
+	BlockStatus                           atomic.Uint64 // allocation-map queries
 	ReadBytes, WriteBytes                 atomic.Uint64
 	Errors, Retries, Merges               atomic.Uint64
 	InFlight                              atomic.Int64
@@ -22,6 +23,7 @@ type Snapshot struct {
 	Flushes      uint64  `json:"flushes"`
 	Trims        uint64  `json:"trims"`
 	Zeroes       uint64  `json:"write_zeroes"`
+	BlockStatus  uint64  `json:"block_status"`
 	ReadBytes    uint64  `json:"read_bytes"`
 	WriteBytes   uint64  `json:"write_bytes"`
 	Errors       uint64  `json:"errors"`
@@ -36,7 +38,7 @@ type Snapshot struct {
 func (c *Counters) Snapshot() Snapshot {
 	return Snapshot{
 		Reads: c.Reads.Load(), Writes: c.Writes.Load(), Flushes: c.Flushes.Load(),
-		Trims: c.Trims.Load(), Zeroes: c.Zeroes.Load(),
+		Trims: c.Trims.Load(), Zeroes: c.Zeroes.Load(), BlockStatus: c.BlockStatus.Load(),
 		ReadBytes: c.ReadBytes.Load(), WriteBytes: c.WriteBytes.Load(),
 		Errors: c.Errors.Load(), Retries: c.Retries.Load(), Merges: c.Merges.Load(),
 		InFlight:     c.InFlight.Load(),
