@@ -26,8 +26,8 @@ func find(ctx context.Context, dir rundir.Dir, name string) (pid, minor int, err
 		return 0, 0, err
 	}
 	match := samePath(name)
-	if spec, err := disk.ParseSpec(name); err == nil {
-		match = func(v vbd.Info) bool { return v.Image == spec.String() || samePath(spec.Path)(v) }
+	if c, err := disk.ParseChain(name); err == nil {
+		match = func(v vbd.Info) bool { return v.Image == c.String() || samePath(c.Image.Path)(v) }
 	}
 	for _, td := range tds {
 		for _, v := range td.VBDs {
@@ -61,11 +61,11 @@ func findMinor(dir rundir.Dir, n int) (pid, minor int, err error) {
 func samePath(path string) func(vbd.Info) bool {
 	want, err := os.Stat(path)
 	return func(v vbd.Info) bool {
-		spec, perr := disk.ParseSpec(v.Image)
+		c, perr := disk.ParseChain(v.Image)
 		if err != nil || perr != nil {
 			return false
 		}
-		got, err := os.Stat(spec.Path)
+		got, err := os.Stat(c.Image.Path)
 		return err == nil && os.SameFile(want, got)
 	}
 }

@@ -150,3 +150,18 @@ func TestDeadTapdisk(t *testing.T) {
 	}
 	e.Must(t, "tap-ctl", "destroy", "-m", "0")
 }
+
+// TestFilteredDisk: a disk served under filter layers is snapshotted by
+// its path, and the new leaf is served under the same layers.
+func TestFilteredDisk(t *testing.T) {
+	e := clitest.New(t)
+	img := filepath.Join(t.TempDir(), "f.vhd")
+	e.Must(t, "vhd-util", "create", "-n", img, "-s", "16")
+	e.Must(t, "tap-ctl", "create", "-a", "valve:rbps=100M:vhd:"+img)
+	leaf := strings.TrimSpace(e.Must(t, "xmsnap", img))
+	if got, want := e.Must(t, "tap-ctl", "list"), "args=valve:rbps=100M:vhd:"+leaf+"\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("list after the snapshot = %q; want it to end %q", got, want)
+	}
+	e.Must(t, "tap-ctl", "destroy", "-m", "0")
+	e.Must(t, "vhd-util", "check", "-n", leaf, "-p")
+}

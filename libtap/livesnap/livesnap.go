@@ -57,7 +57,7 @@ func Take(ctx context.Context, c *control.Client, minor int, opts Options) (res 
 		return res, fmt.Errorf("stats: %w", err)
 	}
 	res.Parent = info.Image
-	spec, err := snapshotable(info)
+	chain, err := snapshotable(info)
 	if err != nil {
 		return res, err
 	}
@@ -75,11 +75,13 @@ func Take(ctx context.Context, c *control.Client, minor int, opts Options) (res 
 		// A pause that failed closing the image still left it paused.
 		return res, rollback(paused, c, minor, fmt.Errorf("pause: %w", err))
 	}
-	leaf, err := create(spec, name)
+	leaf, err := create(chain.Image, name)
 	if err != nil {
 		return res, rollback(paused, c, minor, fmt.Errorf("snapshot: %w", err))
 	}
-	image := disk.Spec{Type: "vhd", Path: leaf}.String()
+	// The same filter layers over the new leaf: a rate limit or a fault
+	// injected stays in force across the snapshot.
+	image := disk.Chain{Layers: chain.Layers, Image: disk.Spec{Type: "vhd", Path: leaf}}.String()
 	if err := c.Resume(paused, minor, image); err != nil {
 		err = fmt.Errorf("resume on %s: %w", image, err)
 		return res, rollback(paused, c, minor, errors.Join(err, discard(leaf, err)))
@@ -88,21 +90,21 @@ func Take(ctx context.Context, c *control.Client, minor int, opts Options) (res 
 	return res, nil
 }
 
-// snapshotable checks that info's image can be the parent of a VHD and
-// that nobody else holds the VBD paused (resuming it would undo their
-// work).
-func snapshotable(info vbd.Info) (disk.Spec, error) {
-	spec, err := disk.ParseSpec(info.Image)
+// snapshotable checks that info's image (under its filter layers) can be
+// the parent of a VHD and that nobody else holds the VBD paused
+// (resuming it would undo their work).
+func snapshotable(info vbd.Info) (disk.Chain, error) {
+	c, err := disk.ParseChain(info.Image)
 	if err != nil {
-		return spec, fmt.Errorf("minor %d: %w", info.Minor, err)
+		return c, fmt.Errorf("minor %d: %w", info.Minor, err)
 	}
-	if spec.Type != "vhd" && spec.Type != "aio" {
-		return spec, fmt.Errorf("minor %d serves %s: only vhd and aio images can have a snapshot: %w", info.Minor, info.Image, syscall.EOPNOTSUPP)
+	if t := c.Image.Type; t != "vhd" && t != "aio" {
+		return c, fmt.Errorf("minor %d serves %s: only vhd and aio images can have a snapshot: %w", info.Minor, info.Image, syscall.EOPNOTSUPP)
 	}
 	if info.State&(vbd.Paused|vbd.PauseRequested|vbd.Closed) != 0 {
-		return spec, fmt.Errorf("minor %d is %s: snapshot only a running disk: %w", info.Minor, info.State, syscall.EBUSY)
+		return c, fmt.Errorf("minor %d is %s: snapshot only a running disk: %w", info.Minor, info.State, syscall.EBUSY)
 	}
-	return spec, nil
+	return c, nil
 }
 
 // rollback resumes minor on the image it served and returns cause, with
