@@ -16,8 +16,8 @@ type Driver interface {
 	Caps() Caps
 	// ReadV fills the buffers, in order, from the disk at off.
 	ReadV(bufs [][]byte, off int64) error
-	// WriteV writes the buffers, in order, at off; with fua the data is
-	// durable when WriteV returns.
+	// WriteV writes the buffers, in order, at off; with fua (only when
+	// Caps().FUA is Native) the data is durable when WriteV returns.
 	WriteV(bufs [][]byte, off int64, fua bool) error
 	// Flush makes every completed write durable.
 	Flush() error
@@ -32,12 +32,43 @@ type Driver interface {
 	Close() error
 }
 
-// Caps are what a driver can do natively.
+// Support is how a driver provides a feature, in nbdkit's three states.
+type Support uint8
+
+const (
+	None     Support = iota // not at all: the feature is not offered
+	Emulated                // through other calls (FUA: a flush after the write)
+	Native                  // by the driver itself
+)
+
+var supportNames = [...]string{"none", "emulated", "native"}
+
+// NativeIf is Native when ok, else None.
+func NativeIf(ok bool) Support {
+	if ok {
+		return Native
+	}
+	return None
+}
+
+func (s Support) String() string {
+	if int(s) < len(supportNames) {
+		return supportNames[s]
+	}
+	return "support?"
+}
+
+// Caps are what a driver can do. The VBD reads them once per opened
+// chain (at open and at resume) and applies the rules they imply, so a
+// driver never checks them itself.
 type Caps struct {
 	ReadOnly bool
-	Trim     bool // Trim frees space
-	Zero     bool // WriteZeroes is cheaper than writing zeros
-	FastZero bool // WriteZeroes honours fastZero
+	// FUA: Native honours WriteV's fua; Emulated means the VBD makes a
+	// FUA write durable with a flush after it, and WriteV never sees fua.
+	FUA      Support
+	Trim     Support // Native: Trim frees space; None: Trim is a no-op
+	Zero     Support // Native: WriteZeroes is cheaper than writing zeros
+	FastZero Support // Native: WriteZeroes honours fastZero
 	// Direct reports O_DIRECT (aio): shown in stats and logs.
 	Direct bool
 	// InMemory: the contents live only in this process (ram), so closing

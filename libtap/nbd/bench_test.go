@@ -29,6 +29,7 @@ func BenchmarkRequests(b *testing.B) {
 		{"read-4k-simple", "ram:64M", wire.CmdRead, false},
 		{"read-4k-structured", "ram:64M", wire.CmdRead, true},
 		{"write-4k", "ram:64M", wire.CmdWrite, true},
+		{"block-status-4k", "ram:64M", wire.CmdBlockStatus, true},
 		{"read-4k-structured-filtered", filtered, wire.CmdRead, true},
 		{"write-4k-filtered", filtered, wire.CmdWrite, true},
 	} {
@@ -56,6 +57,9 @@ func benchRequests(b *testing.B, spec string, cmd uint16, structured bool, depth
 		}
 	}
 	replyLen := wire.SimpleReplySize
+	if cmd == wire.CmdBlockStatus { // ram is all data: one descriptor
+		replyLen = wire.ChunkHeaderSize + wire.ContextIDSize + wire.DescriptorSize
+	}
 	if cmd == wire.CmdRead {
 		replyLen += bs
 		if structured {
@@ -84,7 +88,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("benchmark")
 	}
-	for _, cmd := range []uint16{wire.CmdRead, wire.CmdWrite} {
+	for _, cmd := range []uint16{wire.CmdRead, wire.CmdWrite, wire.CmdBlockStatus} {
 		r := testing.Benchmark(func(b *testing.B) { benchRequests(b, "ram:64M", cmd, true, 16) })
 		if a := r.AllocsPerOp(); a != 0 {
 			t.Errorf("cmd %d: %d allocs/op (%d B/op); want 0", cmd, a, r.AllocedBytesPerOp())

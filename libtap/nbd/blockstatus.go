@@ -17,29 +17,21 @@ const allocationID = 1
 // where the reply ended.
 const maxDescriptors = 2048
 
-// blockStatus maps the request's range into the slot's buffer as a
-// base:allocation payload: the context id, then (length, flags) pairs.
-func (c *conn) blockStatus(req *ring.Request, r *wire.Request) {
-	off, n := int64(r.Offset), int64(r.Length)
-	ext, err := c.exp.Extents(c.ext[:0], off, n)
-	c.ext = ext[:0]
-	if err != nil {
-		req.Err = err
-		return
-	}
-	one := r.Flags&wire.CmdFlagReqOne != 0
+// blockStatus encodes a completed block status's extents into the slot's
+// buffer as a base:allocation payload: the context id, then (length,
+// flags) pairs.
+func (c *conn) blockStatus(req *ring.Request) {
 	d := descriptors{b: req.Data(wire.ContextIDSize + wire.DescriptorSize*maxDescriptors)[:0], max: maxDescriptors}
-	if one {
+	if req.Flags&ring.OneExtent != 0 {
 		d.max = 1
 	}
 	d.b = binary.BigEndian.AppendUint32(d.b, allocationID)
-	d.encode(ext, off, off+n)
+	d.encode(req.Extents, req.Offset, req.Offset+req.Length)
 	if d.n == 0 {
 		req.Err = syscall.EIO // the driver mapped nothing of the range
 		return
 	}
 	req.Buf = d.b
-	req.Op = opBlockStatus
 }
 
 // descriptors encodes extents as base:allocation descriptors.

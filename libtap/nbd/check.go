@@ -3,7 +3,9 @@ package nbd
 import (
 	"syscall"
 
+	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/nbd/wire"
+	"gotap.dev/libtap/ring"
 )
 
 // allowedFlags are the command flags each command may carry; others are
@@ -24,47 +26,35 @@ func allowedFlags(cmd uint16) (uint16, bool) {
 	return 0, false
 }
 
-// check validates a request against the export, with the errors the
-// protocol names: EINVAL for unknown commands or flags, misalignment,
-// oversize and reads past the end; ENOSPC for writes past the end; EPERM
-// for writes to a read-only export; EOVERFLOW for an oversize read that
-// must not be fragmented. The Export checks again; this spares it
-// requests it cannot even hold.
+// check validates what is the protocol's alone, with the errors it
+// names: EINVAL for unknown commands, flags not allowed or not
+// negotiated, and reads or writes larger than a slot may hold (EOVERFLOW
+// when the client forbade fragmenting). Range, alignment and read-only
+// are the Export's rules (vbd.Submit); replyErrno words its refusals.
 func (c *conn) check(r *wire.Request) syscall.Errno {
 	allowed, known := allowedFlags(r.Type)
 	if !known || r.Flags&^allowed != 0 {
 		return syscall.EINVAL
 	}
-	if r.Type == wire.CmdFlush {
-		return 0
-	}
-	writes := r.Type == wire.CmdWrite || r.Type == wire.CmdTrim || r.Type == wire.CmdWriteZeroes
-	if writes && c.flags&wire.FlagReadOnly != 0 {
-		return syscall.EPERM
-	}
 	if r.Type == wire.CmdBlockStatus && !c.allocation {
 		return syscall.EINVAL
 	}
-	size, off, n := uint64(c.exp.Size()), r.Offset, uint64(r.Length)
-	if n == 0 {
-		return syscall.EINVAL
-	}
-	if off > size || n > size-off {
-		if r.Type == wire.CmdWrite || r.Type == wire.CmdWriteZeroes {
-			return syscall.ENOSPC
-		}
-		return syscall.EINVAL
-	}
-	// Block status is a query: any range is fine. The last bytes of an
-	// export whose size is not a multiple of the block are reachable.
-	if r.Type != wire.CmdBlockStatus && (off%wire.MinBlock != 0 || (n%wire.MinBlock != 0 && off+n != size)) {
-		return syscall.EINVAL
-	}
-	if (r.Type == wire.CmdRead || r.Type == wire.CmdWrite) && n > wire.MaxBlock {
+	if (r.Type == wire.CmdRead || r.Type == wire.CmdWrite) && r.Length > wire.MaxBlock {
 		if r.Flags&wire.CmdFlagDF != 0 {
 			return syscall.EOVERFLOW
 		}
 		return syscall.EINVAL
 	}
 	return 0
+}
+
+// replyErrno is the errno a failed request is answered with. The Export
+// refuses any range past the end with ENOSPC; NBD keeps that for writes
+// and asks EINVAL for the other commands.
+func replyErrno(req *ring.Request) syscall.Errno {
+	e := disk.Errno(req.Err)
+	if e == syscall.ENOSPC && req.Op != ring.Write && req.Op != ring.WriteZeroes {
+		return syscall.EINVAL
+	}
+	return e
 }

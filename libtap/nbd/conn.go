@@ -11,16 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
-)
-
-// Ops this frontend answers itself: set on slots that carry a reply but
-// never reach the Export.
-const (
-	opCache ring.Op = 200 + iota
-	opBlockStatus
 )
 
 // drainTimeout bounds how long a closing connection may take to send its
@@ -56,7 +48,6 @@ type conn struct {
 	closed   chan struct{}
 
 	hdr [wire.RequestSize]byte // reader's scratch
-	ext []disk.Extent          // reader's scratch for block status
 	out [64]byte               // writer's scratch
 }
 
@@ -122,7 +113,12 @@ func (c *conn) abort() {
 
 // Complete is called once per slot, by the Export or by the reader for
 // requests answered without it.
-func (c *conn) Complete(req *ring.Request) { c.replies <- req }
+func (c *conn) Complete(req *ring.Request) {
+	if req.Op == ring.BlockStatus && req.Err == nil {
+		c.blockStatus(req)
+	}
+	c.replies <- req
+}
 
 // readLoop reads requests into ring slots and submits them.
 func (c *conn) readLoop() error {
@@ -178,15 +174,12 @@ func (c *conn) readLoop() error {
 				req.Flags |= ring.FastZero
 			}
 		case wire.CmdCache:
-			// Every driver reads from its own cache or disk anyway;
-			// the range is valid, so the hint is taken.
-			req.Op = opCache
-			c.Complete(req)
-			continue
+			req.Op = ring.Cache
 		case wire.CmdBlockStatus:
-			c.blockStatus(req, &r)
-			c.Complete(req)
-			continue
+			req.Op = ring.BlockStatus
+			if r.Flags&wire.CmdFlagReqOne != 0 {
+				req.Flags |= ring.OneExtent
+			}
 		}
 		if r.Flags&wire.CmdFlagFUA != 0 {
 			req.Flags |= ring.FUA

@@ -9,12 +9,14 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/internal/sockpair"
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
 
@@ -28,50 +30,57 @@ const fuzzTimeout = 10 * time.Second
 
 // fuzzExport is a disk whose requests complete at once, in order, so
 // that the replies come in request order. It keeps no data: the server,
-// not the disk, is under test. It notes any request outside the disk the
-// server hands it: the server must have refused those itself.
+// not the disk, is under test. Like a VBD it refuses ranges outside the
+// disk; it notes any read or write whose buffer the server got wrong
+// (not the request's length, or more than a slot may hold).
 type fuzzExport struct {
 	ring *ring.Ring
 	mu   sync.Mutex
-	bad  error // the first request outside the disk
+	bad  error // the first request with a wrong buffer
 }
 
 // One export for every input: its ring is allocated once, and every
 // session must give all its slots back.
 var theFuzzExport = &fuzzExport{ring: ring.New(8, 64<<10)}
 
-func (e *fuzzExport) Size() int64      { return fuzzSize }
-func (e *fuzzExport) Caps() disk.Caps  { return disk.Caps{Trim: true, Zero: true, FastZero: true} }
+func (e *fuzzExport) Size() int64 { return fuzzSize }
+func (e *fuzzExport) Caps() disk.Caps {
+	return disk.Caps{FUA: disk.Native, Trim: disk.Native, Zero: disk.Native, FastZero: disk.Native}
+}
 func (e *fuzzExport) Ring() *ring.Ring { return e.ring }
 
 func (e *fuzzExport) Submit(req *ring.Request) {
-	if req.Op != ring.Flush {
-		e.inRange(fmt.Sprint(req.Op), req.Offset, req.Length)
+	off, n := req.Offset, req.Length
+	switch {
+	case (req.Op == ring.Read || req.Op == ring.Write) && (int64(len(req.Buf)) != n || n > wire.MaxBlock):
+		e.note(fmt.Errorf("the server passed on a %v of %d bytes with a %d-byte buffer", req.Op, n, len(req.Buf)))
+		req.Err = syscall.EINVAL
+	case req.Op == ring.Flush:
+	case off < 0 || n <= 0 || off > fuzzSize || n > fuzzSize-off:
+		req.Err = syscall.ENOSPC
+	case req.Op == ring.BlockStatus:
+		req.Extents = extents(req.Extents, off, n)
 	}
 	req.Owner.Complete(req)
 }
 
-// Extents alternates data and holes every 4608 bytes: boundaries off the
+// extents alternates data and holes every 4608 bytes: boundaries off the
 // 4 KiB grid, for the server to align.
-func (e *fuzzExport) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
-	e.inRange("extents", off, n)
+func extents(dst []disk.Extent, off, n int64) []disk.Extent {
 	const run = 4608
 	for pos, end := off, off+n; pos < end; {
 		next := min((pos/run+1)*run, end)
 		dst = disk.AppendExtent(dst, disk.Extent{Offset: pos, Length: next - pos, Hole: pos/run%2 == 1})
 		pos = next
 	}
-	return dst, nil
+	return dst
 }
 
-func (e *fuzzExport) inRange(what string, off, n int64) {
-	if off >= 0 && n > 0 && off <= fuzzSize && n <= fuzzSize-off {
-		return
-	}
+func (e *fuzzExport) note(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.bad == nil {
-		e.bad = fmt.Errorf("the server passed on %s of %d bytes at %d, outside the %d-byte disk", what, n, off, fuzzSize)
+		e.bad = err
 	}
 }
 

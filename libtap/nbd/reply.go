@@ -3,7 +3,6 @@ package nbd
 import (
 	"encoding/binary"
 
-	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
@@ -36,7 +35,7 @@ func (c *conn) writeLoop() {
 func (c *conn) writeReply(req *ring.Request) error {
 	b := c.out[:0]
 	if req.Err != nil {
-		code := wire.ErrorCode(disk.Errno(req.Err))
+		code := wire.ErrorCode(replyErrno(req))
 		if !c.structured {
 			b = wire.SimpleReply{Errno: code, Cookie: req.Cookie}.Append(b)
 		} else {
@@ -55,7 +54,7 @@ func (c *conn) writeReply(req *ring.Request) error {
 	case req.Op == ring.Read:
 		b = wire.SimpleReply{Cookie: req.Cookie}.Append(b)
 		payload = req.Buf
-	case req.Op == opBlockStatus:
+	case req.Op == ring.BlockStatus:
 		b = onlyChunk(b, wire.ReplyBlockStatus, req.Cookie, len(req.Buf))
 		payload = req.Buf
 	default:

@@ -35,8 +35,9 @@ type Export interface {
 	Size() int64
 	Caps() disk.Caps
 	Ring() *ring.Ring
+	// Submit checks and queues a request: range, alignment and
+	// read-only are its rules, not the server's.
 	Submit(*ring.Request)
-	Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error)
 }
 
 // Options configure a Server.

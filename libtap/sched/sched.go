@@ -70,11 +70,14 @@ type Scheduler struct {
 	work  chan *job
 	jobs  chan *job // free jobs: at most Depth in the workers' hands, plus one being built
 
-	gate     gate        // driver operations pass it; Pause shuts it
-	drv      disk.Driver // changed only while the gate is shut
-	stopping chan struct{}
-	done     sync.WaitGroup
-	failLog  *ratelog.Limiter // "request failed" lines
+	gate gate        // driver operations pass it; Pause shuts it
+	drv  disk.Driver // changed only while the gate is shut
+	// nativeFUA caches drv's FUA support, read once per driver: without
+	// it, a FUA request is made durable by a flush after it (durable).
+	nativeFUA bool
+	stopping  chan struct{}
+	done      sync.WaitGroup
+	failLog   *ratelog.Limiter // "request failed" lines
 }
 
 // A failing disk fails every request: log the first few failures of each
@@ -96,14 +99,15 @@ type job struct {
 func New(drv disk.Driver, st *stats.Counters, queueCap int, cfg Config) *Scheduler {
 	cfg.defaults()
 	s := &Scheduler{
-		cfg:      cfg,
-		stats:    st,
-		queue:    make(chan *ring.Request, queueCap),
-		work:     make(chan *job),
-		jobs:     make(chan *job, cfg.Depth+1),
-		drv:      drv,
-		stopping: make(chan struct{}),
-		failLog:  ratelog.New(cfg.Logger, "request failed", failLogBurst, failLogPeriod),
+		cfg:       cfg,
+		stats:     st,
+		queue:     make(chan *ring.Request, queueCap),
+		work:      make(chan *job),
+		jobs:      make(chan *job, cfg.Depth+1),
+		drv:       drv,
+		nativeFUA: drv.Caps().FUA == disk.Native,
+		stopping:  make(chan struct{}),
+		failLog:   ratelog.New(cfg.Logger, "request failed", failLogBurst, failLogPeriod),
 	}
 	for range cfg.Depth + 1 {
 		s.jobs <- &job{reqs: make([]*ring.Request, 0, cfg.MaxIovecs), iov: make([][]byte, 0, cfg.MaxIovecs)}
@@ -140,15 +144,8 @@ func (s *Scheduler) Pause(ctx context.Context) (disk.Driver, error) {
 // Resume lets the waiting requests run against drv.
 func (s *Scheduler) Resume(drv disk.Driver) {
 	s.drv = drv
+	s.nativeFUA = drv.Caps().FUA == disk.Native
 	s.gate.open()
-}
-
-// With runs fn with the driver, waiting while paused (for operations
-// outside the ring, such as the allocation map).
-func (s *Scheduler) With(fn func(disk.Driver) error) error {
-	s.gate.enter()
-	defer s.gate.leave()
-	return fn(s.drv)
 }
 
 // Stop ends the scheduler once every queued request has completed; no
@@ -254,25 +251,18 @@ func retryable(err error) bool {
 func (s *Scheduler) run(j *job) error {
 	r := j.reqs[0]
 	d := s.drv
+	fua := r.Flags&ring.FUA != 0
 	switch r.Op {
 	case ring.Read:
 		return d.ReadV(j.iov, r.Offset)
 	case ring.Write:
-		return d.WriteV(j.iov, r.Offset, r.Flags&ring.FUA != 0)
+		return s.durable(d.WriteV(j.iov, r.Offset, fua && s.nativeFUA), fua && !s.nativeFUA)
 	case ring.Flush:
 		return d.Flush()
 	case ring.Trim:
-		err := d.Trim(r.Offset, r.Length)
-		if err == nil && r.Flags&ring.FUA != 0 {
-			err = d.Flush() // NBD's FUA on trim: durable on completion
-		}
-		return err
+		return s.durable(d.Trim(r.Offset, r.Length), fua)
 	case ring.WriteZeroes:
-		err := d.WriteZeroes(r.Offset, r.Length, r.Flags&ring.NoHole != 0, r.Flags&ring.FastZero != 0)
-		if err == nil && r.Flags&ring.FUA != 0 {
-			err = d.Flush()
-		}
-		return err
+		return s.durable(d.WriteZeroes(r.Offset, r.Length, r.Flags&ring.NoHole != 0, r.Flags&ring.FastZero != 0), fua)
 	case ring.Cache:
 		return nil // every driver reads through its own cache or the disk's
 	case ring.BlockStatus:
@@ -281,6 +271,16 @@ func (s *Scheduler) run(j *job) error {
 		return err
 	}
 	return syscall.EINVAL
+}
+
+// durable emulates FUA, the one place that does: after an operation
+// that succeeded, a flush when emulate says the driver did not make it
+// durable itself.
+func (s *Scheduler) durable(err error, emulate bool) error {
+	if err == nil && emulate {
+		return s.drv.Flush()
+	}
+	return err
 }
 
 // complete splits a job back into its requests and completes each.

@@ -1,16 +1,22 @@
 package vbd
 
 import (
+	"context"
 	"syscall"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
 )
 
+// sector is the alignment every request's range keeps, except that the
+// last bytes of a disk whose size is not a multiple of it are reachable.
+const sector = 512
+
 // Submit validates a request and queues it; invalid ones complete at once
-// with EINVAL (misaligned, inconsistent), ENOSPC (past the end) or EROFS,
+// with EINVAL (misaligned, empty, unknown), ENOSPC (past the end) or EROFS,
 // and every request once Close has begun with ENXIO. Every request
-// completes through its Owner, exactly once.
+// completes through its Owner, exactly once. Submit is the one place
+// these rules live: frontends and drivers rely on it.
 func (v *VBD) Submit(req *ring.Request) {
 	v.fence.RLock()
 	err := v.check(req)
@@ -32,41 +38,56 @@ func (v *VBD) check(req *ring.Request) error {
 	if v.closed {
 		return syscall.ENXIO
 	}
-	if req.Offset < 0 || req.Length < 0 {
-		return syscall.EINVAL
-	}
-	if req.Op != ring.Flush && req.Offset+req.Length > v.size {
-		return syscall.ENOSPC
-	}
 	switch req.Op {
-	case ring.Read:
+	case ring.Flush:
+		return nil
+	case ring.Read, ring.Cache, ring.BlockStatus:
 	case ring.Write, ring.Trim, ring.WriteZeroes:
 		// The chain checked against may be replaced by Resume before the
-		// request runs: the driver then refuses the write itself.
+		// request runs; the chains a resume may open read-only refuse
+		// writes below this layer too (an O_RDONLY file, a read-only
+		// VHD, a read-only NBD server).
 		if v.chain.Load().caps.ReadOnly {
 			return syscall.EROFS
 		}
-	case ring.Flush:
-		return nil
 	default:
 		return syscall.EINVAL
 	}
-	if (req.Op == ring.Read || req.Op == ring.Write) && int64(len(req.Buf)) != req.Length {
+	off, n := req.Offset, req.Length
+	if off < 0 || n <= 0 {
+		return syscall.EINVAL
+	}
+	if off > v.size || n > v.size-off {
+		return syscall.ENOSPC
+	}
+	// A block status is a query: any range is fine.
+	if req.Op != ring.BlockStatus && (off%sector != 0 || (n%sector != 0 && off+n != v.size)) {
+		return syscall.EINVAL
+	}
+	if (req.Op == ring.Read || req.Op == ring.Write) && int64(len(req.Buf)) != n {
 		return syscall.EINVAL
 	}
 	return nil
 }
 
-// Extents maps [off, off+n), waiting while paused. Once closed, the
-// scheduler holds a stand-in driver that answers ENXIO (closed.go).
+// Extents maps [off, off+n) for a caller outside the frontends: a block
+// status request through the ring like any other, so it waits while
+// paused and is counted.
 func (v *VBD) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
-	if off < 0 || n < 0 || off+n > v.size {
-		return dst, syscall.ENOSPC
+	req, err := v.ring.Get(context.Background())
+	if err != nil {
+		return dst, err
 	}
-	err := v.sched.With(func(d disk.Driver) error {
-		var err error
-		dst, err = d.Extents(dst, off, n)
-		return err
-	})
+	done := make(waiter, 1)
+	req.Op, req.Offset, req.Length, req.Owner = ring.BlockStatus, off, n, done
+	v.Submit(req)
+	<-done
+	dst, err = append(dst, req.Extents...), req.Err
+	v.ring.Put(req)
 	return dst, err
 }
+
+// waiter is the Owner of a request someone waits for.
+type waiter chan struct{}
+
+func (w waiter) Complete(*ring.Request) { w <- struct{}{} }

@@ -99,7 +99,8 @@ func directWorks(f *os.File) bool {
 func (d *Disk) Size() int64 { return d.size }
 
 func (d *Disk) Caps() disk.Caps {
-	return disk.Caps{ReadOnly: d.ro, Trim: d.regular, Zero: d.regular, FastZero: d.regular, Direct: d.direct}
+	file := disk.NativeIf(d.regular) // fallocate works on files only
+	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: file, Zero: file, FastZero: file, Direct: d.direct}
 }
 
 // ReadV reads with preadv, resuming after short reads; bytes past the
@@ -123,9 +124,6 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 
 // WriteV writes with pwritev2; FUA is RWF_DSYNC on this one call.
 func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
-	if d.ro {
-		return disk.ErrReadOnly
-	}
 	flags := 0
 	if fua {
 		flags = unix.RWF_DSYNC
@@ -156,9 +154,6 @@ func advance(bufs [][]byte, n int) [][]byte {
 func (d *Disk) Flush() error { return unix.Fdatasync(d.fd) }
 
 func (d *Disk) Trim(off, n int64) error {
-	if d.ro {
-		return disk.ErrReadOnly
-	}
 	if !d.regular {
 		return nil // advisory: a device keeps its data
 	}
@@ -166,9 +161,6 @@ func (d *Disk) Trim(off, n int64) error {
 }
 
 func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
-	if d.ro {
-		return disk.ErrReadOnly
-	}
 	if d.regular {
 		mode := uint32(unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE)
 		if noHole {

@@ -111,14 +111,23 @@ func (d *Disk) Size() int64 { return d.size }
 
 func (d *Disk) can(flag uint16) bool { return d.flags&flag != 0 }
 
-// Caps are what the server offers.
+// Caps are what the server offers: without its FUA, the VBD flushes
+// after the write; without its write-zeroes, WriteZeroes writes zeros.
 func (d *Disk) Caps() disk.Caps {
-	return disk.Caps{
+	c := disk.Caps{
 		ReadOnly: d.ro || d.can(wire.FlagReadOnly),
-		Trim:     d.can(wire.FlagSendTrim),
-		Zero:     d.can(wire.FlagSendWriteZeroes),
-		FastZero: d.can(wire.FlagSendFastZero),
+		FUA:      disk.Emulated,
+		Trim:     disk.NativeIf(d.can(wire.FlagSendTrim)),
+		Zero:     disk.Emulated,
+		FastZero: disk.NativeIf(d.can(wire.FlagSendFastZero)),
 	}
+	if d.can(wire.FlagSendFUA) {
+		c.FUA = disk.Native
+	}
+	if d.can(wire.FlagSendWriteZeroes) {
+		c.Zero = disk.Native
+	}
+	return c
 }
 
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
@@ -133,14 +142,11 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	return nil
 }
 
-// WriteV writes each buffer; fua is sent with each request when the
-// server takes it, else a flush follows.
+// WriteV writes each buffer; fua (asked only when the server takes it)
+// is sent with each request.
 func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
-	if d.Caps().ReadOnly {
-		return disk.ErrReadOnly
-	}
 	var flags uint16
-	if fua && d.can(wire.FlagSendFUA) {
+	if fua {
 		flags = wire.CmdFlagFUA
 	}
 	for _, b := range bufs {
@@ -150,9 +156,6 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 			return err
 		}
 		off += int64(len(b))
-	}
-	if fua && flags == 0 {
-		return d.Flush()
 	}
 	return nil
 }
@@ -168,9 +171,6 @@ func (d *Disk) Flush() error {
 
 // Trim is advisory: without server support it does nothing.
 func (d *Disk) Trim(off, n int64) error {
-	if d.Caps().ReadOnly {
-		return disk.ErrReadOnly
-	}
 	if !d.can(wire.FlagSendTrim) {
 		return nil
 	}
@@ -182,9 +182,6 @@ func (d *Disk) Trim(off, n int64) error {
 // WriteZeroes uses the server's write-zeroes, or writes zeros itself
 // (refused with ENOTSUP when fastZero asks).
 func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
-	if d.Caps().ReadOnly {
-		return disk.ErrReadOnly
-	}
 	if !d.can(wire.FlagSendWriteZeroes) || (fastZero && !d.can(wire.FlagSendFastZero)) {
 		if fastZero {
 			return disk.ErrNotSupp

@@ -107,9 +107,10 @@ func commit(mem []byte) error {
 func (d *Disk) Size() int64 { return d.size }
 
 // Caps: the memory stays the disk's until Close, so trimming zeroes but
-// frees nothing; InMemory tells the VBD that closing the disk loses it.
+// frees nothing; a completed write is as durable as memory gets (FUA is
+// native); InMemory tells the VBD that closing the disk loses it.
 func (d *Disk) Caps() disk.Caps {
-	return disk.Caps{ReadOnly: d.ro, Zero: true, FastZero: true, InMemory: true}
+	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: disk.Emulated, Zero: disk.Native, FastZero: disk.Native, InMemory: true}
 }
 
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
@@ -125,9 +126,6 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 }
 
 func (d *Disk) WriteV(bufs [][]byte, off int64, _ bool) error {
-	if d.ro {
-		return disk.ErrReadOnly
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mem == nil {
@@ -144,9 +142,6 @@ func (d *Disk) Flush() error { return nil }
 func (d *Disk) Trim(off, n int64) error { return d.WriteZeroes(off, n, false, false) }
 
 func (d *Disk) WriteZeroes(off, n int64, _, _ bool) error {
-	if d.ro {
-		return disk.ErrReadOnly
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.mem == nil {

@@ -56,8 +56,9 @@ func (d *Disk) Size() int64 { return d.im.Size() }
 
 // Caps: trimming cannot free VHD blocks safely, and zeroing allocated
 // blocks costs a write; only ranges no layer holds are zero for free.
+// FUA is a flush after the write, which the VBD does.
 func (d *Disk) Caps() disk.Caps {
-	return disk.Caps{ReadOnly: d.im.ReadOnly(), Zero: true, FastZero: true}
+	return disk.Caps{ReadOnly: d.im.ReadOnly(), FUA: disk.Emulated, Zero: disk.Native, FastZero: disk.Native}
 }
 
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
@@ -70,15 +71,12 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	return nil
 }
 
-func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
+func (d *Disk) WriteV(bufs [][]byte, off int64, _ bool) error {
 	for _, b := range bufs {
 		if _, err := d.im.WriteAt(b, off); err != nil {
 			return errno(err)
 		}
 		off += int64(len(b))
-	}
-	if fua {
-		return d.Flush()
 	}
 	return nil
 }
@@ -86,20 +84,12 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 func (d *Disk) Flush() error { return errno(d.im.Flush()) }
 
 // Trim is advisory; a VHD never gives a block back while in use.
-func (d *Disk) Trim(off, n int64) error {
-	if d.im.ReadOnly() {
-		return disk.ErrReadOnly
-	}
-	return nil
-}
+func (d *Disk) Trim(off, n int64) error { return nil }
 
 // WriteZeroes skips ranges no layer of the chain holds (they read as
 // zeros already) and writes zeros over the rest, or refuses that with
 // ENOTSUP when fastZero asks.
 func (d *Disk) WriteZeroes(off, n int64, _, fastZero bool) error {
-	if d.im.ReadOnly() {
-		return disk.ErrReadOnly
-	}
 	ext, err := d.im.AppendExtents(nil, off, n)
 	if err != nil {
 		return errno(err)
