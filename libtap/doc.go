@@ -23,6 +23,9 @@
 // Around them, for the daemon and the command-line tools:
 //
 //	control    the versioned JSON-lines control protocol: server and client
+//	control/wire  what the protocol reports of a VBD (info, state
+//	              bits and names, error records), filled in by vbd: a
+//	              leaf, so the tools link none of the engine
 //	rundir     the run directory: socket and minor-marker names, locks
 //	tapscan    finds every tapdisk, VBD and minor in a run directory
 //	livesnap   live snapshot of a served disk (xmsnap, tapmon)

@@ -84,9 +84,9 @@
 // blktap's bit set: 0x1 dead (the tapdisk was killed: destroy or free
 // cleans up), 0x2 closed, 0x20 paused, 0x200 resume failed.
 //
-// stats prints the VBD's vbd.Info as JSON (image, state, size, ring use,
-// reads, writes, errors, latency…); --follow prints one per line every
-// --interval until interrupted.
+// stats prints the VBD's Info (package control/wire) as JSON (image,
+// state, size, ring use, reads, writes, errors, latency…); --follow
+// prints one per line every --interval until interrupted.
 //
 // # Exit status
 //

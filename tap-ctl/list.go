@@ -11,9 +11,9 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/tapscan"
-	"gotap.dev/libtap/vbd"
 )
 
 type listCmd struct {
@@ -26,11 +26,11 @@ type listCmd struct {
 
 // row is one line of the listing; nil fields are unknown.
 type row struct {
-	Pid   *int       `json:"pid,omitempty"`
-	Minor *int       `json:"minor,omitempty"`
-	State *vbd.State `json:"state,omitempty"`
-	Type  string     `json:"type,omitempty"`
-	File  string     `json:"file,omitempty"`
+	Pid   *int        `json:"pid,omitempty"`
+	Minor *int        `json:"minor,omitempty"`
+	State *wire.State `json:"state,omitempty"`
+	Type  string      `json:"type,omitempty"`
+	File  string      `json:"file,omitempty"`
 }
 
 func (l *listCmd) Run(ctx context.Context, e *env) error {
@@ -93,7 +93,7 @@ func rows(tds []tapscan.Tapdisk, minors []rundir.Minor) []row {
 		if len(td.VBDs) == 0 {
 			r := row{Pid: ptr(td.Pid)}
 			if td.Dead {
-				r.State = ptr(vbd.Dead)
+				r.State = ptr(wire.Dead)
 			}
 			idle = append(idle, r)
 		}

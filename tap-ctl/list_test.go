@@ -4,17 +4,17 @@ import (
 	"strings"
 	"testing"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/tapscan"
-	"gotap.dev/libtap/vbd"
 )
 
 // listing: a live tapdisk with a VBD, a dead one that left a socket for
 // minor 1, an idle one, and minors 0 to 3 allocated.
 var listing = rows(
 	[]tapscan.Tapdisk{
-		{Pid: 42, VBDs: []vbd.Info{{Minor: 0, Image: "vhd:/srv/a.vhd", State: 0}}},
-		{Pid: 50, Dead: true, VBDs: []vbd.Info{{Minor: 1, State: vbd.Dead}}},
+		{Pid: 42, VBDs: []wire.Info{{Minor: 0, Image: "vhd:/srv/a.vhd", State: 0}}},
+		{Pid: 50, Dead: true, VBDs: []wire.Info{{Minor: 1, State: wire.Dead}}},
 		{Pid: 60},
 	},
 	[]rundir.Minor{{N: 0, Held: true}, {N: 1}, {N: 2}, {N: 3}},

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 type statsCmd struct {
@@ -26,7 +26,7 @@ func (s *statsCmd) Run(ctx context.Context, e *env) error {
 			return printJSON(e.stdout, info)
 		}
 		enc := json.NewEncoder(e.stdout)
-		err := c.Watch(ctx, s.Minor, s.Interval, func(info vbd.Info) error { return enc.Encode(info) })
+		err := c.Watch(ctx, s.Minor, s.Interval, func(info wire.Info) error { return enc.Encode(info) })
 		if errors.Is(err, context.Canceled) {
 			return nil // interrupted: the way --follow ends
 		}

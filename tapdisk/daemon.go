@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/nbd"
 	"gotap.dev/libtap/rundir"
@@ -58,14 +59,14 @@ func (d *daemon) get(n int) (*minor, error) {
 	return nil, control.Errorf(syscall.ENOENT, "minor %d is not attached", n)
 }
 
-func (d *daemon) List(context.Context) ([]vbd.Info, error) {
+func (d *daemon) List(context.Context) ([]wire.Info, error) {
 	d.mu.Lock()
 	ms := make([]*minor, 0, len(d.minors))
 	for _, n := range slices.Sorted(maps.Keys(d.minors)) {
 		ms = append(ms, d.minors[n])
 	}
 	d.mu.Unlock()
-	infos := make([]vbd.Info, len(ms))
+	infos := make([]wire.Info, len(ms))
 	for i, m := range ms {
 		infos[i] = m.info()
 	}
@@ -224,10 +225,10 @@ func (d *daemon) Detach(_ context.Context, n int) error {
 	return nil
 }
 
-func (d *daemon) Stats(_ context.Context, n int) (vbd.Info, error) {
+func (d *daemon) Stats(_ context.Context, n int) (wire.Info, error) {
 	m, err := d.get(n)
 	if err != nil {
-		return vbd.Info{}, err
+		return wire.Info{}, err
 	}
 	return m.info(), nil
 }

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libvhd/vhdtest"
 )
 
@@ -57,7 +57,7 @@ func TestErrorFilterUnderFio(t *testing.T) {
 
 // recentEIO reports whether info's recent errors are all injected EIOs,
 // and there are some.
-func recentEIO(info vbd.Info) bool {
+func recentEIO(info wire.Info) bool {
 	for _, e := range info.Errors {
 		if !strings.HasPrefix(e.Message, "read of ") || !strings.HasSuffix(e.Message, "injected by the error filter: input/output error") {
 			return false

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
 )
@@ -64,7 +64,7 @@ func TestPauseResumeUnderFio(t *testing.T) {
 	if err := c.Resume(ctx, 0, "vhd:"+newVHD(t, 2*size)); !errors.Is(err, syscall.EMEDIUMTYPE) {
 		t.Fatalf("resume with another size: err = %v; want EMEDIUMTYPE", err)
 	}
-	if info, _ := c.Stats(ctx, 0); info.State&vbd.Paused == 0 || info.State&vbd.ResumeFailed == 0 {
+	if info, _ := c.Stats(ctx, 0); info.State&wire.Paused == 0 || info.State&wire.ResumeFailed == 0 {
 		t.Fatalf("state after the refused resume = %v; want paused|resume-failed", info.State)
 	}
 	if err := c.Resume(ctx, 0, "vhd:"+other); err != nil {

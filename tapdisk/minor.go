@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/slowopen"
 	"gotap.dev/libtap/vbd"
@@ -89,11 +90,11 @@ func (m *minor) unlock() { <-m.life }
 func (m *minor) isOpen() bool { return m.cur.Load() != nil }
 
 // info is the VBD's Info, or a closed minor's; it never waits.
-func (m *minor) info() vbd.Info {
+func (m *minor) info() wire.Info {
 	if s := m.cur.Load(); s != nil {
 		return s.vbd.Info()
 	}
-	return vbd.Info{Minor: m.n, State: vbd.Closed, StateName: vbd.Closed.String()}
+	return wire.Unserved(m.n, wire.Closed)
 }
 
 // withVBD runs fn, the operation op, on the open VBD; ENODEV if the
@@ -154,7 +155,7 @@ func (m *minor) close(ctx context.Context, d *daemon) error {
 		return nil
 	}
 	var feErr, vErr error
-	if s.vbd.State()&vbd.Paused != 0 {
+	if s.vbd.State()&wire.Paused != 0 {
 		// The requests it holds wait for a resume: fail them by closing
 		// the VBD first, so the frontends can drain (what they read
 		// meanwhile the closed VBD fails with ENXIO).

@@ -5,8 +5,8 @@ import (
 	"os"
 	"syscall"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
-	"gotap.dev/libtap/vbd"
 	"gotap.dev/libvhd"
 )
 
@@ -22,7 +22,7 @@ type layer struct {
 // loadChain inspects a VBD's image files: a VHD chain through libvhd,
 // read-only, so the tapdisk serving it is not disturbed; an aio file by
 // its blocks on disk. Disks in memory or over NBD have no files here.
-func loadChain(info vbd.Info) ([]layer, error) {
+func loadChain(info wire.Info) ([]layer, error) {
 	c, err := disk.ParseChain(info.Image)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 // column is one column of the VBD table, shared by the live list and
@@ -130,13 +130,13 @@ func stateOf(r row) string {
 		return "gone"
 	}
 	switch s := r.Info.State; {
-	case s&vbd.ResumeFailed != 0:
+	case s&wire.ResumeFailed != 0:
 		return "failed"
-	case s&vbd.Paused != 0:
+	case s&wire.Paused != 0:
 		return "paused"
-	case s&vbd.PauseRequested != 0:
+	case s&wire.PauseRequested != 0:
 		return "pausing"
-	case s&vbd.Closed != 0:
+	case s&wire.Closed != 0:
 		return "closed"
 	}
 	return "running"

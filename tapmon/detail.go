@@ -7,7 +7,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 // detailModel is one VBD in full. Its figures come from the list's
@@ -84,7 +84,7 @@ func (d detailModel) chainLines(st styles, width int) []string {
 	return lines
 }
 
-func access(info vbd.Info) string {
+func access(info wire.Info) string {
 	mode := "read-write"
 	if info.ReadOnly {
 		mode = "read-only"
@@ -96,7 +96,7 @@ func access(info vbd.Info) string {
 }
 
 // errorLines lists the VBD's recent errors, newest last.
-func errorLines(st styles, errs []vbd.ErrorRecord) []string {
+func errorLines(st styles, errs []wire.ErrorRecord) []string {
 	lines := []string{st.header.Render("recent errors")}
 	if len(errs) == 0 {
 		return append(lines, st.dim.Render("  none"))

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libvhd/vhdtest"
 )
 
@@ -52,14 +52,14 @@ func TestEndToEnd(t *testing.T) {
 	scr.wait(t, "the pause prompt", func(s string) bool { return strings.Contains(s, "Pause minor 0 of tapdisk "+strconv.Itoa(pidA)) })
 	scr.keys(t, "y")
 	scr.waitRow(t, "minor 0 paused", pidA, 0, func(f []string) bool { return f[2] == "paused" })
-	if st := vbdState(t, a); st&vbd.Paused == 0 {
+	if st := vbdState(t, a); st&wire.Paused == 0 {
 		t.Errorf("after p, y: List says state %v; want paused", st)
 	}
 	scr.keys(t, "u")
 	scr.wait(t, "the resume prompt", func(s string) bool { return strings.Contains(s, "Resume minor 0") })
 	scr.keys(t, "y")
 	scr.waitRow(t, "minor 0 running again", pidA, 0, func(f []string) bool { return f[2] == "running" })
-	if st := vbdState(t, a); st&vbd.Paused != 0 {
+	if st := vbdState(t, a); st&wire.Paused != 0 {
 		t.Errorf("after u, y: List says state %v; want running", st)
 	}
 
@@ -145,7 +145,7 @@ func load(t *testing.T, uri string) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 }
 
-func vbdState(t *testing.T, c *control.Client) vbd.State {
+func vbdState(t *testing.T, c *control.Client) wire.State {
 	t.Helper()
 	infos, err := c.List(context.Background())
 	if err != nil || len(infos) == 0 {

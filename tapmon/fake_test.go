@@ -9,8 +9,8 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/stats"
-	"gotap.dev/libtap/vbd"
 )
 
 // t0 is the fixtures' first poll; the second is a second later.
@@ -47,9 +47,9 @@ func (f *fakeActions) Do(_ context.Context, a action, k vbdID) (string, error) {
 
 // info is a VBD that did reads and writes of 4 KiB, n of each, at
 // latencies of about 100 µs (most) and 2 ms (one in a hundred).
-func info(minor int, image string, state vbd.State, n uint64) vbd.Info {
+func info(minor int, image string, state wire.State, n uint64) wire.Info {
 	lat := stats.Latency{Count: n, Buckets: []stats.Bucket{{UpperUS: 106.495, Count: n - n/100}, {UpperUS: 2097.151, Count: n / 100}}}
-	return vbd.Info{
+	return wire.Info{
 		Minor: minor, Image: image, State: state, StateName: state.String(), Size: 64 << 20,
 		RingSlots: 352, RingInUse: 3, Uptime: 62, Direct: true,
 		Stats: stats.Snapshot{
@@ -66,11 +66,11 @@ func twoPolls() []snapshot {
 		broken := info(2, "valve:rbps=20M:vhd:/srv/images/guest-with-a-rather-long-name.vhd", 0, 10)
 		broken.Valve = &stats.Valve{Limits: stats.Limits{ReadBPS: 20 << 20, BurstMS: 1000}, ReadWaits: 3, ReadWaitS: 0.25}
 		broken.Stats.Errors = 1
-		broken.Errors = []vbd.ErrorRecord{{Time: t0, Message: "read of 4096 bytes at 4096: input/output error"}}
+		broken.Errors = []wire.ErrorRecord{{Time: t0, Message: "read of 4096 bytes at 4096: input/output error"}}
 		return snapshot{At: at, Tapdisks: []tapdisk{
-			{Pid: 4242, VBDs: []vbd.Info{info(0, "aio:/srv/a.img", 0, n), info(1, "aio:/srv/b.img", vbd.Paused, 500)}},
-			{Pid: 4343, VBDs: []vbd.Info{broken}},
-			{Pid: 4444, Dead: true, VBDs: []vbd.Info{{Minor: 5, State: vbd.Dead}}},
+			{Pid: 4242, VBDs: []wire.Info{info(0, "aio:/srv/a.img", 0, n), info(1, "aio:/srv/b.img", wire.Paused, 500)}},
+			{Pid: 4343, VBDs: []wire.Info{broken}},
+			{Pid: 4444, Dead: true, VBDs: []wire.Info{{Minor: 5, State: wire.Dead}}},
 		}}
 	}
 	return []snapshot{poll(t0, 1000), poll(t0.Add(time.Second), 3000)}

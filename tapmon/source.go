@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 // source is where the figures come from: the tapdisks of a run directory
@@ -26,6 +26,6 @@ type snapshot struct {
 type tapdisk struct {
 	Pid  int
 	Dead bool
-	VBDs []vbd.Info
+	VBDs []wire.Info
 	Err  error
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 // goneFor is how long a VBD whose tapdisk vanished (or that was detached)
@@ -33,7 +33,7 @@ const (
 // row is one VBD on screen.
 type row struct {
 	vbdID
-	Info   vbd.Info
+	Info   wire.Info
 	Live   liveness
 	Rate   rate
 	Trend  []float64 // MiB/s read+write, oldest first
@@ -93,7 +93,7 @@ func (t *tracker) apply(s snapshot) []row {
 }
 
 // update records a VBD that answered.
-func (t *tracker) update(k vbdID, info vbd.Info, dt float64) {
+func (t *tracker) update(k vbdID, info wire.Info, dt float64) {
 	r := t.rows[k]
 	if r == nil {
 		r = &row{vbdID: k}

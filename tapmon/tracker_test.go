@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 func TestTrackerRates(t *testing.T) {
@@ -26,7 +26,7 @@ func TestTrackerRates(t *testing.T) {
 
 func TestTrackerLiveness(t *testing.T) {
 	tr := newTracker()
-	alive := tapdisk{Pid: 7, VBDs: []vbd.Info{{Minor: 0}}}
+	alive := tapdisk{Pid: 7, VBDs: []wire.Info{{Minor: 0}}}
 	steps := []struct {
 		name string
 		at   time.Duration

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"syscall"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/tapscan"
-	"gotap.dev/libtap/vbd"
 )
 
 // find is the tapdisk and minor serving the disk named: a minor, a
@@ -27,7 +27,7 @@ func find(ctx context.Context, dir rundir.Dir, name string) (pid, minor int, err
 	}
 	match := samePath(name)
 	if c, err := disk.ParseChain(name); err == nil {
-		match = func(v vbd.Info) bool { return v.Image == c.String() || samePath(c.Image.Path)(v) }
+		match = func(v wire.Info) bool { return v.Image == c.String() || samePath(c.Image.Path)(v) }
 	}
 	for _, td := range tds {
 		for _, v := range td.VBDs {
@@ -58,9 +58,9 @@ func findMinor(dir rundir.Dir, n int) (pid, minor int, err error) {
 }
 
 // samePath matches a VBD whose image is the file at path, however named.
-func samePath(path string) func(vbd.Info) bool {
+func samePath(path string) func(wire.Info) bool {
 	want, err := os.Stat(path)
-	return func(v vbd.Info) bool {
+	return func(v wire.Info) bool {
 		c, perr := disk.ParseChain(v.Image)
 		if err != nil || perr != nil {
 			return false

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/stats"
-	"gotap.dev/libtap/vbd"
 )
 
 // Pid asks the tapdisk for its process id.
@@ -18,8 +18,8 @@ func (c *Client) Pid(ctx context.Context) (int, error) {
 }
 
 // List reports every attached minor.
-func (c *Client) List(ctx context.Context) ([]vbd.Info, error) {
-	var infos []vbd.Info
+func (c *Client) List(ctx context.Context) ([]wire.Info, error) {
+	var infos []wire.Info
 	err := c.call(ctx, OpList, &Header{}, &infos)
 	return infos, err
 }
@@ -57,8 +57,8 @@ func (c *Client) Detach(ctx context.Context, minor int) error {
 }
 
 // Stats reports one minor.
-func (c *Client) Stats(ctx context.Context, minor int) (vbd.Info, error) {
-	var info vbd.Info
+func (c *Client) Stats(ctx context.Context, minor int) (wire.Info, error) {
+	var info wire.Info
 	err := c.call(ctx, OpStats, &MinorRequest{Minor: minor}, &info)
 	return info, err
 }
@@ -76,7 +76,7 @@ func (c *Client) SetRate(ctx context.Context, minor int, limits string) (stats.L
 // returns ctx.Err()), fn fails (it returns fn's error, or nil for
 // ErrStopWatch) or the tapdisk refuses (an *Error). A watch takes a
 // connection of its own, so c stays usable meanwhile.
-func (c *Client) Watch(ctx context.Context, minor int, interval time.Duration, fn func(vbd.Info) error) error {
+func (c *Client) Watch(ctx context.Context, minor int, interval time.Duration, fn func(wire.Info) error) error {
 	conn, r, err := dial(c.path)
 	if err != nil {
 		return err
@@ -91,7 +91,7 @@ func (c *Client) Watch(ctx context.Context, minor int, interval time.Duration, f
 		if rep, err = readReply(ctx, r); err != nil {
 			break
 		}
-		var infos []vbd.Info
+		var infos []wire.Info
 		if err = decodeResult(rep, &infos); err != nil {
 			break
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
-	"gotap.dev/libtap/vbd"
 )
 
 // dialFake serves h and returns a client of it.
@@ -37,7 +37,7 @@ func TestClient(t *testing.T) {
 		t.Fatalf("Open() = %+v, %v", rep, err)
 	}
 	infos, err := c.List(ctx)
-	if err != nil || len(infos) != 2 || infos[0].Image != "ram:1M" || infos[1].State != vbd.Closed {
+	if err != nil || len(infos) != 2 || infos[0].Image != "ram:1M" || infos[1].State != wire.Closed {
 		t.Errorf("List() = %+v, %v; want minor 0 open on ram:1M, minor 1 closed", infos, err)
 	}
 	steps := []struct {
@@ -84,7 +84,7 @@ func TestClientWatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var seen []int
-			err := c.Watch(ctx, tt.minor, 10*time.Millisecond, func(info vbd.Info) error {
+			err := c.Watch(ctx, tt.minor, 10*time.Millisecond, func(info wire.Info) error {
 				seen = append(seen, info.Minor)
 				if len(seen) == 4 {
 					return ErrStopWatch
@@ -99,13 +99,13 @@ func TestClientWatch(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		err := c.Watch(ctx, 0, time.Hour, func(vbd.Info) error { return nil })
+		err := c.Watch(ctx, 0, time.Hour, func(wire.Info) error { return nil })
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Watch() = %v; want deadline exceeded", err)
 		}
 	})
 	t.Run("unknown minor", func(t *testing.T) {
-		err := c.Watch(ctx, 7, 0, func(vbd.Info) error { return nil })
+		err := c.Watch(ctx, 7, 0, func(wire.Info) error { return nil })
 		if !errors.Is(err, syscall.ENOENT) {
 			t.Errorf("Watch(7) = %v; want ENOENT", err)
 		}

@@ -26,13 +26,13 @@
 // minor is 0 to 16383. An image is blktap's type:path (vhd:/srv/a.vhd,
 // aio:/dev/sdb, ram:64M), possibly under filter layers
 // (valve:rbps=20M:vhd:/srv/a.vhd; see disk.ParseChain). Info is a VBD's
-// vbd.Info: minor, image, state (blktap's bit flags: 0x2 closed, 0x20
-// paused, 0x200 resume failed…), state_name, size, read_only, direct,
-// ring_slots, ring_in_use, uptime_s, stats (reads, writes, bytes,
-// errors, retries, merges, in_flight, latency percentiles),
-// recent_errors (the last 8: failed pauses, resumes and I/O) and, for a
-// chain with a valve layer, valve (rbps, wbps, riops, wiops, burst_ms,
-// read_waits, write_waits, read_wait_s, write_wait_s).
+// wire.Info (package control/wire): minor, image, state (blktap's bit
+// flags: 0x2 closed, 0x20 paused, 0x200 resume failed…), state_name,
+// size, read_only, direct, ring_slots, ring_in_use, uptime_s, stats
+// (reads, writes, bytes, errors, retries, merges, in_flight, latency
+// percentiles), recent_errors (the last 8: failed pauses, resumes and
+// I/O) and, for a chain with a valve layer, valve (rbps, wbps, riops,
+// wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s).
 //
 //	op      request fields                                result
 //	pid     -                                             {"pid":N}

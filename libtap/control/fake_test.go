@@ -10,23 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/stats"
-	"gotap.dev/libtap/vbd"
 )
 
 // fakeHandler keeps minors as Infos and applies blktap's state rules,
 // without disks.
 type fakeHandler struct {
 	mu     sync.Mutex
-	minors map[int]*vbd.Info
+	minors map[int]*wire.Info
 }
 
-func newFake() *fakeHandler { return &fakeHandler{minors: map[int]*vbd.Info{}} }
+func newFake() *fakeHandler { return &fakeHandler{minors: map[int]*wire.Info{}} }
 
-func (f *fakeHandler) List(context.Context) ([]vbd.Info, error) {
+func (f *fakeHandler) List(context.Context) ([]wire.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var infos []vbd.Info
+	var infos []wire.Info
 	for _, m := range slices.Sorted(maps.Keys(f.minors)) {
 		infos = append(infos, *f.minors[m])
 	}
@@ -39,7 +39,7 @@ func (f *fakeHandler) Attach(_ context.Context, minor int) error {
 	if f.minors[minor] != nil {
 		return Errorf(syscall.EEXIST, "minor %d is attached", minor)
 	}
-	f.minors[minor] = &vbd.Info{Minor: minor, State: vbd.Closed}
+	f.minors[minor] = &wire.Info{Minor: minor, State: wire.Closed}
 	return nil
 }
 
@@ -48,9 +48,9 @@ func (f *fakeHandler) Open(ctx context.Context, req OpenRequest) (OpenReply, err
 	defer f.mu.Unlock()
 	info := f.minors[req.Minor]
 	if info == nil {
-		info = &vbd.Info{Minor: req.Minor}
+		info = &wire.Info{Minor: req.Minor}
 		f.minors[req.Minor] = info
-	} else if info.State&vbd.Closed == 0 {
+	} else if info.State&wire.Closed == 0 {
 		return OpenReply{}, Errorf(syscall.EBUSY, "minor %d is open", req.Minor)
 	}
 	info.Image, info.State, info.ReadOnly = req.Image, 0, req.ReadOnly
@@ -58,7 +58,7 @@ func (f *fakeHandler) Open(ctx context.Context, req OpenRequest) (OpenReply, err
 }
 
 // change applies fn to an attached minor's Info.
-func (f *fakeHandler) change(minor int, fn func(*vbd.Info) error) error {
+func (f *fakeHandler) change(minor int, fn func(*wire.Info) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	info := f.minors[minor]
@@ -69,38 +69,38 @@ func (f *fakeHandler) change(minor int, fn func(*vbd.Info) error) error {
 }
 
 func (f *fakeHandler) Pause(_ context.Context, minor int) error {
-	return f.change(minor, func(i *vbd.Info) error {
-		if i.State&vbd.Closed != 0 {
+	return f.change(minor, func(i *wire.Info) error {
+		if i.State&wire.Closed != 0 {
 			return syscall.ENODEV
 		}
-		i.State |= vbd.Paused
+		i.State |= wire.Paused
 		return nil
 	})
 }
 
 func (f *fakeHandler) Resume(_ context.Context, minor int, image string) error {
-	return f.change(minor, func(i *vbd.Info) error {
-		if i.State&vbd.Paused == 0 {
+	return f.change(minor, func(i *wire.Info) error {
+		if i.State&wire.Paused == 0 {
 			return Errorf(syscall.EINVAL, "minor %d is not paused", minor)
 		}
 		if image == "ram:2M" { // the fake's disks are 1M
 			return Errorf(syscall.EMEDIUMTYPE, "%s: size differs", image)
 		}
-		i.State &^= vbd.Paused
+		i.State &^= wire.Paused
 		return nil
 	})
 }
 
 func (f *fakeHandler) Close(_ context.Context, minor int) error {
-	return f.change(minor, func(i *vbd.Info) error {
-		i.State, i.Image = vbd.Closed, ""
+	return f.change(minor, func(i *wire.Info) error {
+		i.State, i.Image = wire.Closed, ""
 		return nil
 	})
 }
 
 func (f *fakeHandler) Detach(_ context.Context, minor int) error {
-	return f.change(minor, func(i *vbd.Info) error {
-		if i.State&vbd.Closed == 0 {
+	return f.change(minor, func(i *wire.Info) error {
+		if i.State&wire.Closed == 0 {
 			return Errorf(syscall.EBUSY, "minor %d is open", minor)
 		}
 		delete(f.minors, minor)
@@ -108,9 +108,9 @@ func (f *fakeHandler) Detach(_ context.Context, minor int) error {
 	})
 }
 
-func (f *fakeHandler) Stats(_ context.Context, minor int) (vbd.Info, error) {
-	var info vbd.Info
-	err := f.change(minor, func(i *vbd.Info) error {
+func (f *fakeHandler) Stats(_ context.Context, minor int) (wire.Info, error) {
+	var info wire.Info
+	err := f.change(minor, func(i *wire.Info) error {
 		i.Stats.Reads++ // so that a watch sees figures move
 		info = *i
 		return nil
@@ -122,7 +122,7 @@ func (f *fakeHandler) Stats(_ context.Context, minor int) (vbd.Info, error) {
 // through.
 func (f *fakeHandler) SetRate(_ context.Context, minor int, limits string) (stats.Limits, error) {
 	var l stats.Limits
-	err := f.change(minor, func(i *vbd.Info) error {
+	err := f.change(minor, func(i *wire.Info) error {
 		if _, err := fmt.Sscanf(limits, "rbps=%d", &l.ReadBPS); err != nil {
 			return Errorf(syscall.EINVAL, "limits %q: %v", limits, err)
 		}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/rundir"
 	"gotap.dev/libtap/stats"
-	"gotap.dev/libtap/vbd"
 )
 
 // checkedHandler passes requests on to a Handler after checking the
@@ -32,7 +32,7 @@ func (c checkedHandler) image(spec string) {
 	}
 }
 
-func (c checkedHandler) List(ctx context.Context) ([]vbd.Info, error) { return c.h.List(ctx) }
+func (c checkedHandler) List(ctx context.Context) ([]wire.Info, error) { return c.h.List(ctx) }
 
 func (c checkedHandler) Attach(ctx context.Context, minor int) error {
 	c.minor(minor)
@@ -71,7 +71,7 @@ func (c checkedHandler) Detach(ctx context.Context, minor int) error {
 	return c.h.Detach(ctx, minor)
 }
 
-func (c checkedHandler) Stats(ctx context.Context, minor int) (vbd.Info, error) {
+func (c checkedHandler) Stats(ctx context.Context, minor int) (wire.Info, error) {
 	c.minor(minor)
 	return c.h.Stats(ctx, minor)
 }

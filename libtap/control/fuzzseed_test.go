@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -62,7 +62,7 @@ func recordClient(tb testing.TB) [][]byte {
 		}
 	}
 	c.Attach(ctx, 2)
-	err = c.Watch(ctx, 2, 10*time.Millisecond, func(vbd.Info) error { return ErrStopWatch })
+	err = c.Watch(ctx, 2, 10*time.Millisecond, func(wire.Info) error { return ErrStopWatch })
 	if err != nil {
 		tb.Fatalf("recording the watch: %v", err)
 	}

@@ -3,8 +3,8 @@ package control
 import (
 	"context"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/stats"
-	"gotap.dev/libtap/vbd"
 )
 
 // Handler carries out the operations; tapdisk implements it. The Server
@@ -14,7 +14,7 @@ import (
 // from many connections at once.
 type Handler interface {
 	// List reports every attached minor, open or not.
-	List(ctx context.Context) ([]vbd.Info, error)
+	List(ctx context.Context) ([]wire.Info, error)
 	// Attach reserves a minor (state closed); EEXIST if it is attached.
 	Attach(ctx context.Context, minor int) error
 	// Open opens an image on a minor (attaching it if need be) and starts
@@ -28,7 +28,7 @@ type Handler interface {
 	// Detach forgets a closed minor; EBUSY while an image is open.
 	Detach(ctx context.Context, minor int) error
 	// Stats reports one minor; ENOENT if it is not attached.
-	Stats(ctx context.Context, minor int) (vbd.Info, error)
+	Stats(ctx context.Context, minor int) (wire.Info, error)
 	// SetRate changes the limits of an open minor's valve layer at once,
 	// without a pause (see RateRequest), and returns those in force:
 	// ENODEV if closed, EOPNOTSUPP without a valve layer, EINVAL for

@@ -112,7 +112,7 @@ func TestMisbehavingClientsGiveTheirSlotBack(t *testing.T) {
 func TestConnLimit(t *testing.T) {
 	path := serveWith(t, newFake(), t.TempDir(), Options{MaxConns: 2})
 	a, b := dialWire(t, path), dialWire(t, path)
-	for _, w := range []*wire{a, b} {
+	for _, w := range []*rawConn{a, b} {
 		if got := w.ask(`{"op":"pid"}`); !strings.Contains(got, `"ok":true`) {
 			t.Fatalf("within the limit: %s", got)
 		}

@@ -15,14 +15,14 @@ import (
 
 func TestMain(m *testing.M) { controltest.Main(m) }
 
-// wire is a raw connection: the protocol as a shell speaks it.
-type wire struct {
+// rawConn is a raw connection: the protocol as a shell speaks it.
+type rawConn struct {
 	t *testing.T
 	c net.Conn
 	r *bufio.Reader
 }
 
-func dialWire(t *testing.T, path string) *wire {
+func dialWire(t *testing.T, path string) *rawConn {
 	t.Helper()
 	c, err := net.Dial("unix", path)
 	if err != nil {
@@ -30,11 +30,11 @@ func dialWire(t *testing.T, path string) *wire {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	return &wire{t, c, bufio.NewReader(c)}
+	return &rawConn{t, c, bufio.NewReader(c)}
 }
 
 // ask sends one line and returns the reply line.
-func (w *wire) ask(line string) string {
+func (w *rawConn) ask(line string) string {
 	w.t.Helper()
 	if _, err := w.c.Write([]byte(line + "\n")); err != nil {
 		w.t.Fatalf("send %q: %v", line, err)
@@ -42,7 +42,7 @@ func (w *wire) ask(line string) string {
 	return w.reply()
 }
 
-func (w *wire) reply() string {
+func (w *rawConn) reply() string {
 	w.t.Helper()
 	rep, err := w.r.ReadString('\n')
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 )
 
 // watch streams a reply with the stats of one minor (or all) now and
@@ -37,7 +37,7 @@ func (s *Server) watch(ctx context.Context, c *net.UnixConn, id json.RawMessage,
 }
 
 // snapshot is one watch line: every minor, or the one asked for.
-func (s *Server) snapshot(ctx context.Context, minor int) ([]vbd.Info, error) {
+func (s *Server) snapshot(ctx context.Context, minor int) ([]wire.Info, error) {
 	if minor == -1 {
 		return list(ctx, s.h)
 	}
@@ -45,14 +45,14 @@ func (s *Server) snapshot(ctx context.Context, minor int) ([]vbd.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []vbd.Info{info}, nil
+	return []wire.Info{info}, nil
 }
 
 // list is every minor, as [] rather than null when there are none.
-func list(ctx context.Context, h Handler) ([]vbd.Info, error) {
+func list(ctx context.Context, h Handler) ([]wire.Info, error) {
 	infos, err := h.List(ctx)
 	if infos == nil && err == nil {
-		infos = []vbd.Info{}
+		infos = []wire.Info{}
 	}
 	return infos, err
 }

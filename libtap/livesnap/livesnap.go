@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
-	"gotap.dev/libtap/vbd"
 )
 
 // Options tune Take.
@@ -93,7 +93,7 @@ func Take(ctx context.Context, c *control.Client, minor int, opts Options) (res 
 // snapshotable checks that info's image (under its filter layers) can be
 // the parent of a VHD and that nobody else holds the VBD paused
 // (resuming it would undo their work).
-func snapshotable(info vbd.Info) (disk.Chain, error) {
+func snapshotable(info wire.Info) (disk.Chain, error) {
 	c, err := disk.ParseChain(info.Image)
 	if err != nil {
 		return c, fmt.Errorf("minor %d: %w", info.Minor, err)
@@ -101,7 +101,7 @@ func snapshotable(info vbd.Info) (disk.Chain, error) {
 	if t := c.Image.Type; t != "vhd" && t != "aio" {
 		return c, fmt.Errorf("minor %d serves %s: only vhd and aio images can have a snapshot: %w", info.Minor, info.Image, syscall.EOPNOTSUPP)
 	}
-	if info.State&(vbd.Paused|vbd.PauseRequested|vbd.Closed) != 0 {
+	if info.State&(wire.Paused|wire.PauseRequested|wire.Closed) != 0 {
 		return c, fmt.Errorf("minor %d is %s: snapshot only a running disk: %w", info.Minor, info.State, syscall.EBUSY)
 	}
 	return c, nil

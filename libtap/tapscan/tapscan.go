@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/rundir"
-	"gotap.dev/libtap/vbd"
 )
 
 // askTimeout bounds the wait for one tapdisk's answer, so that one that
@@ -28,9 +28,9 @@ const askTimeout = 5 * time.Second
 // Tapdisk is one control socket of the run directory.
 type Tapdisk struct {
 	Pid  int
-	Dead bool       // killed: only its sockets are left
-	VBDs []vbd.Info // its minors; for a dead one, a DEAD VBD per NBD socket left
-	Err  error      // a live tapdisk that did not answer (another user's, say)
+	Dead bool        // killed: only its sockets are left
+	VBDs []wire.Info // its minors; for a dead one, a DEAD VBD per NBD socket left
+	Err  error       // a live tapdisk that did not answer (another user's, say)
 }
 
 // asking bounds the tapdisks asked at once.
@@ -91,7 +91,7 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 
 // deadVBDs are the minors a dead tapdisk left: those whose marker still
 // names it (attached, open or not) and those it left NBD sockets for.
-func deadVBDs(dir rundir.Dir, pid int) ([]vbd.Info, error) {
+func deadVBDs(dir rundir.Dir, pid int) ([]wire.Info, error) {
 	minors, err := dir.NBDMinors(pid)
 	if err != nil {
 		return nil, err
@@ -106,9 +106,9 @@ func deadVBDs(dir rundir.Dir, pid int) ([]vbd.Info, error) {
 		}
 	}
 	slices.Sort(minors)
-	infos := make([]vbd.Info, len(minors))
+	infos := make([]wire.Info, len(minors))
 	for i, m := range minors {
-		infos[i] = vbd.Info{Minor: m, State: vbd.Dead, StateName: vbd.Dead.String()}
+		infos[i] = wire.Unserved(m, wire.Dead)
 	}
 	return infos, nil
 }

@@ -5,14 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/ring"
 )
-
-// ErrorRecord is one remembered error.
-type ErrorRecord struct {
-	Time    time.Time `json:"time"`
-	Message string    `json:"message"`
-}
 
 // keepErrors is how many errors a VBD remembers: the latest ones.
 const keepErrors = 8
@@ -55,13 +50,13 @@ func (e *recentErrors) push(ev errorEvent) {
 }
 
 // list is the errors kept, oldest first.
-func (e *recentErrors) list() []ErrorRecord {
+func (e *recentErrors) list() []wire.ErrorRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var recs []ErrorRecord
+	var recs []wire.ErrorRecord
 	for i := range e.kept {
 		ev := e.events[(e.next-e.kept+i+keepErrors)%keepErrors]
-		recs = append(recs, ErrorRecord{Time: ev.at, Message: ev.message()})
+		recs = append(recs, wire.ErrorRecord{Time: ev.at, Message: ev.message()})
 	}
 	return recs
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/slowopen"
 )
@@ -43,17 +44,17 @@ func (v *VBD) Pause(ctx context.Context) error {
 	if v.closed {
 		return syscall.ENODEV
 	}
-	if v.State()&Paused != 0 {
+	if v.State()&wire.Paused != 0 {
 		return nil
 	}
-	v.setState(v.State() | PauseRequested)
+	v.setState(v.State() | wire.PauseRequested)
 	// Requests waiting for the valve's tokens go now: a pause waits for
 	// the requests in flight, never for a rate limit.
 	v.budget.Bypass()
 	drv, err := v.sched.Pause(ctx)
 	if err != nil {
 		v.budget.Enforce()
-		v.setState(v.State() &^ PauseRequested)
+		v.setState(v.State() &^ wire.PauseRequested)
 		return fmt.Errorf("pause: waiting for the requests in flight: %w", err)
 	}
 	if drv.Caps().InMemory {
@@ -61,7 +62,7 @@ func (v *VBD) Pause(ctx context.Context) error {
 	} else if err := drv.Close(); err != nil {
 		return v.unpause(ctx, err)
 	}
-	v.setState(v.State()&^PauseRequested | Paused)
+	v.setState(v.State()&^wire.PauseRequested | wire.Paused)
 	v.log.Info("vbd paused")
 	return nil
 }
@@ -79,13 +80,13 @@ func (v *VBD) unpause(ctx context.Context, closeErr error) error {
 		err = fmt.Errorf("%w: %s is now %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
 	}
 	if err != nil {
-		v.setState(v.State()&^PauseRequested | Paused | ResumeFailed)
+		v.setState(v.State()&^wire.PauseRequested | wire.Paused | wire.ResumeFailed)
 		v.errors.add(err)
 		v.log.Error("pause: image not closed cleanly, nor reopened: the vbd stays paused", "close_err", closeErr, "reopen_err", err)
 		return fmt.Errorf("pause: closing the image failed (%w) and reopening it too: the disk is paused, resume failed: %w", closeErr, err)
 	}
 	v.chain.Store(newChain(spec, drv.Caps()))
-	v.setState(v.State() &^ PauseRequested)
+	v.setState(v.State() &^ wire.PauseRequested)
 	v.budget.Enforce()
 	v.sched.Resume(drv)
 	v.log.Warn("pause: image not closed cleanly, reopened: the vbd goes on running", "err", closeErr)
@@ -105,7 +106,7 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if v.closed {
 		return syscall.ENODEV
 	}
-	if v.State()&Paused == 0 {
+	if v.State()&wire.Paused == 0 {
 		return syscall.EINVAL
 	}
 	if spec == "" {
@@ -121,7 +122,7 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 		err = fmt.Errorf("%w: %s is %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
 	}
 	if err != nil {
-		v.setState(v.State() | ResumeFailed)
+		v.setState(v.State() | wire.ResumeFailed)
 		v.errors.add(err)
 		return err
 	}
@@ -132,7 +133,7 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	}
 	v.kept = nil
 	v.chain.Store(newChain(spec, drv.Caps()))
-	v.setState(v.State() &^ (Paused | ResumeFailed))
+	v.setState(v.State() &^ (wire.Paused | wire.ResumeFailed))
 	v.budget.Enforce()
 	v.sched.Resume(drv)
 	v.log.Info("vbd resumed", "image", spec)
@@ -183,10 +184,10 @@ func (v *VBD) Close(ctx context.Context) error {
 		v.fence.Lock()
 		v.closed = true
 		v.fence.Unlock()
-		v.setState(v.State() | ShutdownRequested)
+		v.setState(v.State() | wire.ShutdownRequested)
 		v.budget.Bypass() // what is queued completes without waiting for tokens
 		close(v.stopWatch)
-		go v.shutdown(v.State()&Paused != 0, v.kept)
+		go v.shutdown(v.State()&wire.Paused != 0, v.kept)
 		v.kept = nil
 	}
 	v.unlock()
@@ -216,6 +217,6 @@ func (v *VBD) shutdown(paused bool, kept disk.Driver) {
 		v.shutErr = errors.Join(v.shutErr, kept.Close())
 	}
 	v.sched.Resume(closedDriver{v.size})
-	v.setState(Closed)
+	v.setState(wire.Closed)
 	v.log.Info("vbd closed")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/ring"
@@ -125,7 +126,7 @@ func TestSubmitAfterClose(t *testing.T) {
 			if err := v.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if v.State() != Closed {
+			if v.State() != wire.Closed {
 				t.Errorf("state after Close = %v", v.State())
 			}
 			if held != nil {
@@ -246,7 +247,7 @@ func TestPauseAndCloseHonourTheirDeadline(t *testing.T) {
 	if err := v.Close(context.Background()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if v.State() != Closed {
+	if v.State() != wire.Closed {
 		t.Errorf("state after the second Close = %v", v.State())
 	}
 }

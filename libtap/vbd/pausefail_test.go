@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/ring"
@@ -38,10 +39,10 @@ func TestPauseThatCannotClose(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		reopenFail bool
-		wantState  State
+		wantState  wire.State
 	}{
 		{"reopened", false, 0},
-		{"not reopened", true, Paused | ResumeFailed},
+		{"not reopened", true, wire.Paused | wire.ResumeFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opens atomic.Int32
@@ -114,7 +115,7 @@ func TestResumeOpenTimesOut(t *testing.T) {
 	if n := opens.Load(); n != 2 {
 		t.Errorf("%d opens; want 2 (the first, one hung reopen, no retry behind it)", n)
 	}
-	if st := v.State(); st&(Paused|ResumeFailed) != Paused|ResumeFailed {
+	if st := v.State(); st&(wire.Paused|wire.ResumeFailed) != wire.Paused|wire.ResumeFailed {
 		t.Errorf("state = %v; want paused|resume-failed", st)
 	}
 	close(release)

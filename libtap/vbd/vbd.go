@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/filter/valve"
@@ -158,8 +159,8 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 func (v *VBD) Minor() int                { return v.minor }
 func (v *VBD) Size() int64               { return v.size }
 func (v *VBD) Ring() *ring.Ring          { return v.ring }
-func (v *VBD) State() State              { return State(v.state.Load()) }
-func (v *VBD) setState(s State)          { v.state.Store(uint32(s)) }
+func (v *VBD) State() wire.State         { return wire.State(v.state.Load()) }
+func (v *VBD) setState(s wire.State)     { v.state.Store(uint32(s)) }
 func (v *VBD) Counters() *stats.Counters { return &v.stats }
 
 // Spec is the image chain being served, as type:path.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/ring"
@@ -97,7 +98,7 @@ func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
 	if err := v.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if v.State()&Paused == 0 {
+	if v.State()&wire.Paused == 0 {
 		t.Fatalf("state after pause = %v", v.State())
 	}
 	done := make(chanCompleter, 1)
@@ -115,7 +116,7 @@ func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
 	if err := v.Resume(ctx, "aio:"+other); !errors.Is(err, syscall.EMEDIUMTYPE) {
 		t.Fatalf("resume with another size: err = %v; want EMEDIUMTYPE", err)
 	}
-	if st := v.State(); st&Paused == 0 || st&ResumeFailed == 0 {
+	if st := v.State(); st&wire.Paused == 0 || st&wire.ResumeFailed == 0 {
 		t.Fatalf("state after refused resume = %v; want paused|resume-failed", st)
 	}
 	same := rawFile(t, 1<<20)

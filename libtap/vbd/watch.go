@@ -3,6 +3,7 @@ package vbd
 import (
 	"time"
 
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libtap/ring"
 )
 
@@ -19,7 +20,7 @@ func (v *VBD) watchdog() {
 		case <-v.stopWatch:
 			return
 		case now := <-tick.C:
-			if v.State()&(Paused|PauseRequested) != 0 || now.Sub(lastLog) < stuckAfter {
+			if v.State()&(wire.Paused|wire.PauseRequested) != 0 || now.Sub(lastLog) < stuckAfter {
 				continue
 			}
 			stuck, oldest := 0, time.Duration(0)

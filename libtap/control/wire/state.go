@@ -1,4 +1,4 @@
-package vbd
+package wire
 
 import "strings"
 

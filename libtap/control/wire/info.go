@@ -1,0 +1,45 @@
+// Package wire holds the types the control protocol (package control)
+// carries about a VBD: what `list`, `stats` and `watch` report, blktap's
+// state bits and their names, and the errors a VBD remembers. The engine
+// (package vbd) fills them in; the control client and the command-line
+// tools read them. It imports nothing of the engine, so the tools link
+// no driver, scheduler or ring. Its JSON field names and state bits are
+// part of the protocol: never change them.
+package wire
+
+import (
+	"time"
+
+	"gotap.dev/libtap/stats"
+)
+
+// Info is what the control protocol reports about a VBD.
+type Info struct {
+	Minor     int            `json:"minor"`
+	Image     string         `json:"image"` // type:path
+	State     State          `json:"state"`
+	StateName string         `json:"state_name"`
+	Size      int64          `json:"size"`
+	ReadOnly  bool           `json:"read_only"`
+	Direct    bool           `json:"direct"`
+	RingSlots int            `json:"ring_slots"`
+	RingInUse int            `json:"ring_in_use"`
+	Uptime    float64        `json:"uptime_s"`
+	Stats     stats.Snapshot `json:"stats"`
+	Errors    []ErrorRecord  `json:"recent_errors,omitempty"`
+	// Valve: the limits of the chain's valve layer, if it has one, and
+	// how long they held requests back.
+	Valve *stats.Valve `json:"valve,omitempty"`
+}
+
+// Unserved is the Info of a minor that serves no image (attached but
+// closed, or left by a tapdisk that died): its number and state only.
+func Unserved(minor int, s State) Info {
+	return Info{Minor: minor, State: s, StateName: s.String()}
+}
+
+// ErrorRecord is one remembered error.
+type ErrorRecord struct {
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
