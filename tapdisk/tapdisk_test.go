@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/control"
-	"gotap.dev/libtap/vbd"
+	"gotap.dev/libtap/control/wire"
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
 )
@@ -67,7 +67,7 @@ func TestServeControlAndShutdown(t *testing.T) {
 	if err := c.Pause(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := c.Stats(ctx, 0); err != nil || info.State&vbd.Paused == 0 {
+	if info, err := c.Stats(ctx, 0); err != nil || info.State&wire.Paused == 0 {
 		t.Errorf("Stats() after pause = state %v, %v; want paused", info.State, err)
 	}
 	written := make(chan error, 1)
@@ -90,8 +90,8 @@ func TestServeControlAndShutdown(t *testing.T) {
 		t.Errorf("write held during the pause: %v", err)
 	}
 
-	var seen []vbd.Info
-	err = c.Watch(ctx, 0, 20*time.Millisecond, func(info vbd.Info) error {
+	var seen []wire.Info
+	err = c.Watch(ctx, 0, 20*time.Millisecond, func(info wire.Info) error {
 		if seen = append(seen, info); len(seen) == 3 {
 			return control.ErrStopWatch
 		}
