@@ -142,8 +142,8 @@ func TestSubmitAfterClose(t *testing.T) {
 			if len(late)+len(held) != 0 {
 				t.Error("a request completed twice")
 			}
-			if _, err := v.Extents(nil, 0, 4096); !errors.Is(err, syscall.ENXIO) {
-				t.Errorf("Extents after Close: err = %v; want ENXIO", err)
+			if r := mustComplete(t, submit(v, ring.BlockStatus, 0)); !errors.Is(r.Err, syscall.ENXIO) {
+				t.Errorf("block status after Close: err = %v; want ENXIO", r.Err)
 			}
 		})
 	}

@@ -1,10 +1,8 @@
 package vbd
 
 import (
-	"context"
 	"syscall"
 
-	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
 )
 
@@ -69,25 +67,3 @@ func (v *VBD) check(req *ring.Request) error {
 	}
 	return nil
 }
-
-// Extents maps [off, off+n) for a caller outside the frontends: a block
-// status request through the ring like any other, so it waits while
-// paused and is counted.
-func (v *VBD) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
-	req, err := v.ring.Get(context.Background())
-	if err != nil {
-		return dst, err
-	}
-	done := make(waiter, 1)
-	req.Op, req.Offset, req.Length, req.Owner = ring.BlockStatus, off, n, done
-	v.Submit(req)
-	<-done
-	dst, err = append(dst, req.Extents...), req.Err
-	v.ring.Put(req)
-	return dst, err
-}
-
-// waiter is the Owner of a request someone waits for.
-type waiter chan struct{}
-
-func (w waiter) Complete(*ring.Request) { w <- struct{}{} }

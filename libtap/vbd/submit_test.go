@@ -63,18 +63,19 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestExtentsThroughTheRing: a block status from outside the frontends
-// is counted like the requests of the ring.
-func TestExtentsThroughTheRing(t *testing.T) {
+// TestBlockStatusThroughTheRing: a block status request is answered in
+// its slot and counted like the other requests.
+func TestBlockStatusThroughTheRing(t *testing.T) {
 	v, err := Open(0, "ram:1M", testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close(context.Background())
-	ext, err := v.Extents(nil, 0, 1<<20)
-	if err != nil || len(ext) != 1 || ext[0].Length != 1<<20 || ext[0].Hole {
-		t.Errorf("Extents = %v, %v; want one data extent of 1 MiB", ext, err)
+	r := mustComplete(t, submit(v, ring.BlockStatus, 0))
+	if ext := r.Extents; r.Err != nil || len(ext) != 1 || ext[0].Length != 4096 || ext[0].Hole {
+		t.Errorf("block status = %v, %v; want one data extent of 4 KiB", ext, r.Err)
 	}
+	v.Ring().Put(r)
 	if n := v.Counters().BlockStatus.Load(); n != 1 {
 		t.Errorf("block status counted %d times; want 1", n)
 	}
