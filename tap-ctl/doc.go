@@ -70,13 +70,13 @@
 // tapdisk. On a terminal, a table (blktap's `%8s %4s %4s %10s %s`):
 //
 //	 pid minor state       type file
-//	4242    0  0x0        vhd /srv/a.vhd
+//	4242    0    0        vhd /srv/a.vhd
 //	4250    1  0x1          - -
 //	   -    2    -          - -
 //
 // Otherwise one line per row, unknown fields left out:
 //
-//	pid=4242 minor=0 state=0x0 args=vhd:/srv/a.vhd
+//	pid=4242 minor=0 state=0 args=vhd:/srv/a.vhd
 //	pid=4250 minor=1 state=0x1
 //	minor=2
 //

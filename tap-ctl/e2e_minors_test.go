@@ -140,7 +140,7 @@ func runningMinors(t *testing.T, e *clitest.Env) []int {
 	var minors []int
 	for _, line := range strings.Split(e.Must(t, "tap-ctl", "list"), "\n") {
 		var pid, minor int
-		if _, err := fmt.Sscanf(line, "pid=%d minor=%d state=0x0", &pid, &minor); err == nil {
+		if _, err := fmt.Sscanf(line, "pid=%d minor=%d state=0", &pid, &minor); err == nil {
 			minors = append(minors, minor)
 		}
 	}

@@ -145,7 +145,7 @@ func printTable(w io.Writer, rows []row) error {
 	for _, r := range rows {
 		state := "-"
 		if r.State != nil {
-			state = fmt.Sprintf("0x%x", uint32(*r.State))
+			state = cHex(uint32(*r.State))
 		}
 		if _, err := fmt.Fprintf(w, "%8s %4s %4s %10s %s\n", orDash(r.Pid), orDash(r.Minor), state, dash(r.Type), dash(r.File)); err != nil {
 			return err
@@ -180,7 +180,7 @@ func printLines(w io.Writer, rows []row) error {
 			f = append(f, fmt.Sprintf("minor=%d", *r.Minor))
 		}
 		if r.State != nil {
-			f = append(f, fmt.Sprintf("state=0x%x", uint32(*r.State)))
+			f = append(f, "state="+cHex(uint32(*r.State)))
 		}
 		if r.Type != "" {
 			f = append(f, "args="+r.Type+":"+r.File)
@@ -206,4 +206,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// cHex prints n as C's %#x does, which blktap's list uses and scripts
+// parse: 0 is "0", not "0x0".
+func cHex(n uint32) string {
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%#x", n)
 }

@@ -27,10 +27,10 @@ func TestListFormats(t *testing.T) {
 		want  string
 	}{
 		{"lines", func(b *strings.Builder) error { return printLines(b, listing) },
-			"pid=42 minor=0 state=0x0 args=vhd:/srv/a.vhd\npid=50 minor=1 state=0x1\npid=60\nminor=2\nminor=3\n"},
+			"pid=42 minor=0 state=0 args=vhd:/srv/a.vhd\npid=50 minor=1 state=0x1\npid=60\nminor=2\nminor=3\n"},
 		{"table", func(b *strings.Builder) error { return printTable(b, listing) }, "" +
 			"     pid minor state       type file\n" +
-			"      42    0  0x0        vhd /srv/a.vhd\n" +
+			"      42    0    0        vhd /srv/a.vhd\n" +
 			"      50    1  0x1          - -\n" +
 			"      60    -    -          - -\n" +
 			"       -    2    -          - -\n" +

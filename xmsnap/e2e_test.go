@@ -119,7 +119,7 @@ func TestReadOnlyFolder(t *testing.T) {
 	if code != exitFail || !strings.Contains(stderr, "snapshot") {
 		t.Errorf("xmsnap in a read-only folder: exit %d, %q; want %d and why", code, stderr, exitFail)
 	}
-	if got, want := e.Must(t, "tap-ctl", "list"), "args=vhd:"+img+"\n"; !strings.HasSuffix(got, "state=0x0 "+want) {
+	if got, want := e.Must(t, "tap-ctl", "list"), "args=vhd:"+img+"\n"; !strings.HasSuffix(got, "state=0 "+want) {
 		t.Errorf("list after the failed snapshot = %q; want the original image, running", got)
 	}
 	vhdtest.Run(t, "qemu-io", "-f", "raw", "-c", fmt.Sprintf("read -P 0x5a %d %d", markerBase, markerLen), uri)
