@@ -15,8 +15,10 @@ func (a *allocateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, minor)
-	return nil
+	// blktap prints the minor's marker path; scripts take the minor from
+	// its end (XenServer's storage manager: tapdisk-(\d+)$).
+	_, err = fmt.Fprintln(e.stdout, e.dir.Marker(minor))
+	return err
 }
 
 type freeCmd struct {

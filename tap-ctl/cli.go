@@ -20,7 +20,7 @@ type cli struct {
 	RunDir string `name:"run-dir" placeholder:"DIR" help:"Run directory of the tapdisks' sockets and minor markers (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
 
 	List     listCmd     `cmd:"" help:"List VBDs, tapdisks and allocated minors."`
-	Allocate allocateCmd `cmd:"" help:"Reserve a minor; prints it."`
+	Allocate allocateCmd `cmd:"" help:"Reserve a minor; prints its marker, RUNDIR/tapdisk/tapdisk-MINOR, as blktap does."`
 	Free     freeCmd     `cmd:"" help:"Release a minor (and what a killed tapdisk left of it)."`
 	Spawn    spawnCmd    `cmd:"" help:"Start a tapdisk; prints its pid."`
 	Attach   attachCmd   `cmd:"" help:"Attach a minor to a tapdisk."`

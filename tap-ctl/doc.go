@@ -8,7 +8,7 @@
 // # Commands
 //
 //	list [-p PID] [-m MINOR] [-t TYPE] [-f FILE] [--json]
-//	allocate [-m MINOR]                   reserve a minor (default the lowest free); prints it
+//	allocate [-m MINOR]                   reserve a minor (default the lowest free); prints its marker path
 //	free -m MINOR                         release it, and what a killed tapdisk left of it
 //	spawn [--log-file FILE]               start a tapdisk; prints its pid
 //	attach -p PID -m MINOR                attach the minor to that tapdisk

@@ -151,3 +151,19 @@ func parallel(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// TestAllocatePrintsMarker: allocate prints the minor's marker path, which
+// blktap's users parse for the minor (tapdisk-(\d+)$).
+func TestAllocatePrintsMarker(t *testing.T) {
+	e := clitest.New(t)
+	out := e.Must(t, "tap-ctl", "allocate")
+	want := string(e.RunDir) + "/tapdisk/tapdisk-0\n"
+	if out != want {
+		t.Errorf("allocate printed %q; want %q", out, want)
+	}
+	if out := e.Must(t, "tap-ctl", "allocate", "-m", "7"); !strings.HasSuffix(out, "/tapdisk/tapdisk-7\n") {
+		t.Errorf("allocate -m 7 printed %q", out)
+	}
+	e.Must(t, "tap-ctl", "free", "-m", "0")
+	e.Must(t, "tap-ctl", "free", "-m", "7")
+}
