@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	clikit "gotap.dev/libtap/cli"
 
@@ -16,6 +17,10 @@ import (
 
 // cli is the command line: one field per subcommand, one file per field.
 type cli struct {
+	// Debug is accepted anywhere on the line, as blktap's vhd-util
+	// takes it (its biggest user passes it to almost every call).
+	Debug bool `name:"debug" help:"Log what the command does on stderr (stdout is unchanged)."`
+
 	Create   createCmd   `cmd:"" help:"Create a new dynamic or fixed image."`
 	Snapshot snapshotCmd `cmd:"" help:"Create a differencing image on top of a parent."`
 	Query    queryCmd    `cmd:"" help:"Print facts about an image, one per line."`
@@ -76,11 +81,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		clikit.PrintUsage(stderr, "vhd-util", err)
 		return exitUsage
 	}
+	log := debugLog(stderr, c.Debug)
+	log.Debug("vhd-util", "command", kctx.Selected().Name, "args", args)
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(stderr, "vhd-util %s: %v\n", kctx.Selected().Name, err)
-		return exitCode(err)
+		code := exitCode(err)
+		log.Debug("failed", "exit", code, "err", err)
+		return code
 	}
+	log.Debug("done")
 	return exitOK
+}
+
+// debugLog logs at debug level on stderr with --debug, else nowhere.
+func debugLog(stderr io.Writer, on bool) *slog.Logger {
+	if !on {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // exitCode classifies an error: refused request, bad image, or I/O.
