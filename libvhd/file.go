@@ -81,9 +81,5 @@ func lockImage(f File, opts OpenOptions) error {
 	if !ok || opts.NoLock {
 		return nil
 	}
-	mode := imagelock.Exclusive
-	if opts.ReadOnly {
-		mode = imagelock.Shared
-	}
-	return imagelock.Lock(of.File, mode)
+	return imagelock.Lock(of.File, imagelock.For(!opts.ReadOnly))
 }

@@ -45,6 +45,15 @@ const (
 	Exclusive
 )
 
+// For is the mode of an opener that writes, or only reads (!write): what
+// every image and raw disk is locked with.
+func For(write bool) Mode {
+	if write {
+		return Exclusive
+	}
+	return Shared
+}
+
 // lockSet is the permissions a mode uses and the ones it does not share;
 // the sets are QEMU's for a format driver's file: a reader uses
 // consistent-read and does not share write or resize; a writer also

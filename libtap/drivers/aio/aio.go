@@ -62,7 +62,9 @@ func Open(path string, opts Options) (*Disk, error) {
 			return nil, fmt.Errorf("aio: %w", err)
 		}
 	}
-	if err := imagelock.Lock(f, lockMode(opts.ReadOnly)); err != nil {
+	// Locked as QEMU locks a raw disk, so neither a second tapdisk nor
+	// qemu-nbd or a VM writes it at the same time.
+	if err := imagelock.Lock(f, imagelock.For(!opts.ReadOnly)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("aio: %w", err)
 	}
@@ -77,15 +79,6 @@ func Open(path string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
 	}
 	return &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}, nil
-}
-
-// lockMode: a raw disk is locked as QEMU locks it, so neither a second
-// tapdisk nor qemu-nbd or a VM writes it at the same time.
-func lockMode(readOnly bool) imagelock.Mode {
-	if readOnly {
-		return imagelock.Shared
-	}
-	return imagelock.Exclusive
 }
 
 // directWorks probes an O_DIRECT read: some file systems accept the flag
