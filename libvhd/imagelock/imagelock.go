@@ -90,13 +90,7 @@ func (e *lockedError) Unwrap() []error { return []error{ErrLocked, syscall.EBUSY
 func Lock(f *os.File, mode Mode) error {
 	use, deny := mode.lockSet()
 	fd := int(f.Fd())
-	var offs []int64
-	for _, p := range use {
-		offs = append(offs, permBase+int64(p))
-	}
-	for _, p := range deny {
-		offs = append(offs, sharedBase+int64(p))
-	}
+	offs := mode.offsets()
 	for _, off := range offs {
 		if err := setLock(fd, unix.F_RDLCK, off); err != nil {
 			unlock(fd, offs)
@@ -128,6 +122,33 @@ func Lock(f *os.File, mode Mode) error {
 		unlock(fd, offs)
 	}
 	return err
+}
+
+// offsets are the lock bytes of mode's permissions.
+func (m Mode) offsets() []int64 {
+	use, deny := m.lockSet()
+	var offs []int64
+	for _, p := range use {
+		offs = append(offs, permBase+int64(p))
+	}
+	for _, p := range deny {
+		offs = append(offs, sharedBase+int64(p))
+	}
+	return offs
+}
+
+// Unlock releases every lock Lock may have taken on f, in either mode;
+// f stays open. A process holding an image through two open file
+// descriptions (a reader's, and the writer's it opens to upgrade) must
+// release one's locks before the other can lock: they conflict as two
+// processes' would.
+func Unlock(f *os.File) error {
+	for _, off := range Exclusive.offsets() {
+		if err := setLock(int(f.Fd()), unix.F_UNLCK, off); err != nil {
+			return fmt.Errorf("unlock %s: %w", f.Name(), err)
+		}
+	}
+	return nil
 }
 
 func permName(p int) string {

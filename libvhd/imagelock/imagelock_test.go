@@ -133,3 +133,30 @@ func TestQEMUInterop(t *testing.T) {
 		}
 	}
 }
+
+// Unlock lets another open file description of the process upgrade: the
+// reader's locks go, its file stays open.
+func TestUnlockUpgrades(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "disk")
+	os.WriteFile(path, make([]byte, 4096), 0o644)
+	reader := open(t, path, os.O_RDONLY)
+	if err := Lock(reader, Shared); err != nil {
+		t.Fatal(err)
+	}
+	writer := open(t, path, os.O_RDWR)
+	if Lock(writer, Exclusive) == nil {
+		t.Fatal("exclusive lock granted beside our own reader")
+	}
+	if err := Unlock(reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := Lock(writer, Exclusive); err != nil {
+		t.Fatalf("after Unlock of the reader: %v", err)
+	}
+	if err := Unlock(writer); err != nil {
+		t.Fatal(err)
+	}
+	if err := Lock(reader, Shared); err != nil {
+		t.Fatalf("back to shared after the writer's Unlock: %v", err)
+	}
+}
