@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 
 	"github.com/google/uuid"
 )
@@ -16,7 +14,7 @@ import (
 // before the next, so that a cut anywhere leaves an image that is still
 // 0.1, disabled, or converted:
 //
-//  1. the journal (update_journal.go): the header, both footers, the BAT
+//  1. the journal (journal.go): the header, both footers, the BAT
 //     and every bitmap as they are, synced with its directory entry;
 //  2. the image disabled: header version 0xFFFFFFFF (a change within the
 //     header's first sector, so even a torn write leaves the old header
@@ -120,7 +118,7 @@ func (u *updater) start(im *Image) (UpdateOutcome, error) {
 	if err := u.writeJournal(im); err != nil {
 		return 0, err
 	}
-	j, err := openJournal(u.FS, u.Journal)
+	j, err := openJournal(u.FS, u.Journal, opUpdate)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +136,7 @@ func (u *updater) finish() (out UpdateOutcome, err error) {
 	if err := lockImage(f, OpenOptions{}); err != nil {
 		return 0, err
 	}
-	j, err := openJournal(u.FS, u.Journal)
+	j, err := openJournal(u.FS, u.Journal, opUpdate)
 	if err != nil {
 		return 0, fmt.Errorf("disabled by an unfinished update, and %w", err)
 	}
@@ -177,53 +175,15 @@ func footerID(f File) (uuid.UUID, error) {
 	return uuid.Nil, formatErr("footer", nil, ErrNoFooter)
 }
 
-// inspectJournal says what the journal path holds beside an enabled
-// image: a journal of this image an interrupted run left (stale: of no
-// more use), or a file that is no journal of this image (foreign).
-func (u *updater) inspectJournal(im *Image) (stale, foreign bool, err error) {
-	state, h, f, err := readJournalHeader(u.FS, u.Journal)
-	if f != nil {
-		f.Close()
-	}
-	if err != nil || state == journalAbsent {
-		return false, false, err
-	}
-	foreign = state == journalForeign || (state == journalComplete && h.id != im.footer.UUID)
-	return !foreign, foreign, nil
-}
-
 // dropStale removes a stale journal; other files are left alone.
 func (u *updater) dropStale(im *Image) error {
-	stale, _, err := u.inspectJournal(im)
-	if err != nil || !stale {
-		return err
-	}
-	if err := u.FS.Remove(u.Journal); err != nil {
-		return fmt.Errorf("remove stale journal: %w", err)
-	}
-	u.Log("removed " + u.Journal + ", left by an interrupted run")
-	return nil
+	return dropStaleJournal(u.FS, u.Journal, im.footer.UUID, u.Log)
 }
 
 // writeJournal journals what the update changes (step 1). A stale journal
 // is replaced; any other file at that name is refused.
 func (u *updater) writeJournal(im *Image) error {
-	_, foreign, err := u.inspectJournal(im)
-	if err != nil {
-		return err
-	}
-	if foreign {
-		return fmt.Errorf("%w: %s is another image's journal or not a journal: name another with -j", ErrJournal, u.Journal)
-	}
-	if err := u.dropStale(im); err != nil {
-		return err
-	}
-	f, err := u.FS.OpenFile(u.Journal, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create journal: %w", err)
-	}
-	defer f.Close()
-	w, err := newJournalWriter(f, im.footer.UUID)
+	w, err := createJournal(u.FS, u.Journal, im.footer.UUID, opUpdate, u.Log)
 	if err != nil {
 		return err
 	}
@@ -243,24 +203,20 @@ func (u *updater) writeJournal(im *Image) error {
 			all = append(all, structure{recBitmap, int64(e) * SectorSize, im.bmSize})
 		}
 	}
-	var buf []byte
 	for _, s := range all {
-		buf = slices.Grow(buf[:0], int(s.n))[:s.n]
-		if err := readFull(im.file, buf, s.off); err != nil {
-			return fmt.Errorf("read image at %#x: %w", s.off, err)
+		if err := w.addFrom(im.file, s.kind, s.off, s.n); err != nil {
+			w.f.Close()
+			return err
 		}
 		if s.kind == recFooter {
-			if _, err := ParseFooter(buf); err != nil {
+			if _, err := ParseFooter(w.buf); err != nil {
+				w.f.Close()
 				return fmt.Errorf("footer at %#x: %w", s.off, err)
 			}
 		}
-		w.add(s.kind, s.off, buf)
 	}
 	if err := w.finish(); err != nil {
 		return err
-	}
-	if err := u.FS.SyncDir(filepath.Dir(u.Journal)); err != nil {
-		return fmt.Errorf("sync journal's directory: %w", err)
 	}
 	u.Log(fmt.Sprintf("journaled the header, both footers, the BAT and %d bitmaps in %s", len(all)-4, u.Journal))
 	return nil
@@ -337,9 +293,3 @@ func (u *updater) target(r record) ([]byte, error) {
 	return nil, nil // the BAT: unchanged by the conversion
 }
 
-func writeSynced(f File, b []byte, off int64) error {
-	if _, err := f.WriteAt(b, off); err != nil {
-		return err
-	}
-	return f.Sync()
-}

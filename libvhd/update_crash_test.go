@@ -127,7 +127,7 @@ func TestUpdateRecoveryCrashSafety(t *testing.T) {
 		}
 		// The disabled header, then two bitmaps: cut there.
 		c.limit = c.writes + 3
-		j, err := openJournal(c, crashOldJournal)
+		j, err := openJournal(c, crashOldJournal, opUpdate)
 		if err != nil {
 			t.Fatal(err)
 		}

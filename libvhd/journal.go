@@ -10,38 +10,44 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/google/uuid"
 )
 
-// vhd-update's journal holds the original of every structure an update
-// changes, so that an interrupted update can be finished (each bitmap is
-// converted again from its original) or undone. Every integer big-endian:
+// A journal holds the original of every byte a multi-step operation will
+// overwrite in place, so that an interrupted operation can be undone (or,
+// for vhd-update, finished). One format serves every journaled operation.
+// Every integer big-endian:
 //
-//	0x000  8  magic "gtvhdupd"
+//	0x000  8  magic "gtvhdupd" (vhd-update's journal came first)
 //	0x008  4  format version 1
 //	0x00C  4  number of records
 //	0x010 16  the image's unique id (its footer's)
 //	0x020  8  bytes of records
 //	0x028  4  CRC-32C of the records
 //	0x02C  4  CRC-32C of bytes 0x000-0x02B: zero while the journal is written
+//	0x030  4  the operation (journalOp; 0, vhd-update, in older journals)
 //	0x200     records: kind u32, length u32, offset in the image u64, bytes
 //
-// Records come in this order: the dynamic header, the EOF footer, the
-// footer copy at offset 0, the BAT, each allocated block's bitmap. The
-// first sector goes first with its own CRC zero and is synced, so that a
-// file of ours is recognised as one even when cut short; then the
-// records; then the first sector again, complete; then one sync. A
-// journal is complete when both CRCs check out; the image is disabled
-// only after that.
+// A record puts its bytes back at its offset; a length record (no bytes)
+// cuts the file back to its offset. The first sector goes first with its
+// own CRC zero and is synced, so that a file of ours is recognised as one
+// even when cut short; then the records; then the first sector again,
+// complete; then one sync, and one of its directory. A journal is
+// complete when both CRCs check out; the image is disabled only after
+// that, and enabled again before the journal is removed: a journal
+// matters only while its image is disabled.
 
+// Part of the format, never change.
 const (
 	journalHeaderSize = SectorSize
 	journalVersion    = 1
 	recordHeaderSize  = 16
-	journalBuffer     = 1 << 20
 )
+
+const journalBuffer = 1 << 20
 
 var (
 	journalMagic = [8]byte{'g', 't', 'v', 'h', 'd', 'u', 'p', 'd'}
@@ -49,16 +55,39 @@ var (
 )
 
 // ErrJournal: the journal cannot be used: missing or incomplete where the
-// image needs it, another image's, or not a vhd-update journal at all.
+// image needs it, another image's or operation's, or not a journal at all.
 var ErrJournal = errors.New("unusable journal")
 
+// journalOp is the operation a journal belongs to. Part of the format.
+type journalOp uint32
+
+const (
+	opUpdate journalOp = iota // vhd-update: the header disables the image
+	opResize                  // resize: the footers disable it (poison.go)
+)
+
+func (o journalOp) String() string {
+	switch o {
+	case opUpdate:
+		return "vhd-update"
+	case opResize:
+		return "resize"
+	}
+	return fmt.Sprintf("operation %d", uint32(o))
+}
+
+// recordKind says what a record holds; every kind but recLength is
+// restored the same way, the kind keeps the journal readable.
 type recordKind uint32
 
+// Part of the format, never change.
 const (
 	recHeader recordKind = iota + 1
 	recFooter
 	recBAT
 	recBitmap
+	recData   // any other bytes overwritten in place: metadata after the BAT, blocks
+	recLength // the file's length before the operation (off; no bytes)
 )
 
 // record is one journaled structure: its original bytes and where they go.
@@ -96,6 +125,7 @@ type journalHeader struct {
 	id      uuid.UUID
 	size    int64  // bytes of records
 	crc     uint32 // of the records
+	op      journalOp
 }
 
 // put encodes h; complete adds the CRC that makes the journal usable.
@@ -108,6 +138,7 @@ func (h *journalHeader) put(b []byte, complete bool) {
 	copy(b[0x10:], h.id[:])
 	be.PutUint64(b[0x20:], uint64(h.size))
 	be.PutUint32(b[0x28:], h.crc)
+	be.PutUint32(b[0x30:], uint32(h.op))
 	if complete {
 		be.PutUint32(b[0x2C:], crc32.Checksum(b[:0x2C], castagnoli))
 	}
@@ -120,8 +151,10 @@ const (
 	journalAbsent     journalState = iota
 	journalUnfinished              // ours, cut short while being written
 	journalComplete
-	journalForeign // not a vhd-update journal
+	journalForeign // not a journal of ours
 )
+
+var journalStateText = map[journalState]string{journalAbsent: "is missing", journalUnfinished: "was never completed", journalForeign: "is not a journal"}
 
 // readJournalHeader reads and classifies the file at name.
 func readJournalHeader(fsys FS, name string) (journalState, journalHeader, File, error) {
@@ -151,28 +184,72 @@ func readJournalHeader(fsys FS, name string) (journalState, journalHeader, File,
 	case be.Uint32(b[0x2C:]) != crc32.Checksum(b[:0x2C], castagnoli):
 		return journalUnfinished, h, f, nil
 	}
-	h = journalHeader{records: be.Uint32(b[0x0C:]), id: uuid.UUID(b[0x10:0x20]), size: int64(be.Uint64(b[0x20:])), crc: be.Uint32(b[0x28:])}
+	h = journalHeader{records: be.Uint32(b[0x0C:]), id: uuid.UUID(b[0x10:0x20]), size: int64(be.Uint64(b[0x20:])), crc: be.Uint32(b[0x28:]), op: journalOp(be.Uint32(b[0x30:]))}
 	return journalComplete, h, f, nil
+}
+
+// inspectJournal says what name holds beside the enabled image id: a
+// journal of it an interrupted run left (stale: of no more use), or a
+// file that is no journal of it (foreign).
+func inspectJournal(fsys FS, name string, id uuid.UUID) (stale, foreign bool, err error) {
+	state, h, f, err := readJournalHeader(fsys, name)
+	if f != nil {
+		f.Close()
+	}
+	if err != nil || state == journalAbsent {
+		return false, false, err
+	}
+	foreign = state == journalForeign || (state == journalComplete && h.id != id)
+	return !foreign, foreign, nil
+}
+
+// dropStaleJournal removes a stale journal of the enabled image id;
+// other files are left alone.
+func dropStaleJournal(fsys JournalFS, name string, id uuid.UUID, log func(string)) error {
+	stale, _, err := inspectJournal(fsys, name, id)
+	if err != nil || !stale {
+		return err
+	}
+	if err := fsys.Remove(name); err != nil {
+		return fmt.Errorf("remove stale journal: %w", err)
+	}
+	log("removed " + name + ", left by an interrupted run")
+	return nil
 }
 
 // journalWriter writes a new journal's records through one buffer.
 type journalWriter struct {
-	f   File
-	h   journalHeader
-	w   *bufio.Writer
-	sum hash.Hash32
+	fsys JournalFS
+	name string
+	f    File
+	h    journalHeader
+	w    *bufio.Writer
+	sum  hash.Hash32
+	buf  []byte
 }
 
-// newJournalWriter marks f as ours, durably, before any record.
-func newJournalWriter(f File, id uuid.UUID) (*journalWriter, error) {
-	j := &journalWriter{f: f, h: journalHeader{id: id}, sum: crc32.New(castagnoli)}
+// createJournal starts the journal of op on the enabled image id at name.
+// A stale journal there is replaced; any other file is refused.
+func createJournal(fsys JournalFS, name string, id uuid.UUID, op journalOp, log func(string)) (*journalWriter, error) {
+	if _, foreign, err := inspectJournal(fsys, name, id); err != nil {
+		return nil, err
+	} else if foreign {
+		return nil, fmt.Errorf("%w: %s is another image's journal or not a journal: name another with -j", ErrJournal, name)
+	}
+	if err := dropStaleJournal(fsys, name, id, log); err != nil {
+		return nil, err
+	}
+	f, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	j := &journalWriter{fsys: fsys, name: name, f: f, h: journalHeader{id: id, op: op}, sum: crc32.New(castagnoli)}
+	// Ours, durably, before any record.
 	var b [journalHeaderSize]byte
 	j.h.put(b[:], false)
-	if _, err := f.WriteAt(b[:], 0); err != nil {
+	if err := writeSynced(f, b[:], 0); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("write journal: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("sync journal: %w", err)
 	}
 	j.w = bufio.NewWriterSize(io.MultiWriter(io.NewOffsetWriter(f, journalHeaderSize), j.sum), journalBuffer)
 	return j, nil
@@ -190,19 +267,34 @@ func (j *journalWriter) add(kind recordKind, off int64, data []byte) {
 	j.h.size += recordHeaderSize + int64(len(data))
 }
 
-// finish writes the complete first sector and syncs the whole journal.
+// addFrom journals n bytes of the image file f at off, as they are.
+func (j *journalWriter) addFrom(f File, kind recordKind, off, n int64) error {
+	j.buf = slices.Grow(j.buf[:0], int(n))[:n]
+	if err := readFull(f, j.buf, off); err != nil {
+		return fmt.Errorf("read image at %#x: %w", off, err)
+	}
+	j.add(kind, off, j.buf)
+	return nil
+}
+
+// finish writes the complete first sector, syncs the whole journal and
+// its directory entry, and closes it.
 func (j *journalWriter) finish() error {
-	if err := j.w.Flush(); err != nil {
+	err := j.w.Flush()
+	if err == nil {
+		j.h.crc = j.sum.Sum32()
+		var b [journalHeaderSize]byte
+		j.h.put(b[:], true)
+		err = writeSynced(j.f, b[:], 0)
+	}
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
-	j.h.crc = j.sum.Sum32()
-	var b [journalHeaderSize]byte
-	j.h.put(b[:], true)
-	if _, err := j.f.WriteAt(b[:], 0); err != nil {
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := j.f.Sync(); err != nil {
-		return fmt.Errorf("sync journal: %w", err)
+	if err := j.fsys.SyncDir(filepath.Dir(j.name)); err != nil {
+		return fmt.Errorf("sync journal's directory: %w", err)
 	}
 	return nil
 }
@@ -211,11 +303,11 @@ func (j *journalWriter) finish() error {
 type journal struct {
 	f      File
 	h      journalHeader
-	header record // the dynamic header's original, the first record
+	header record // the dynamic header's original, if the first record
 }
 
-// openJournal opens a complete journal and verifies every record.
-func openJournal(fsys FS, name string) (*journal, error) {
+// openJournal opens a complete journal of op and verifies every record.
+func openJournal(fsys FS, name string, op journalOp) (*journal, error) {
 	state, h, f, err := readJournalHeader(fsys, name)
 	if err != nil {
 		return nil, err
@@ -224,17 +316,19 @@ func openJournal(fsys FS, name string) (*journal, error) {
 		if f != nil {
 			f.Close()
 		}
-		what := map[journalState]string{journalAbsent: "is missing", journalUnfinished: "was never completed", journalForeign: "is not a vhd-update journal"}[state]
-		return nil, fmt.Errorf("%w: %s %s", ErrJournal, name, what)
+		return nil, fmt.Errorf("%w: %s %s", ErrJournal, name, journalStateText[state])
+	}
+	if h.op != op {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is a %v journal, not a %v one", ErrJournal, name, h.op, op)
 	}
 	j := &journal{f: f, h: h}
+	first := true
 	err = j.each(func(r record) error {
-		if j.header.kind == 0 {
-			if r.kind != recHeader || len(r.data) != HeaderSize {
-				return errors.New("does not start with the dynamic header")
-			}
-			j.header = record{r.kind, r.off, append([]byte(nil), r.data...)}
+		if first && r.kind == recHeader && len(r.data) == HeaderSize {
+			j.header = record{r.kind, r.off, slices.Clone(r.data)}
 		}
+		first = false
 		return nil
 	})
 	if err != nil {
@@ -277,4 +371,12 @@ func (j *journal) each(fn func(r record) error) error {
 		return errors.New("records do not match their CRC")
 	}
 	return nil
+}
+
+// writeSynced writes b at off and makes it durable.
+func writeSynced(f File, b []byte, off int64) error {
+	if _, err := f.WriteAt(b, off); err != nil {
+		return err
+	}
+	return f.Sync()
 }
