@@ -292,4 +292,3 @@ func (u *updater) target(r record) ([]byte, error) {
 	}
 	return nil, nil // the BAT: unchanged by the conversion
 }
-
