@@ -71,6 +71,15 @@ func (c *Client) SetRate(ctx context.Context, minor int, limits string) (stats.L
 	return l, err
 }
 
+// Coalesce merges layers top..base-1 of a minor's chain into layer base
+// (0: the last image) while the disk serves; it returns once the chain
+// is relinked, which for a large layer takes as long as copying it.
+func (c *Client) Coalesce(ctx context.Context, minor, top, base int) (wire.Coalesced, error) {
+	var r wire.Coalesced
+	err := c.call(ctx, OpCoalesce, &CoalesceRequest{Minor: minor, Top: top, Base: base}, &r)
+	return r, err
+}
+
 // Watch calls fn with the stats of minor (every minor if minor < 0) now
 // and every interval (0: DefaultWatchInterval) until ctx is done (it
 // returns ctx.Err()), fn fails (it returns fn's error, or nil for

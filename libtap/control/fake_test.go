@@ -132,6 +132,20 @@ func (f *fakeHandler) SetRate(_ context.Context, minor int, limits string) (stat
 	return l, err
 }
 
+// Coalesce answers for an open minor as if one layer of 8 sectors was
+// merged.
+func (f *fakeHandler) Coalesce(_ context.Context, minor, top, base int) (wire.Coalesced, error) {
+	var r wire.Coalesced
+	err := f.change(minor, func(i *wire.Info) error {
+		if i.State&wire.Closed != 0 {
+			return Errorf(syscall.ENODEV, "minor %d is closed", minor)
+		}
+		r = wire.Coalesced{Sectors: 8, Merged: []string{fmt.Sprintf("layer%d", top)}}
+		return nil
+	})
+	return r, err
+}
+
 // serve starts a Server for h on a socket in dir, stopped at cleanup.
 func serve(t *testing.T, h Handler, dir string) string {
 	t.Helper()

@@ -80,3 +80,11 @@ func (c checkedHandler) SetRate(ctx context.Context, minor int, limits string) (
 	c.minor(minor)
 	return c.h.SetRate(ctx, minor, limits)
 }
+
+func (c checkedHandler) Coalesce(ctx context.Context, minor, top, base int) (wire.Coalesced, error) {
+	c.minor(minor)
+	if top < 1 || (base != 0 && base <= top) {
+		c.t.Errorf("the handler got top %d, base %d", top, base)
+	}
+	return c.h.Coalesce(ctx, minor, top, base)
+}

@@ -50,6 +50,7 @@ func recordClient(tb testing.TB) [][]byte {
 		func() error { _, err := c.List(ctx); return err },
 		func() error { _, err := c.Stats(ctx, 1); return err },
 		func() error { _, err := c.SetRate(ctx, 1, "rbps=20971520"); return err },
+		func() error { _, err := c.Coalesce(ctx, 1, 1, 0); return err },
 		func() error { return c.Pause(ctx, 1) },
 		func() error { return c.Resume(ctx, 1, "ram:1M") },
 		func() error { return c.Close(ctx, 1) },

@@ -35,4 +35,9 @@ type Handler interface {
 	// limits that do not parse. Like Stats, it never waits on a
 	// lifecycle operation.
 	SetRate(ctx context.Context, minor int, limits string) (stats.Limits, error)
+	// Coalesce merges layers top..base-1 of an open minor's chain into
+	// layer base (0: the last) while it serves, and relinks the chain in
+	// one short pause (see CoalesceRequest): EOPNOTSUPP for a chain that
+	// cannot, EBUSY while paused or coalescing already.
+	Coalesce(ctx context.Context, minor, top, base int) (wire.Coalesced, error)
 }

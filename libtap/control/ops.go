@@ -54,6 +54,9 @@ var ops = map[string]op{
 	OpStats: handle(MinorRequest{Minor: noMinor}, func(ctx context.Context, h Handler, r *MinorRequest) (any, error) {
 		return h.Stats(ctx, r.Minor)
 	}),
+	OpCoalesce: handle(CoalesceRequest{Minor: noMinor, Top: 1}, func(ctx context.Context, h Handler, r *CoalesceRequest) (any, error) {
+		return h.Coalesce(ctx, r.Minor, r.Top, r.Base)
+	}),
 	OpRate: handle(RateRequest{Minor: noMinor}, func(ctx context.Context, h Handler, r *RateRequest) (any, error) {
 		return h.SetRate(ctx, r.Minor, r.Limits)
 	}),

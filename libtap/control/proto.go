@@ -15,17 +15,18 @@ const MaxLine = 64 << 10
 
 // Operation names (the "op" field).
 const (
-	OpPid    = "pid"
-	OpList   = "list"
-	OpAttach = "attach"
-	OpOpen   = "open"
-	OpPause  = "pause"
-	OpResume = "resume"
-	OpClose  = "close"
-	OpDetach = "detach"
-	OpStats  = "stats"
-	OpWatch  = "watch"
-	OpRate   = "set-rate"
+	OpPid      = "pid"
+	OpList     = "list"
+	OpAttach   = "attach"
+	OpOpen     = "open"
+	OpPause    = "pause"
+	OpResume   = "resume"
+	OpClose    = "close"
+	OpDetach   = "detach"
+	OpStats    = "stats"
+	OpWatch    = "watch"
+	OpRate     = "set-rate"
+	OpCoalesce = "coalesce"
 )
 
 // Header opens every request. ID is echoed verbatim in the reply, so a
@@ -76,6 +77,17 @@ type RateRequest struct {
 	Header
 	Minor  int    `json:"minor"`
 	Limits string `json:"limits"`
+}
+
+// CoalesceRequest merges layers Top..Base-1 of a minor's chain (0 is
+// the leaf) into layer Base while the disk serves, then relinks the
+// chain in one short pause. Top left out is 1, the leaf's parent; Base
+// left out (0) is the chain's last image.
+type CoalesceRequest struct {
+	Header
+	Minor int `json:"minor"`
+	Top   int `json:"top,omitempty"`
+	Base  int `json:"base,omitempty"`
 }
 
 // WatchRequest streams stats of one minor, or of all when Minor is -1 or

@@ -41,6 +41,16 @@ func (r *ResumeRequest) check() error {
 
 func (r *RateRequest) check() error { return checkMinor(r.Minor) }
 
+func (r *CoalesceRequest) check() error {
+	if err := checkMinor(r.Minor); err != nil {
+		return err
+	}
+	if r.Top < 1 || (r.Base != 0 && r.Base <= r.Top) {
+		return Errorf(syscall.EINVAL, "top %d, base %d: want 1 ≤ top < base (base 0: the last image)", r.Top, r.Base)
+	}
+	return nil
+}
+
 func (r *WatchRequest) check() error {
 	if r.Minor != -1 {
 		if err := checkMinor(r.Minor); err != nil {

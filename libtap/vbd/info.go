@@ -12,10 +12,13 @@ func (v *VBD) Info() wire.Info {
 	st := v.State()
 	info := wire.Info{
 		Minor: v.minor, Image: c.spec, State: st, StateName: st.String(),
-		Size: v.size, ReadOnly: c.caps.ReadOnly, Direct: c.caps.Direct,
+		Size: v.Size(), ReadOnly: c.caps.ReadOnly, Direct: c.caps.Direct,
 		RingSlots: v.ring.Cap(), RingInUse: v.ring.InUse(),
 		Uptime: time.Since(v.start).Seconds(),
 		Stats:  v.stats.Snapshot(), Errors: v.errors.list(),
+	}
+	if j := v.job.Load(); j != nil {
+		info.Coalescing = &wire.Progress{Done: j.copied.Load(), Total: j.total.Load()}
 	}
 	if c.valve {
 		vi := v.budget.Info()

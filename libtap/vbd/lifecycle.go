@@ -47,6 +47,12 @@ func (v *VBD) Pause(ctx context.Context) error {
 	if v.State()&wire.Paused != 0 {
 		return nil
 	}
+	v.stopJob()
+	return v.pauseLocked(ctx)
+}
+
+// pauseLocked is Pause's work on a running VBD, under the lifecycle lock.
+func (v *VBD) pauseLocked(ctx context.Context) error {
 	v.setState(v.State() | wire.PauseRequested)
 	// Requests waiting for the valve's tokens go now: a pause waits for
 	// the requests in flight, never for a rate limit.
@@ -57,6 +63,7 @@ func (v *VBD) Pause(ctx context.Context) error {
 		v.setState(v.State() &^ wire.PauseRequested)
 		return fmt.Errorf("pause: waiting for the requests in flight: %w", err)
 	}
+	v.served = nil
 	if drv.Caps().InMemory {
 		v.kept = drv
 	} else if err := drv.Close(); err != nil {
@@ -75,9 +82,9 @@ func (v *VBD) unpause(ctx context.Context, closeErr error) error {
 	v.errors.add(closeErr)
 	spec := v.Spec()
 	drv, err := v.openDriver(ctx, spec)
-	if err == nil && drv.Size() != v.size {
+	if err == nil && drv.Size() != v.Size() {
 		drv.Close()
-		err = fmt.Errorf("%w: %s is now %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
+		err = fmt.Errorf("%w: %s is now %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.Size())
 	}
 	if err != nil {
 		v.setState(v.State()&^wire.PauseRequested | wire.Paused | wire.ResumeFailed)
@@ -88,16 +95,19 @@ func (v *VBD) unpause(ctx context.Context, closeErr error) error {
 	v.chain.Store(newChain(spec, drv.Caps()))
 	v.setState(v.State() &^ wire.PauseRequested)
 	v.budget.Enforce()
+	v.served = drv
 	v.sched.Resume(drv)
 	v.log.Warn("pause: image not closed cleanly, reopened: the vbd goes on running", "err", closeErr)
 	return fmt.Errorf("pause: closing the image failed, so it was reopened and the disk goes on running: %w", closeErr)
 }
 
 // Resume reopens the image chain, spec if not empty (else the same one),
-// retrying as blktap does; a chain of another size is refused with
-// EMEDIUMTYPE and the VBD stays paused (RESUME_FAILED) until a correct
-// Resume. A driver Pause kept (ram) is taken back when spec names it
-// again; another spec replaces it, and its contents go.
+// retrying as blktap does. A chain that grew while paused (a resize) is
+// taken at its new size: new NBD connections see it, those open keep the
+// size they were told. A smaller chain is refused with EMEDIUMTYPE and
+// the VBD stays paused (RESUME_FAILED) until a correct Resume. A driver
+// Pause kept (ram) is taken back when spec names it again; another spec
+// replaces it, and its contents go.
 func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if err := v.lock(ctx); err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -109,6 +119,11 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if v.State()&wire.Paused == 0 {
 		return syscall.EINVAL
 	}
+	return v.resumeLocked(ctx, spec)
+}
+
+// resumeLocked is Resume's work on a paused VBD, under the lifecycle lock.
+func (v *VBD) resumeLocked(ctx context.Context, spec string) error {
 	if spec == "" {
 		spec = v.Spec()
 	}
@@ -117,9 +132,9 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 	if drv == nil || spec != v.Spec() {
 		drv, err = v.reopen(ctx, spec)
 	}
-	if err == nil && drv.Size() != v.size {
+	if err == nil && drv.Size() < v.Size() {
 		drv.Close()
-		err = fmt.Errorf("%w: %s is %d bytes, the disk is %d", disk.ErrMediumType, spec, drv.Size(), v.size)
+		err = fmt.Errorf("%w: %s is %d bytes, the disk is %d: a disk never shrinks", disk.ErrMediumType, spec, drv.Size(), v.Size())
 	}
 	if err != nil {
 		v.setState(v.State() | wire.ResumeFailed)
@@ -132,9 +147,14 @@ func (v *VBD) Resume(ctx context.Context, spec string) error {
 		}
 	}
 	v.kept = nil
+	if grown := drv.Size(); grown != v.Size() {
+		v.log.Info("vbd grown", "from", v.Size(), "to", grown)
+		v.size.Store(grown)
+	}
 	v.chain.Store(newChain(spec, drv.Caps()))
 	v.setState(v.State() &^ (wire.Paused | wire.ResumeFailed))
 	v.budget.Enforce()
+	v.served = drv
 	v.sched.Resume(drv)
 	v.log.Info("vbd resumed", "image", spec)
 	return nil
@@ -187,6 +207,8 @@ func (v *VBD) Close(ctx context.Context) error {
 		v.setState(v.State() | wire.ShutdownRequested)
 		v.budget.Bypass() // what is queued completes without waiting for tokens
 		close(v.stopWatch)
+		v.stopJob()
+		v.served = nil
 		go v.shutdown(v.State()&wire.Paused != 0, v.kept)
 		v.kept = nil
 	}
@@ -206,7 +228,7 @@ func (v *VBD) shutdown(paused bool, kept disk.Driver) {
 	if paused {
 		// Resume on a closed chain is impossible: give the held
 		// requests back as failures.
-		v.sched.Resume(closedDriver{v.size})
+		v.sched.Resume(closedDriver{v.Size()})
 	}
 	v.sched.Stop()
 	// Swap the chain out, so that a later Extents meets the stand-in
@@ -216,7 +238,7 @@ func (v *VBD) shutdown(paused bool, kept disk.Driver) {
 	if kept != nil {
 		v.shutErr = errors.Join(v.shutErr, kept.Close())
 	}
-	v.sched.Resume(closedDriver{v.size})
+	v.sched.Resume(closedDriver{v.Size()})
 	v.setState(wire.Closed)
 	v.log.Info("vbd closed")
 }

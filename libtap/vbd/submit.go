@@ -55,11 +55,12 @@ func (v *VBD) check(req *ring.Request) error {
 	if off < 0 || n <= 0 {
 		return syscall.EINVAL
 	}
-	if off > v.size || n > v.size-off {
+	size := v.Size()
+	if off > size || n > size-off {
 		return syscall.ENOSPC
 	}
 	// A block status is a query: any range is fine.
-	if req.Op != ring.BlockStatus && (off%sector != 0 || (n%sector != 0 && off+n != v.size)) {
+	if req.Op != ring.BlockStatus && (off%sector != 0 || (n%sector != 0 && off+n != size)) {
 		return syscall.EINVAL
 	}
 	if (req.Op == ring.Read || req.Op == ring.Write) && int64(len(req.Buf)) != n {

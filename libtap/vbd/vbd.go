@@ -74,14 +74,16 @@ func (o *Options) defaults() {
 
 // VBD is an open virtual block device.
 type VBD struct {
-	minor  int
-	opts   Options
-	log    *slog.Logger
-	ring   *ring.Ring
-	sched  *sched.Scheduler
-	stats  stats.Counters
-	state  atomic.Uint32
-	size   int64 // Resume refuses a chain of another size
+	minor int
+	opts  Options
+	log   *slog.Logger
+	ring  *ring.Ring
+	sched *sched.Scheduler
+	stats stats.Counters
+	state atomic.Uint32
+	// size is the disk's size: Resume may grow it (a chain resized
+	// while paused), never shrink it. Read by Submit without a lock.
+	size   atomic.Int64
 	start  time.Time
 	errors recentErrors
 	// budget is what a valve layer of the chain enforces: the VBD's, so
@@ -99,6 +101,11 @@ type VBD struct {
 	// kept is the driver a pause kept open (its contents live only in
 	// this process: ram) for Resume to take back; under life.
 	kept disk.Driver
+	// served is the driver serving the chain, nil while paused or
+	// closed; under life. job is the coalesce running on it, if any:
+	// set under life, read by Info without it.
+	served disk.Driver
+	job    atomic.Pointer[job]
 	// opening guards Resume's opens: at most one that hangs at a time.
 	opening slowopen.Guard
 
@@ -139,12 +146,13 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	log := opts.Logger.With("minor", minor)
 	v := &VBD{
 		minor: minor, opts: opts, log: log,
-		ring: ring.New(opts.RingSlots, opts.SlotBuf),
-		size: drv.Size(), start: time.Now(), budget: budget,
+		ring:  ring.New(opts.RingSlots, opts.SlotBuf),
+		start: time.Now(), budget: budget, served: drv,
 		life:      make(chan struct{}, 1),
 		stopWatch: make(chan struct{}),
 		shut:      make(chan struct{}),
 	}
+	v.size.Store(drv.Size())
 	caps := drv.Caps()
 	v.chain.Store(newChain(spec, caps))
 	cfg := opts.Sched
@@ -152,12 +160,12 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	cfg.Failed = v.errors.addIO
 	v.sched = sched.New(drv, &v.stats, opts.RingSlots, cfg)
 	go v.watchdog()
-	log.Info("vbd open", "image", spec, "size", v.size, "direct", caps.Direct, "read_only", caps.ReadOnly)
+	log.Info("vbd open", "image", spec, "size", v.Size(), "direct", caps.Direct, "read_only", caps.ReadOnly)
 	return v, nil
 }
 
 func (v *VBD) Minor() int                { return v.minor }
-func (v *VBD) Size() int64               { return v.size }
+func (v *VBD) Size() int64               { return v.size.Load() }
 func (v *VBD) Ring() *ring.Ring          { return v.ring }
 func (v *VBD) State() wire.State         { return wire.State(v.state.Load()) }
 func (v *VBD) setState(s wire.State)     { v.state.Store(uint32(s)) }

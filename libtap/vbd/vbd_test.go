@@ -87,7 +87,7 @@ func TestReadWriteEveryDriver(t *testing.T) {
 	}
 }
 
-func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
+func TestPauseHoldsRequestsAndResumeGrowsOnly(t *testing.T) {
 	path := rawFile(t, 1<<20)
 	v, err := Open(3, "aio:"+path, testOptions())
 	if err != nil {
@@ -112,9 +112,9 @@ func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 
-	other := rawFile(t, 2<<20)
-	if err := v.Resume(ctx, "aio:"+other); !errors.Is(err, syscall.EMEDIUMTYPE) {
-		t.Fatalf("resume with another size: err = %v; want EMEDIUMTYPE", err)
+	smaller := rawFile(t, 512<<10)
+	if err := v.Resume(ctx, "aio:"+smaller); !errors.Is(err, syscall.EMEDIUMTYPE) {
+		t.Fatalf("resume on a smaller image: err = %v; want EMEDIUMTYPE", err)
 	}
 	if st := v.State(); st&wire.Paused == 0 || st&wire.ResumeFailed == 0 {
 		t.Fatalf("state after refused resume = %v; want paused|resume-failed", st)
@@ -132,6 +132,23 @@ func TestPauseHoldsRequestsAndResumeChecksSize(t *testing.T) {
 	b, _ := os.ReadFile(same)
 	if b[0] != 0xAB {
 		t.Error("the held write did not reach the image resumed on")
+	}
+
+	// A chain that grew while paused is taken at its new size.
+	if err := v.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(same, 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Resume(ctx, ""); err != nil {
+		t.Fatalf("resume on the grown image: %v", err)
+	}
+	if v.Size() != 2<<20 || v.Info().Size != 2<<20 {
+		t.Errorf("size after growing = %d (info %d); want %d", v.Size(), v.Info().Size, 2<<20)
+	}
+	if r := do(t, v, ring.Write, 1<<20, make([]byte, 4096)); r.Err != nil {
+		t.Errorf("write into the grown part: %v", r.Err)
 	}
 }
 

@@ -30,6 +30,8 @@ type Info struct {
 	// Valve: the limits of the chain's valve layer, if it has one, and
 	// how long they held requests back.
 	Valve *stats.Valve `json:"valve,omitempty"`
+	// Coalescing: how far the coalesce running on the chain has got.
+	Coalescing *Progress `json:"coalescing,omitempty"`
 }
 
 // Unserved is the Info of a minor that serves no image (attached but

@@ -46,6 +46,9 @@ type Filter struct {
 // New puts a delay filter over next.
 func New(next disk.Driver, cfg Config) *Filter { return &Filter{Driver: next, cfg: cfg} }
 
+// Unwrap is the driver under the filter.
+func (f *Filter) Unwrap() disk.Driver { return f.Driver }
+
 // hold sleeps d if the request on [off, off+n) is chosen. time.Sleep
 // reuses its goroutine's timer: nothing is allocated.
 func (f *Filter) hold(d time.Duration, off, n int64) {

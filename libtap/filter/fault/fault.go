@@ -94,6 +94,9 @@ func New(next disk.Driver, cfg Config) *Filter {
 	return &Filter{Driver: next, cfg: cfg, err: fmt.Errorf("injected by the error filter: %w", cfg.Errno)}
 }
 
+// Unwrap is the driver under the filter.
+func (f *Filter) Unwrap() disk.Driver { return f.Driver }
+
 // fails reports whether the request of kind o on [off, off+n) fails.
 func (f *Filter) fails(o op, off, n int64) bool {
 	return f.cfg.ops&o != 0 && f.cfg.when.Fires(off, n)

@@ -69,6 +69,9 @@ func New(next disk.Driver, budget *Budget, l stats.Limits) *Filter {
 	return &Filter{Driver: next, budget: budget}
 }
 
+// Unwrap is the driver under the filter.
+func (f *Filter) Unwrap() disk.Driver { return f.Driver }
+
 func (f *Filter) ReadV(bufs [][]byte, off int64) error {
 	f.budget.wait(&f.budget.read, disk.TotalLen(bufs), len(bufs))
 	return f.Driver.ReadV(bufs, off)
