@@ -10,7 +10,7 @@ import (
 
 // handshake negotiates fixed newstyle: structured replies and
 // base:allocation when the server has them, then NBD_OPT_GO on the
-// default export (NBD_OPT_EXPORT_NAME with a server too old for GO).
+// export asked for (NBD_OPT_EXPORT_NAME with a server too old for GO).
 func (d *Disk) handshake() error {
 	var b [wire.GreetingSize]byte
 	if _, err := io.ReadFull(d.br, b[:]); err != nil {
@@ -48,9 +48,9 @@ func (d *Disk) handshake() error {
 
 var errNoGo = errors.New("NBD_OPT_GO not supported")
 
-// selectAllocation asks for base:allocation on the default export.
+// selectAllocation asks for base:allocation on the export.
 func (d *Disk) selectAllocation() error {
-	q := wire.AppendMetaQuery(nil, "", wire.MetaBaseAllocation) // the default export
+	q := wire.AppendMetaQuery(nil, d.export, wire.MetaBaseAllocation)
 	typ, data, err := d.option(wire.OptSetMetaContext, q)
 	for ; err == nil && typ == wire.RepMetaContext; typ, data, err = d.optReply(wire.OptSetMetaContext) {
 		var m wire.MetaContext
@@ -64,7 +64,7 @@ func (d *Disk) selectAllocation() error {
 // goExport enters transmission with NBD_OPT_GO, learning the size,
 // flags and block sizes.
 func (d *Disk) goExport() error {
-	q := wire.AppendExportQuery(nil, "", wire.InfoBlockSize) // the default export
+	q := wire.AppendExportQuery(nil, d.export, wire.InfoBlockSize)
 	typ, data, err := d.option(wire.OptGo, q)
 	for ; err == nil && typ == wire.RepInfo; typ, data, err = d.optReply(wire.OptGo) {
 		var e wire.Export
@@ -91,7 +91,8 @@ func (d *Disk) goExport() error {
 
 // exportName is the old way in: no error reply, the server hangs up.
 func (d *Disk) exportName(noZeroes bool) error {
-	if err := d.send(wire.OptionHeader{Opt: wire.OptExportName}.Append(nil)); err != nil {
+	h := wire.OptionHeader{Opt: wire.OptExportName, Length: uint32(len(d.export))}
+	if err := d.send(append(h.Append(nil), d.export...)); err != nil {
 		return err
 	}
 	n := wire.ExportSize

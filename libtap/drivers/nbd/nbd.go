@@ -40,6 +40,8 @@ type Options struct {
 	// IOTimeout bounds each request's round trip (default 60 s): a
 	// server silent that long is taken for gone.
 	IOTimeout time.Duration
+	// Export names the export to open ("": the server's default).
+	Export string
 }
 
 func (o *Options) defaults() {
@@ -54,6 +56,7 @@ func (o *Options) defaults() {
 // Disk is an open NBD export.
 type Disk struct {
 	addr      string
+	export    string
 	ro        bool
 	ioTimeout time.Duration
 
@@ -96,7 +99,7 @@ func Dial(addr string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("nbd: %w", err)
 	}
 	d := &Disk{
-		addr: addr, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout,
+		addr: addr, export: opts.Export, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout,
 		nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: wire.MaxBlock,
 	}
 	nc.SetDeadline(deadline) // the handshake's; each round trip sets its own
