@@ -335,3 +335,33 @@ func TestEachRun(t *testing.T) {
 		}
 	}
 }
+
+// TestLooksLikeVHD: the footer cookie where each producer puts it makes a
+// VHD; elsewhere, or in a file too short for it, a raw disk.
+func TestLooksLikeVHD(t *testing.T) {
+	cookie := []byte("conectix")
+	at := func(size, off int) []byte {
+		b := make([]byte, size)
+		copy(b[off:], cookie)
+		return b
+	}
+	tests := []struct {
+		name string
+		file []byte
+		want bool
+	}{
+		{"EOF footer", at(4096, 4096-512), true},
+		{"511-byte EOF footer", at(4096, 4096-511), true},
+		{"copy at offset 0 only", at(4096, 0), true},
+		{"cookie elsewhere", at(4096, 1024), false},
+		{"zeros", make([]byte, 4096), false},
+		{"empty", nil, false},
+		{"a short file holding the cookie", cookie, true},
+	}
+	for _, tt := range tests {
+		got, err := LooksLikeVHD(bytes.NewReader(tt.file), int64(len(tt.file)))
+		if err != nil || got != tt.want {
+			t.Errorf("%s: LooksLikeVHD = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+}
