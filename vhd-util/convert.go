@@ -18,7 +18,7 @@ type convertCmd struct {
 	parents
 	Source    string `arg:"" placeholder:"SOURCE" help:"The disk to copy: a VHD (and its parents) or raw file, TYPE:PATH as tapdisk names disks, or an NBD URI."`
 	Name      string `short:"n" required:"" placeholder:"DEST" help:"The file to write; an existing one is refused (see --overwrite)."`
-	Type      string `short:"t" enum:"dynamic,fixed,raw" default:"dynamic" placeholder:"TYPE" help:"What to write: dynamic (a VHD of the blocks holding data), fixed (a VHD the size of the disk, sparse) or raw."`
+	Type      string `short:"t" enum:"dynamic,fixed,raw" default:"dynamic" placeholder:"TYPE" help:"What to write: dynamic (the default: a VHD of the blocks holding data), fixed (a VHD the size of the disk, sparse) or raw."`
 	MaxSize   string `short:"S" placeholder:"MAXSIZE" help:"Dynamic: size the BAT for growth up to MAXSIZE (MB, or K/M/G/T/B suffix), as create -S."`
 	Overwrite bool   `name:"overwrite" help:"Replace DEST if it exists (a regular file only), once the copy is complete."`
 }
