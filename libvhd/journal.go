@@ -277,6 +277,28 @@ func (j *journalWriter) addFrom(f File, kind recordKind, off, n int64) error {
 	return nil
 }
 
+// span is a range of the image file to journal as one record.
+type span struct {
+	kind   recordKind
+	off, n int64
+}
+
+// write journals the spans of the image file f as they are (empty ones
+// skipped) and the file's length, then finishes.
+func (j *journalWriter) write(f File, spans []span, length int64) error {
+	for _, s := range spans {
+		if s.n <= 0 {
+			continue
+		}
+		if err := j.addFrom(f, s.kind, s.off, s.n); err != nil {
+			j.f.Close()
+			return err
+		}
+	}
+	j.add(recLength, length, nil)
+	return j.finish()
+}
+
 // finish writes the complete first sector, syncs the whole journal and
 // its directory entry, and closes it.
 func (j *journalWriter) finish() error {

@@ -37,6 +37,10 @@ type OpenOptions struct {
 	// ParentDirs are folders allowed to hold parents beside the child's
 	// own, with those of $GOTAP_PARENT_DIRS (see parentpolicy.go).
 	ParentDirs []string
+	// AllowDisabled (with ReadOnly) opens an image an unfinished
+	// journaled operation disabled, with a warning, for inspection tools
+	// (query, scan, read) only: it may be half changed.
+	AllowDisabled bool
 	// maintenance accepts, for writing, an image with a block over
 	// metadata or another block: the operations of maintain.go write
 	// metadata only, and empty the BAT among them.
@@ -90,7 +94,7 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 		return fmt.Errorf("size: %w", err)
 	}
 	im.fileSize = size
-	if err := im.readFooter(size); err != nil {
+	if err := im.readFooter(size, opts); err != nil {
 		return err
 	}
 	if err := im.footer.Validate(); err != nil {
@@ -103,7 +107,7 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 		}
 		return nil
 	}
-	if err := im.readHeader(); err != nil {
+	if err := im.readHeader(opts); err != nil {
 		return err
 	}
 	if err := im.readBAT(); err != nil {
@@ -122,8 +126,10 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 }
 
 // readFooter takes the EOF footer, else the 511-byte form old producers
-// wrote, else the copy at offset 0; it says so when it falls back.
-func (im *Image) readFooter(size int64) error {
+// wrote, else the copy at offset 0; it says so when it falls back. A
+// poisoned footer, at the end or (the end cut short) at offset 0, is a
+// disabled image (poison.go).
+func (im *Image) readFooter(size int64, opts OpenOptions) error {
 	if size < FooterSize-1 {
 		return formatErr("file size", size, ErrTruncated)
 	}
@@ -148,13 +154,16 @@ func (im *Image) readFooter(size int64) error {
 			eofErr = err
 		}
 		if errors.Is(err, ErrPoisoned) {
-			return err
+			return im.disabled(buf[:n], size-n, opts)
 		}
 	}
 	if err := readFull(im.file, buf[:], 0); err != nil {
 		return fmt.Errorf("read footer copy: %w", err)
 	}
 	f, err := ParseFooter(buf[:])
+	if errors.Is(err, ErrPoisoned) {
+		return im.disabled(buf[:], max(size-FooterSize, 0)&^(SectorSize-1), opts)
+	}
 	if err != nil || f.Type == Fixed {
 		return &FormatError{Offset: size - FooterSize, Field: "footer", Err: fmt.Errorf("%w: at end of file: %w; copy at offset 0 unusable too", ErrNoFooter, eofErr)}
 	}
@@ -171,7 +180,8 @@ func (im *Image) readFooter(size int64) error {
 // extent, so that a damaged header still reports what is wrong with what
 // it says (the missing bytes of a cut-off header read as zeros, as in
 // QEMU): a fuzzed file with an absurd table size is refused for that.
-func (im *Image) readHeader() error {
+// AllowDisabled takes the header of an image vhd-update disabled.
+func (im *Image) readHeader(opts OpenOptions) error {
 	off := int64(im.footer.DataOffset)
 	if im.footer.DataOffset >= uint64(im.fileSize) {
 		return &FormatError{Offset: -1, Field: "footer.data_offset", Value: im.footer.DataOffset, Err: ErrTruncated}
@@ -184,7 +194,12 @@ func (im *Image) readHeader() error {
 	if !errors.Is(err, ErrHeaderCookie) {
 		// The most specific problem first: a field out of range, then a
 		// checksum or length that merely says "damaged".
-		if verr := h.Validate(im.footer.CurrentSize); verr != nil {
+		v := h
+		if opts.AllowDisabled && opts.ReadOnly && v.Version == disabledHeaderVersion {
+			v.Version = headerVersion
+			im.warn("disabled by an unfinished vhd-update (header version 0xffffffff)")
+		}
+		if verr := v.Validate(im.footer.CurrentSize); verr != nil {
 			err = verr
 		}
 	}

@@ -43,7 +43,10 @@ func Update(path string, opts UpdateOptions) (UpdateOutcome, error) {
 	u := &updater{path: path, UpdateOptions: opts}
 	im, err := Open(path, OpenOptions{NoParent: true, FS: opts.FS})
 	var out UpdateOutcome
+	var de *DisabledError
 	switch {
+	case errors.As(err, &de):
+		return 0, err // another operation's: vhd-util revert undoes it
 	case errors.Is(err, ErrPoisoned):
 		out, err = u.finish()
 	case err != nil:
