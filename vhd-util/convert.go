@@ -11,6 +11,7 @@ import (
 
 	clikit "gotap.dev/libtap/cli"
 	"gotap.dev/libvhd"
+	"gotap.dev/libvhd/imagelock"
 )
 
 type convertCmd struct {
@@ -80,7 +81,7 @@ func (c *convertCmd) Run(ctx context.Context, e *env) error {
 	}
 	src, err := openSource(c.Source, c.ParentDirs)
 	if err != nil {
-		return err
+		return explainConvert(err, c.Source)
 	}
 	defer src.Close()
 	// Interrupted, the copy stops and removes its partial file.
@@ -107,6 +108,8 @@ func explainConvert(err error, source string) error {
 		return usagef("%w (--overwrite replaces it)", err)
 	case errors.Is(err, libvhd.ErrPartialSector):
 		return usagef("%w: pad it with zeros first (truncate -s %%512 %s) or convert it -t raw", err, source)
+	case errors.Is(err, imagelock.ErrLocked):
+		return usagef("%w: a disk in use is copied through the NBD URI its tapdisk serves it at, nbd+unix:///?socket=RUNDIR/nbdPID.MINOR (tap-ctl list shows PID and MINOR)", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted: %w", err)
 	}
