@@ -2,15 +2,20 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"gotap.dev/libtap/clitest"
+	"gotap.dev/libtap/livesnap"
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
 )
@@ -21,20 +26,23 @@ const (
 	markerLen  = 64 << 10
 )
 
-// TestSnapshotsUnderFio takes 20 snapshots while fio writes and verifies:
-// fio sees no error, the chain is 21 deep and valid, and the marker
-// written just before snapshot k is in parent k while the one written
-// after it is not.
-func TestSnapshotsUnderFio(t *testing.T) {
+// TestSnapshotsThenCoalesceUnderFio takes 20 snapshots while fio writes
+// and verifies, then shrinks the chain back while fio goes on: fio sees
+// no error; the chain is 21 deep and valid, and the marker written just
+// before snapshot k is in parent k while the one written after it is
+// not; after the coalesces the chain is 2 deep and valid, and every
+// marker reads where it was written.
+func TestSnapshotsThenCoalesceUnderFio(t *testing.T) {
 	vhdtest.RequireTool(t, "qemu-io")
 	e := clitest.New(t)
 	base := filepath.Join(t.TempDir(), "disk.vhd")
 	e.Must(t, "vhd-util", "create", "-n", base, "-s", "64")
 	uri := strings.TrimSpace(e.Must(t, "tap-ctl", "create", "-a", "vhd:"+base))
 
-	// 20 snapshots take 10 s alone, more under load.
+	// 20 snapshots take 10 s alone, more under load; the coalesces a
+	// few seconds more.
 	fio := vhdtest.StartFio(t, uri, "--iodepth=16", "--numjobs=2",
-		"--size=16M", "--offset_increment=16M", "--runtime=40")
+		"--size=16M", "--offset_increment=16M", "--runtime=60")
 	time.Sleep(time.Second) // let fio connect and get going
 
 	const n = 20
@@ -45,25 +53,81 @@ func TestSnapshotsUnderFio(t *testing.T) {
 		writeMarker(t, uri, k, after(k))
 		parents = append(parents, leaf)
 	}
-	if !fio.Running() {
-		t.Fatal("fio ended before the snapshots did")
-	}
-	fio.Wait(t)
-	e.Must(t, "tap-ctl", "destroy", "-m", "0")
-
 	leaf := parents[n]
 	if got := e.Must(t, "vhd-util", "query", "-d", "-n", leaf); got != fmt.Sprintf("chain depth: %d\n", n+1) {
 		t.Errorf("vhd-util query -d = %q; want chain depth %d", got, n+1)
 	}
-	e.Must(t, "vhd-util", "check", "-p", "-n", leaf)
+	// The parents are read-only: readable beside the tapdisk.
 	for k := 1; k <= n; k++ {
 		if got := readMarker(t, parents[k-1], k); got != before(k) {
 			t.Errorf("parent %d holds marker %#x; want %#x, written just before snapshot %d", k, got, before(k), k)
 		}
-		if got := readMarker(t, leaf, k); got != after(k) {
-			t.Errorf("leaf holds marker %#x for snapshot %d; want %#x", got, k, after(k))
+	}
+
+	// Everything between the leaf and the base merges into the base.
+	merged := coalesce(t, e, "0")
+	if want := parents[1:n]; !slices.Equal(merged.Merged, reversed(want)) {
+		t.Errorf("merged %q; want %q", merged.Merged, reversed(want))
+	}
+	for _, p := range merged.Merged {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("merged image %s: %v; kept without --remove", p, err)
 		}
 	}
+	for k := 1; k <= n; k++ {
+		want := after(k)
+		if k == n {
+			want = before(n) // after(n) is in the leaf
+		}
+		if got := readMarker(t, base, k); got != want {
+			t.Errorf("after the coalesce the base holds marker %#x for snapshot %d; want %#x", got, k, want)
+		}
+	}
+	// Then the leaf too: a snapshot, and the old leaf into the base.
+	withLeaf := coalesce(t, e, "--leaf", "--remove", "0")
+	if !slices.Equal(withLeaf.Merged, []string{leaf}) || !slices.Equal(withLeaf.Removed, withLeaf.Merged) || len(withLeaf.Pauses) != 2 {
+		t.Errorf("coalesce --leaf --remove = %+v; want the old leaf merged and removed, two pauses", withLeaf)
+	}
+	if _, err := os.Stat(leaf); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old leaf after --remove: %v", err)
+	}
+	if !fio.Running() {
+		t.Fatal("fio ended before the coalesces did")
+	}
+	fio.Wait(t)
+	e.Must(t, "tap-ctl", "destroy", "-m", "0")
+
+	top := withLeaf.Leaf
+	if got := e.Must(t, "vhd-util", "query", "-d", "-n", top); got != "chain depth: 2\n" {
+		t.Errorf("vhd-util query -d after the coalesces = %q; want chain depth 2", got)
+	}
+	e.Must(t, "vhd-util", "check", "-p", "-n", top)
+	for k := 1; k <= n; k++ {
+		if got := readMarker(t, base, k); got != after(k) {
+			t.Errorf("the base holds marker %#x for snapshot %d; want %#x", got, k, after(k))
+		}
+	}
+	t.Logf("pauses: coalesce %v, coalesce --leaf %v", merged.Pauses, withLeaf.Pauses)
+}
+
+// coalesce runs xmsnap coalesce --json with args.
+func coalesce(t *testing.T, e *clitest.Env, args ...string) livesnap.CoalesceResult {
+	t.Helper()
+	var res livesnap.CoalesceResult
+	out := e.Must(t, "xmsnap", append([]string{"coalesce", "--json"}, args...)...)
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("xmsnap coalesce --json: %v\n%s", err, out)
+	}
+	if res.Sectors <= 0 {
+		t.Errorf("coalesce %q copied %d sectors", args, res.Sectors)
+	}
+	return res
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
 }
 
 func before(k int) byte { return byte(k) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/alecthomas/kong"
 	clikit "gotap.dev/libtap/cli"
 
 	"gotap.dev/libtap/control"
@@ -17,24 +18,32 @@ import (
 // Exit statuses; doc.go documents them.
 const (
 	exitOK     = 0
-	exitFail   = 1 // no snapshot; the disk serves its original image
+	exitFail   = 1 // nothing done, or done in part (the message says which); the disk serves
 	exitUsage  = 2
-	exitPaused = 3 // no snapshot, and the disk stays paused
+	exitPaused = 3 // failed, and the disk stays paused
 )
 
-// cli is xmsnap's command line.
+// cli is xmsnap's command line: a snapshot unless another command is
+// named, so that blktap's `xmsnap DISK` works as it did.
 type cli struct {
-	RunDir string `name:"run-dir" placeholder:"DIR" help:"Run directory of the tapdisks (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
-	Name   string `short:"n" placeholder:"PATH" help:"Path of the new leaf (default: <base>.snapN.vhd beside the current leaf, N the first free). An existing file is never overwritten."`
-	JSON   bool   `name:"json" help:"Print the result as JSON: minor, parent, leaf, image, paused_ns."`
-	Disk   string `arg:"" name:"DISK" help:"The disk: its minor (3), the image it serves (vhd:/srv/a.vhd), or that image's path."`
+	RunDir   string      `name:"run-dir" placeholder:"DIR" help:"Run directory of the tapdisks (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
+	JSON     bool        `name:"json" help:"Print the result as one JSON document."`
+	Snapshot snapshotCmd `cmd:"" default:"withargs" help:"Take a live snapshot (the default command): prints the new leaf."`
+	Coalesce coalesceCmd `cmd:"" help:"Shrink the chain while the disk serves: merge its layers into the base, relink in one short pause."`
 }
 
-const description = `Take a live snapshot of a disk a tapdisk serves (blktap's xmsnap): pause it, make its image the read-only parent of a new VHD leaf, resume it on the leaf. Prints the new leaf's path. If a step fails the disk is resumed on its original image. Exit status: 0 done, 1 failed (disk serving its original image), 2 bad command line, 3 failed and the disk stays paused.`
+// diskArg is the DISK every command takes.
+type diskArg struct {
+	Disk string `arg:"" name:"DISK" help:"The disk: its minor (3), the image it serves (vhd:/srv/a.vhd), or that image's path."`
+}
+
+const description = `Live operations on a disk a tapdisk serves, each with at most a short pause the frontends see as a stall, never as an error. "xmsnap DISK" takes a snapshot, as blktap's xmsnap did. Exit status: 0 done, 1 failed (the disk serving), 2 bad command line, 3 failed and the disk stays paused.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	_, err := clikit.Parse("xmsnap", description, &c, args, stdout, stderr)
+	kctx, err := clikit.Parse("xmsnap", description, &c, args, stdout, stderr,
+		kong.BindTo(ctx, (*context.Context)(nil)),
+	)
 	switch {
 	case errors.Is(err, clikit.ErrHelp):
 		return exitOK
@@ -42,8 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		clikit.PrintUsage(stderr, "xmsnap", err)
 		return exitUsage
 	}
-	res, err := c.snap(ctx)
+	res, err := call(kctx, &c)
 	switch {
+	case errors.Is(err, clikit.ErrUsage):
+		clikit.PrintUsage(stderr, "xmsnap", err)
+		return exitUsage
 	case errors.Is(err, livesnap.ErrStillPaused):
 		fmt.Fprintf(stderr, "xmsnap: %v\n", err)
 		return exitPaused
@@ -53,27 +65,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case c.JSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(res)
+		enc.Encode(res.value)
 	default:
-		fmt.Fprintln(stdout, res.Leaf)
+		fmt.Fprint(stdout, res.text)
 	}
 	return exitOK
 }
 
-// snap finds the disk and snapshots it.
-func (c *cli) snap(ctx context.Context) (livesnap.Result, error) {
+// result is a command's outcome: a value for --json, lines otherwise.
+type result struct {
+	value any
+	text  string
+}
+
+// call runs the chosen command, which reports through its result.
+func call(kctx *kong.Context, c *cli) (result, error) {
+	var res result
+	kctx.Bind(c, &res)
+	err := kctx.Run()
+	return res, err
+}
+
+// connect finds the tapdisk serving the disk and dials its control socket.
+func (c *cli) connect(ctx context.Context, d diskArg) (*control.Client, int, error) {
 	dir, err := rundir.Resolve(c.RunDir)
 	if err != nil {
-		return livesnap.Result{}, err
+		return nil, 0, err
 	}
-	pid, minor, err := find(ctx, dir, c.Disk)
+	pid, minor, err := find(ctx, dir, d.Disk)
 	if err != nil {
-		return livesnap.Result{}, err
+		return nil, 0, err
 	}
 	client, err := control.Dial(dir.Ctl(pid))
 	if err != nil {
-		return livesnap.Result{}, err
+		return nil, 0, err
 	}
-	defer client.Disconnect()
-	return livesnap.Take(ctx, client, minor, livesnap.Options{Name: c.Name})
+	return client, minor, nil
 }

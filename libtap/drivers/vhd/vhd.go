@@ -13,8 +13,9 @@ import (
 
 // Disk is an open VHD chain.
 type Disk struct {
-	im      *libvhd.Image
-	flusher *flusher // nil: no periodic flush
+	im         *libvhd.Image
+	flusher    *flusher // nil: no periodic flush
+	parentDirs []string // the parent policy's, for Commit's relink
 }
 
 // Options tune Open.
@@ -42,7 +43,7 @@ func Open(path string, opts Options) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vhd: %w", err)
 	}
-	d := &Disk{im: im}
+	d := &Disk{im: im, parentDirs: opts.ParentDirs}
 	if !opts.ReadOnly && opts.FlushInterval > 0 {
 		d.flusher = startFlusher(im, opts.FlushInterval)
 	}
