@@ -30,6 +30,7 @@ type cli struct {
 	JSON     bool        `name:"json" help:"Print the result as one JSON document."`
 	Snapshot snapshotCmd `cmd:"" default:"withargs" help:"Take a live snapshot (the default command): prints the new leaf."`
 	Coalesce coalesceCmd `cmd:"" help:"Shrink the chain while the disk serves: merge its layers into the base, relink in one short pause."`
+	Grow     growCmd     `cmd:"" help:"Grow the disk while it serves: pause, fast resize of the leaf, resume."`
 }
 
 // diskArg is the DISK every command takes.
