@@ -1,0 +1,128 @@
+package libvhd
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gotap.dev/libvhd/vhdtest"
+)
+
+// Requests Resize refuses leave the image, and any file at the journal's
+// path, as they were.
+func TestResizeRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     DiskType
+		maxSize int64
+		size    int64
+		opts    ResizeOptions
+		journal []byte // written at the journal's path first
+		want    error
+		text    string
+	}{
+		{"shrink", Dynamic, 0, testSize - 1<<20, ResizeOptions{Journal: "j"}, nil, ErrShrink, "size (19922944) < curr size (20971520)"},
+		{"shrink, fast", Dynamic, 0, testSize - 512, ResizeOptions{Fast: true}, nil, ErrShrink, "curr size"},
+		{"fast past the BAT", Dynamic, 0, testSize + 2<<20, ResizeOptions{Fast: true}, nil, ErrNoRoom, "at most 20971520 bytes"},
+		{"fast past the reserve", Dynamic, 40 << 20, 40<<20 + 512, ResizeOptions{Fast: true}, nil, ErrNoRoom, "create -S"},
+		{"fast, fixed", Fixed, 0, testSize + 512, ResizeOptions{Fast: true}, nil, ErrNoRoom, "fixed"},
+		{"neither journal nor fast", Dynamic, 0, 2 * testSize, ResizeOptions{}, nil, nil, "either a journal or the fast mode"},
+		{"not a journal at the journal's path", Dynamic, 0, 2 * testSize, ResizeOptions{Journal: "j"}, []byte("keep me"), ErrJournal, "not a journal"},
+		{"too large", Dynamic, 0, MaxDiskSize + 512, ResizeOptions{Journal: "j"}, nil, ErrTooLarge, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "a.vhd")
+			im, err := Create(path, CreateOptions{Type: tt.typ, Size: testSize, MaxSize: tt.maxSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustClose(t, im)
+			if tt.opts.Journal != "" {
+				tt.opts.Journal = filepath.Join(dir, tt.opts.Journal)
+			}
+			if tt.journal != nil {
+				if err := os.WriteFile(tt.opts.Journal, tt.journal, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.ReadFile(path)
+			err = Resize(path, tt.size, tt.opts)
+			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) || !strings.Contains(err.Error(), tt.text) {
+				t.Errorf("Resize: %v; want %v, %q", err, tt.want, tt.text)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+				t.Error("the image changed")
+			}
+			if tt.journal != nil {
+				if after, _ := os.ReadFile(tt.opts.Journal); !bytes.Equal(after, tt.journal) {
+					t.Error("the file at the journal's path changed")
+				}
+			}
+		})
+	}
+}
+
+// Growth as QEMU sees it: the old data where it was, zeros after, for
+// every kind of image and both modes; a stale journal of the image is
+// replaced; growing to the same size again does nothing.
+func TestResizeGrows(t *testing.T) {
+	vhdtest.RequireTool(t, "qemu-img")
+	tests := []struct {
+		name    string
+		typ     DiskType
+		maxSize int64
+		size    int64
+		fast    bool
+	}{
+		{"dynamic, BAT grows over blocks", Dynamic, 0, 1 << 30, false},
+		{"dynamic, fast within -S", Dynamic, 1 << 30, 1 << 30, true},
+		{"fixed", Fixed, 0, 2*testSize + 512, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, journal := filepath.Join(dir, "a.vhd"), filepath.Join(dir, "j")
+			im, err := Create(path, CreateOptions{Type: tt.typ, Size: testSize, MaxSize: tt.maxSize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := make([]byte, testSize)
+			fillPattern(data, 0x21)
+			mustWrite(t, im, data, 0)
+			id := im.Footer().UUID
+			mustClose(t, im)
+			stale, err := createJournal(OSFS{}, journal, id, opResize, func(string) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale.f.Close() // cut short: stale, of this image
+			opts := ResizeOptions{Journal: journal, Fast: tt.fast}
+			if tt.fast {
+				opts.Journal = ""
+			}
+			for range 2 {
+				if err := Resize(path, tt.size, opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := os.Stat(journal); !tt.fast && !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("journal left: %v", err)
+			}
+			mustCheck(t, path)
+			got := openRO(t, path)
+			if got.Size() != tt.size {
+				t.Errorf("size %d; want %d", got.Size(), tt.size)
+			}
+			model := writeModel(t, data) // then zeros, as a hole
+			if err := os.Truncate(model, tt.size); err != nil {
+				t.Fatal(err)
+			}
+			qemuCompare(t, path, model)
+		})
+	}
+}
