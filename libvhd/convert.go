@@ -66,9 +66,14 @@ type ConvertResult struct {
 	Holes   int64 // bytes the source reported as holes: not even read
 }
 
-// ErrPartialSector: the source's size is not a whole number of sectors,
-// which a VHD's size must be. A raw destination takes any size.
-var ErrPartialSector = errors.New("size is not a whole number of 512-byte sectors, as a VHD's must be")
+// Sizes a VHD cannot have; a raw destination takes any size.
+var (
+	// ErrPartialSector: the source's size is not a whole number of
+	// sectors, which a VHD's size must be.
+	ErrPartialSector = errors.New("size is not a whole number of 512-byte sectors, as a VHD's must be")
+	// ErrEmptyDisk: the source holds no byte; a VHD holds a sector at least.
+	ErrEmptyDisk = errors.New("empty disk: a VHD holds one sector at least")
+)
 
 const (
 	// mapWindow is how much of the source's allocation map is asked for
@@ -85,11 +90,19 @@ const (
 // Convert copies src into a new file at dst (see the comment above).
 func Convert(ctx context.Context, dst string, src ConvertSource, opts ConvertOptions) (ConvertResult, error) {
 	res := ConvertResult{Size: src.Size()}
-	if opts.Format != ToRaw && res.Size%SectorSize != 0 {
-		return res, fmt.Errorf("convert to %s: source of %d bytes: %w", dst, res.Size, ErrPartialSector)
-	}
-	if opts.Format != ToRaw && res.Size > MaxDiskSize {
-		return res, fmt.Errorf("convert to %s: source of %d bytes: %w", dst, res.Size, ErrTooLarge)
+	if opts.Format != ToRaw {
+		var err error
+		switch {
+		case res.Size == 0:
+			err = ErrEmptyDisk
+		case res.Size%SectorSize != 0:
+			err = ErrPartialSector
+		case res.Size > MaxDiskSize:
+			err = ErrTooLarge
+		}
+		if err != nil {
+			return res, fmt.Errorf("convert to %s: source of %d bytes: %w", dst, res.Size, err)
+		}
 	}
 	if err := checkDestination(dst, opts.Overwrite); err != nil {
 		return res, err

@@ -236,6 +236,7 @@ func TestConvertRefuses(t *testing.T) {
 		{"partial sector into a VHD", ToDynamic, 1000, false, nil, context.Background(), ErrPartialSector},
 		{"partial sector into a fixed VHD", ToFixed, 1000, false, nil, context.Background(), ErrPartialSector},
 		{"too large for a VHD", ToDynamic, MaxDiskSize + SectorSize, false, nil, context.Background(), ErrTooLarge},
+		{"empty into a VHD", ToFixed, 0, false, nil, context.Background(), ErrEmptyDisk},
 		{"read error", ToDynamic, 1 << 20, false, readErr, context.Background(), readErr},
 		{"canceled", ToFixed, 1 << 20, false, nil, canceled, context.Canceled},
 	}
@@ -249,7 +250,9 @@ func TestConvertRefuses(t *testing.T) {
 				}
 			}
 			src := &memSource{t: t, data: make([]byte, min(tt.size, 1<<20)), readErr: tt.readErr}
-			src.data[0] = 1
+			if len(src.data) > 0 {
+				src.data[0] = 1
+			}
 			_, err := Convert(tt.ctx, dst, sizedSource{src, tt.size}, ConvertOptions{Format: tt.format})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Convert = %v; want %v", err, tt.want)

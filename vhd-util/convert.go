@@ -108,6 +108,8 @@ func explainConvert(err error, source string) error {
 		return usagef("%w (--overwrite replaces it)", err)
 	case errors.Is(err, libvhd.ErrPartialSector):
 		return usagef("%w: pad it with zeros first (truncate -s %%512 %s) or convert it -t raw", err, source)
+	case errors.Is(err, libvhd.ErrEmptyDisk):
+		return usagef("%w (-t raw copies it)", err)
 	case errors.Is(err, imagelock.ErrLocked):
 		return usagef("%w: a disk in use is copied through the NBD URI its tapdisk serves it at, nbd+unix:///?socket=RUNDIR/nbdPID.MINOR (tap-ctl list shows PID and MINOR)", err)
 	case errors.Is(err, context.Canceled):

@@ -194,6 +194,7 @@ func TestConvertBadInput(t *testing.T) {
 		return p
 	}
 	odd := write("odd.raw", bytes.Repeat([]byte{1}, 1000))
+	empty := write("empty.raw", nil)
 	exists := write("exists.vhd", []byte("keep me"))
 	// A footer's cookie where a footer goes, but no valid footer.
 	junk := write("junk.vhd", append(append(make([]byte, 1024), "conectix"...), make([]byte, 504)...))
@@ -212,6 +213,7 @@ func TestConvertBadInput(t *testing.T) {
 		{"not a VHD after all", []string{junk, "-n", dst}, exitInvalid, "footer"},
 		{"existing destination", []string{odd, "-n", exists, "-t", "raw"}, exitUsage, "file already exists (--overwrite replaces it)"},
 		{"a partial sector into a VHD", []string{odd, "-n", dst}, exitUsage, "not a whole number of 512-byte sectors"},
+		{"an empty disk into a VHD", []string{empty, "-n", dst}, exitUsage, "empty disk: a VHD holds one sector at least (-t raw copies it)"},
 		{"-S beside -t raw", []string{odd, "-n", dst, "-t", "raw", "-S", "10"}, exitUsage, "-S applies to -t dynamic only"},
 		{"unknown output type", []string{odd, "-n", dst, "-t", "qcow2"}, exitUsage, "must be one of"},
 		{"NBD over TLS", []string{"nbds://localhost/x", "-n", dst}, exitUsage, `scheme "nbds" not supported`},
