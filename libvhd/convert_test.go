@@ -9,8 +9,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // chainSource is an open chain as a convert source: what no layer holds
@@ -93,16 +94,6 @@ func nonZeroGrains(data []byte, blockSize int) (n int64, blocks int) {
 	return n, len(counted)
 }
 
-// allocatedBytes is what the file takes on disk.
-func allocatedBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Blocks * 512
-}
-
 // TestConvertKeepsHoles: each format reads back as the source, the data
 // alone is written (holes unread, zeros unwritten), and the result is as
 // sparse as that: unallocated blocks, or holes in the file.
@@ -143,7 +134,7 @@ func TestConvertKeepsHoles(t *testing.T) {
 			if tt.format != ToRaw {
 				most += int64(blocks+2) * 4096
 			}
-			if alloc := allocatedBytes(t, dst); alloc > most {
+			if alloc := vhdtest.AllocatedBytes(t, dst); alloc > most {
 				t.Errorf("%s takes %d bytes on disk; want at most %d", dst, alloc, most)
 			}
 			if tt.format == ToRaw {

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"gotap.dev/libvhd"
@@ -78,15 +77,6 @@ func qemuData(t *testing.T, format, img string) int64 {
 	return n
 }
 
-func allocated(t *testing.T, path string) int64 {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Blocks * 512
-}
-
 // TestConvertRoundTrip: raw → dynamic VHD → raw gives the same bytes
 // (cmp), raw → fixed reads the same in QEMU, and holes stay holes all the
 // way: the VHD allocates only blocks with data (query -a, qemu-img map)
@@ -121,14 +111,14 @@ func TestConvertRoundTrip(t *testing.T) {
 	// Slack for the file system's own blocks (extent trees), which
 	// st_blocks counts.
 	const slack = 16 << 10
-	if a := allocated(t, back); a > sum.Written+slack {
+	if a := vhdtest.AllocatedBytes(t, back); a > sum.Written+slack {
 		t.Errorf("%s takes %d bytes on disk; want at most the %d of data", back, a, sum.Written)
 	}
 
 	wantOutput(t, "", "convert", raw, "-n", fixed, "-t", "fixed")
 	vhdtest.Run(t, "qemu-img", "compare", "-f", "vpc", "-F", "raw", fixed, raw)
 	wantOutput(t, fixed+" is valid\n", "check", "-n", fixed)
-	if a := allocated(t, fixed); a > sum.Written+4096+slack {
+	if a := vhdtest.AllocatedBytes(t, fixed); a > sum.Written+4096+slack {
 		t.Errorf("%s takes %d bytes on disk; want at most the %d of data and its footer", fixed, a, sum.Written)
 	}
 }
