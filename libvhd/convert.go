@@ -1,7 +1,6 @@
 package libvhd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,9 +192,6 @@ func copyRun(ctx context.Context, w io.WriterAt, src ConvertSource, r Run, buf [
 	return nil
 }
 
-// zeroes is compared with each grain read.
-var zeroes [zeroGrain]byte
-
 // writeNonZero writes p (read at off) but its zero grains, merging the
 // grains with data between them into one write.
 func writeNonZero(w io.WriterAt, p []byte, off int64, res *ConvertResult) error {
@@ -214,7 +210,7 @@ func writeNonZero(w io.WriterAt, p []byte, off int64, res *ConvertResult) error 
 	for i := 0; i < len(p); {
 		// Grains are aligned on the disk, not on p.
 		j := min(len(p), i+zeroGrain-int((off+int64(i))%zeroGrain))
-		if bytes.Equal(p[i:j], zeroes[:j-i]) {
+		if allZero(p[i:j]) {
 			if err := flush(i); err != nil {
 				return err
 			}
