@@ -32,7 +32,8 @@
 // (reads, writes, bytes, errors, retries, merges, in_flight, latency
 // percentiles), recent_errors (the last 8: failed pauses, resumes and
 // I/O) and, for a chain with a valve layer, valve (rbps, wbps, riops,
-// wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s).
+// wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s)
+// and, while a coalesce runs, coalescing ({done, total} bytes).
 //
 //	op      request fields                                result
 //	pid     -                                             {"pid":N}
@@ -40,11 +41,12 @@
 //	attach  minor                                         - (minor reserved, state closed; EEXIST if attached)
 //	open    minor, image, read_only, no_direct, timeout   {"minor":N,"nbd_socket":PATH,"uri":"nbd+unix:///?socket=PATH"}
 //	pause   minor                                         - (in-flight requests drained, image closed)
-//	resume  minor, image (optional: a new image)          - (EMEDIUMTYPE if its size differs)
+//	resume  minor, image (optional: a new image)          - (EMEDIUMTYPE if it is smaller; a larger one grows the disk)
 //	close   minor                                         - (NBD socket closed, image flushed and closed; minor stays attached)
 //	detach  minor                                         - (EBUSY while open)
 //	stats   minor                                         Info
 //	set-rate  minor, limits ("rbps=40M,wiops=500")        {"rbps":N,"wbps":N,"riops":N,"wiops":N,"burst_ms":N} in force
+//	coalesce  minor, top (default 1), base (default 0: the last image)   {"sectors":N,"merged":[PATH, …],"paused_ns":N}
 //	watch   minor (optional: all), interval_ms (≥10, default 1000)   a stream of replies, result [Info, …]
 //
 // open attaches the minor if it is not attached yet; EBUSY if an image is
@@ -64,6 +66,17 @@
 // resume of the same image. ENODEV if the minor is closed, EOPNOTSUPP if
 // its image has no valve layer, EINVAL if limits do not parse; like
 // stats, it never waits behind another operation.
+//
+// coalesce merges layers top..base-1 of a minor's chain (0 is the leaf,
+// never merged live) into layer base while the minor serves, then pauses
+// it only to point layer top-1 at base, and resumes; the reply comes
+// once the chain is relinked, which takes as long as the copy. The merged
+// images stay on disk. EOPNOTSUPP for a chain that cannot (not vhd),
+// EBUSY while paused or while another coalesce runs, or when another
+// process reads or writes layer base; EINVAL for layers the chain lacks.
+// A pause or close meanwhile interrupts it (the copy so far is harmless:
+// base holds data the layers above it hold too); it does not hold the
+// minor, so other operations go on during the copy.
 //
 // watch answers at once and then every interval_ms, each reply with the
 // request's id, until the client closes the connection (or the minor is
