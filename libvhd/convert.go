@@ -89,19 +89,8 @@ const (
 // Convert copies src into a new file at dst (see the comment above).
 func Convert(ctx context.Context, dst string, src ConvertSource, opts ConvertOptions) (ConvertResult, error) {
 	res := ConvertResult{Size: src.Size()}
-	if opts.Format != ToRaw {
-		var err error
-		switch {
-		case res.Size == 0:
-			err = ErrEmptyDisk
-		case res.Size%SectorSize != 0:
-			err = ErrPartialSector
-		case res.Size > MaxDiskSize:
-			err = ErrTooLarge
-		}
-		if err != nil {
-			return res, fmt.Errorf("convert to %s: source of %d bytes: %w", dst, res.Size, err)
-		}
+	if err := vhdSizeError(res.Size); opts.Format != ToRaw && err != nil {
+		return res, fmt.Errorf("convert to %s: source of %d bytes: %w", dst, res.Size, err)
 	}
 	if err := checkDestination(dst, opts.Overwrite); err != nil {
 		return res, err
@@ -115,6 +104,19 @@ func Convert(ctx context.Context, dst string, src ConvertSource, opts ConvertOpt
 		return res, fmt.Errorf("convert to %s: %w", dst, err)
 	}
 	return res, out.commit(opts.Overwrite)
+}
+
+// vhdSizeError says why a VHD cannot have size bytes; nil if it can.
+func vhdSizeError(size int64) error {
+	switch {
+	case size == 0:
+		return ErrEmptyDisk
+	case size%SectorSize != 0:
+		return ErrPartialSector
+	case size > MaxDiskSize:
+		return ErrTooLarge
+	}
+	return nil
 }
 
 // copyDisk copies every data run of src into w, window by window.
