@@ -54,7 +54,9 @@ clean:
 	rm -rf bin
 
 # Go benchmarks (libvhd's write paths, the request path, the NBD server),
-# then fio over NBD: tapdisk beside qemu-nbd, nbdkit and the bare file.
+# then fio over NBD: tapdisk beside qemu-nbd, nbdkit and the bare file;
+# then the pauses of live snapshots and coalesces under load.
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/... ./libtap/...
 	scripts/bench-nbd.sh
+	scripts/bench-live-coalesce.sh
