@@ -99,10 +99,11 @@ func Resize(path string, newSize int64, opts ResizeOptions) error {
 	})
 }
 
-// grownFooter is im's footer for a disk of size bytes.
+// grownFooter is im's footer for a disk of size bytes. The original size
+// goes too: libvhdi (vhdiinfo, vhdimount) takes it as the disk's size.
 func grownFooter(im *Image, size int64) Footer {
 	f := im.footer
-	f.CurrentSize, f.Geometry = uint64(size), GeometryFor(size)
+	f.CurrentSize, f.OriginalSize, f.Geometry = uint64(size), uint64(size), GeometryFor(size)
 	return f
 }
 

@@ -48,7 +48,7 @@ func (c *readCmd) Run(e *env) error {
 		return usagef("-c %d: want a count > 0", c.Count)
 	}
 	chain := c.Sectors != nil || c.Bytes != nil
-	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true, ParentDirs: c.ParentDirs})
+	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true, AllowDisabled: true, ParentDirs: c.ParentDirs})
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func (c *scanCmd) targets() ([]string, error) {
 // path (found, or else as the header names it beside the image).
 func (c *scanCmd) scanOne(path string) scanned {
 	s := scanned{Name: path}
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true, NoParent: true, NoLock: true})
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true, NoParent: true, NoLock: true, AllowDisabled: true})
 	if err == nil {
 		defer im.Close()
 		var st os.FileInfo

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gotap.dev/libvhd"
+)
+
+// cutFS fails every write after the first n: a resize cut short, as a
+// full file system or a crash would cut it.
+type cutFS struct {
+	libvhd.OSFS
+	n *int
+}
+
+func (c cutFS) OpenFile(name string, flag int, perm fs.FileMode) (libvhd.File, error) {
+	f, err := c.OSFS.OpenFile(name, flag, perm)
+	return cutFile{f, c.n}, err
+}
+
+type cutFile struct {
+	libvhd.File
+	n *int
+}
+
+func (f cutFile) WriteAt(p []byte, off int64) (int, error) {
+	if *f.n <= 0 {
+		return 0, errors.New("cut")
+	}
+	*f.n--
+	return f.File.WriteAt(p, off)
+}
+
+// disabledImage is a 20 MB image with data that a journaled resize to
+// 4 GiB left disabled, its journal, and the image file before.
+func disabledImage(t *testing.T, dir string) (img, journal string, before []byte) {
+	t.Helper()
+	img, journal = filepath.Join(dir, "disk.vhd"), filepath.Join(dir, "disk.journal")
+	ok(t, "create", "-n", img, "-s", "20")
+	writeData(t, img, bytes.Repeat([]byte{0x42}, 3<<20), 0)
+	before, _ = os.ReadFile(img)
+	for n := 1; ; n++ {
+		left := n
+		if err := libvhd.Resize(img, 4<<30, libvhd.ResizeOptions{Journal: journal, FS: cutFS{n: &left}}); err == nil {
+			t.Fatalf("no write of the resize left the image disabled")
+		}
+		_, err := libvhd.Open(img, libvhd.OpenOptions{ReadOnly: true})
+		if errors.Is(err, libvhd.ErrPoisoned) {
+			return img, journal, before
+		}
+	}
+}
+
+// A disabled image is refused for writing with the command that gives it
+// back, still answers query, scan and read, and revert restores it.
+func TestDisabledImage(t *testing.T) {
+	dir := t.TempDir()
+	img, journal, before := disabledImage(t, dir)
+	hint := fmt.Sprintf("run vhd-util revert -n %s -j %s", img, journal)
+	fails(t, exitIO, hint, "set", "-n", img, "-f", "hidden", "-v", "1")
+	fails(t, exitIO, hint, "fill", "-n", img)
+	fails(t, exitIO, hint, "resize", "-n", img, "-s", "30", "-f")
+	wantOutput(t, "20\n", "query", "-n", img, "-v")
+	if out := ok(t, "scan", img); !strings.HasPrefix(out, "vhd=disk.vhd capacity=20971520 ") {
+		t.Errorf("scan: %q", out)
+	}
+	if out := ok(t, "read", "-n", img, "-p"); !strings.Contains(out, "v_poison") {
+		t.Errorf("read -p does not show the poisoned footer:\n%s", out)
+	}
+
+	wantOutput(t, "", "revert", "--debug", "-n", img, "-j", journal)
+	if after, _ := os.ReadFile(img); !bytes.Equal(after, before) {
+		t.Error("the reverted image differs from the image before the resize")
+	}
+	if _, err := os.Stat(journal); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("journal left: %v", err)
+	}
+	wantOutput(t, img+" is valid\n", "check", "-n", img, "-p", "-b")
+	fails(t, exitUsage, "not disabled", "revert", "-n", img, "-j", journal)
+}
+
+// Journals that cannot undo the image are refused; nothing is written.
+func TestRevertRefuses(t *testing.T) {
+	dir := t.TempDir()
+	img, journal, _ := disabledImage(t, dir)
+	_, otherJournal, _ := disabledImage(t, t.TempDir())
+	junk := filepath.Join(dir, "junk")
+	if err := os.WriteFile(junk, []byte("not a journal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	disabled, _ := os.ReadFile(img)
+	for _, tt := range []struct{ journal, want string }{
+		{filepath.Join(dir, "none"), "is missing"},
+		{junk, "is not a journal"},
+		{otherJournal, "not to this one"},
+	} {
+		fails(t, exitUsage, tt.want, "revert", "-n", img, "-j", tt.journal)
+	}
+	if after, _ := os.ReadFile(img); !bytes.Equal(after, disabled) {
+		t.Error("a refused revert changed the image")
+	}
+	wantOutput(t, "", "revert", "-n", img, "-j", journal)
+}
