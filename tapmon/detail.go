@@ -53,6 +53,10 @@ func (d detailModel) view(st styles, r row, width, height int) string {
 			count(r.Rate.ReadIOPS), mibs(r.Rate.ReadMiBs), count(r.Rate.WriteIOPS), mibs(r.Rate.WriteMiBs)),
 		fmt.Sprintf("          latency p50 %s  p99 %s", micros(r.Rate.P50US), micros(r.Rate.P99US)))
 	lines = append(lines, limitLines(r.Info.Valve)...)
+	if c := r.Info.Coalescing; c != nil {
+		lines = append(lines, fmt.Sprintf("coalesce  %s of %s merged down the chain (%s)",
+			bytesIEC(c.Done), bytesIEC(c.Total), percent(float64(c.Done), float64(c.Total))))
+	}
 	lines = append(lines, "")
 	lines = append(lines, errorLines(st, r.Info.Errors)...)
 	lines = append(lines, "")

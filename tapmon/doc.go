@@ -24,7 +24,8 @@
 // read-only through libvhd, or the aio file) with virtual size, file size
 // and allocated share (the files under its filter layers); request
 // totals and merge ratio; its valve's limits and how long they held
-// requests back; recent errors (failed I/O among them); and its latency
+// requests back; how far a live coalesce (xmsnap coalesce) has got;
+// recent errors (failed I/O among them); and its latency
 // histogram since it opened.
 //
 // Keys: ↑/k and ↓/j move, enter detail, esc back, p pause, u unpause, s

@@ -65,6 +65,7 @@ func twoPolls() []snapshot {
 	poll := func(at time.Time, n uint64) snapshot {
 		broken := info(2, "valve:rbps=20M:vhd:/srv/images/guest-with-a-rather-long-name.vhd", 0, 10)
 		broken.Valve = &stats.Valve{Limits: stats.Limits{ReadBPS: 20 << 20, BurstMS: 1000}, ReadWaits: 3, ReadWaitS: 0.25}
+		broken.Coalescing = &wire.Progress{Done: 24 << 20, Total: 64 << 20}
 		broken.Stats.Errors = 1
 		broken.Errors = []wire.ErrorRecord{{Time: t0, Message: "read of 4096 bytes at 4096: input/output error"}}
 		return snapshot{At: at, Tapdisks: []tapdisk{
