@@ -44,16 +44,14 @@ func (e *DisabledError) Error() string {
 
 func (e *DisabledError) Unwrap() error { return ErrPoisoned }
 
-// poisoned is f disabled, naming journal (an absolute path).
-func poisoned(f Footer, journal string) (Footer, error) {
-	if len(journal) > maxJournalPath {
-		return f, fmt.Errorf("journal path %s: longer than the %d bytes a disabled footer can record: choose a shorter one", journal, maxJournalPath)
-	}
+// poisoned is f disabled, naming journal (an absolute path of at most
+// maxJournalPath bytes: Resize checks it before it starts).
+func poisoned(f Footer, journal string) Footer {
 	f.Cookie = poisonCookie
 	clear(f.Reserved[:])
 	n := copy(f.Reserved[:], journalTag)
 	copy(f.Reserved[n:], journal)
-	return f, nil
+	return f
 }
 
 // parsePoisoned reads a footer that ParseFooter found poisoned: whole
@@ -95,10 +93,7 @@ func (im *Image) disabled(b []byte, off int64, opts OpenOptions) error {
 // if a power cut loses what follows), then the others (the copy at
 // offset 0, the EOF footer's new place), synced.
 func (im *Image) disable(journal string, offs ...int64) error {
-	pf, err := poisoned(im.footer, journal)
-	if err != nil {
-		return err
-	}
+	pf := poisoned(im.footer, journal)
 	var b [FooterSize]byte
 	pf.put(b[:])
 	for i, off := range offs {

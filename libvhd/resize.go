@@ -62,6 +62,9 @@ func Resize(path string, newSize int64, opts ResizeOptions) error {
 		if err != nil {
 			return fmt.Errorf("resize %s: journal: %w", path, err)
 		}
+		if len(abs) > maxJournalPath {
+			return fmt.Errorf("resize %s: journal path %s: longer than the %d bytes a disabled footer can record: choose a shorter one", path, abs, maxJournalPath)
+		}
 		opts.Journal = abs
 	}
 	size := roundUp(newSize, SectorSize)

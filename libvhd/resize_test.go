@@ -32,6 +32,7 @@ func TestResizeRefuses(t *testing.T) {
 		{"neither journal nor fast", Dynamic, 0, 2 * testSize, ResizeOptions{}, nil, nil, "either a journal or the fast mode"},
 		{"not a journal at the journal's path", Dynamic, 0, 2 * testSize, ResizeOptions{Journal: "j"}, []byte("keep me"), ErrJournal, "not a journal"},
 		{"too large", Dynamic, 0, MaxDiskSize + 512, ResizeOptions{Journal: "j"}, nil, ErrTooLarge, ""},
+		{"journal path too long for the footer", Dynamic, 0, 2 * testSize, ResizeOptions{Journal: strings.Repeat("d/", 210) + "j"}, nil, nil, "choose a shorter one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

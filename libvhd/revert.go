@@ -1,6 +1,7 @@
 package libvhd
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -12,12 +13,12 @@ import (
 // left disabled; nothing is written.
 var ErrNotDisabled = errors.New("image is not disabled: nothing to revert (a journal of it left behind is stale)")
 
-// Revert undoes an interrupted journaled operation (resize) on the image
-// at path from its journal (`vhd-util revert`): the image reads again
-// exactly as before the operation, its file byte for byte. The image
-// must be disabled and the journal complete and the image's; otherwise
-// nothing is written. The order keeps it disabled until everything else
-// is back:
+// Revert undoes an interrupted journaled operation on the image at path
+// from its journal (`vhd-util revert`): the image reads again exactly as
+// before the operation, its file byte for byte. The image must be
+// disabled and the journal complete and the image's; otherwise nothing
+// is written. For a resize, the order keeps the image disabled until
+// everything else is back:
 //
 //  1. every record but the EOF footer's (the copy at offset 0 among
 //     them), synced;
@@ -26,15 +27,26 @@ var ErrNotDisabled = errors.New("image is not disabled: nothing to revert (a jou
 //  4. the journal removed.
 //
 // A crash on the way leaves it disabled (Revert runs again) or restored.
-func Revert(path, journal string, fsys JournalFS) (err error) {
+// An image vhd-update left disabled is rolled back by Update.
+func Revert(path, journal string, fsys JournalFS) error {
 	if fsys == nil {
 		fsys = OSFS{}
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("revert %s: %w", path, err)
-		}
-	}()
+	err := revertResize(path, journal, fsys)
+	if errors.Is(err, errUpdateDisabled) {
+		_, err = Update(path, UpdateOptions{Journal: journal, Rollback: true, FS: fsys})
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("revert %s: %w", path, err)
+	}
+	return nil
+}
+
+// errUpdateDisabled: the image is disabled by vhd-update, not by a resize.
+var errUpdateDisabled = errors.New("disabled by vhd-update")
+
+func revertResize(path, journal string, fsys JournalFS) (err error) {
 	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("open image: %w", err)
@@ -90,8 +102,10 @@ func Revert(path, journal string, fsys JournalFS) (err error) {
 	return nil
 }
 
-// disabledID is the unique id of the disabled image in f: its EOF footer
-// poisoned, or, the EOF footer unreadable, the copy at offset 0.
+// disabledID is the unique id of the image in f a resize disabled: its
+// EOF footer poisoned, or, the EOF footer unreadable, the copy at offset
+// 0. A valid EOF footer is an image not disabled, or one vhd-update
+// disabled (its header's version all ones).
 func disabledID(f File) (uuid.UUID, error) {
 	size, err := f.Size()
 	if err != nil {
@@ -101,7 +115,11 @@ func disabledID(f File) (uuid.UUID, error) {
 	if err := readFull(f, b[:], max(size-FooterSize, 0)); err != nil {
 		return uuid.Nil, fmt.Errorf("read footer: %w", err)
 	}
-	if _, err := ParseFooter(b[:]); err == nil {
+	if ft, err := ParseFooter(b[:]); err == nil {
+		var h [HeaderSize]byte
+		if ft.Type != Fixed && readFull(f, h[:], int64(ft.DataOffset)) == nil && binary.BigEndian.Uint32(h[0x18:]) == disabledHeaderVersion {
+			return uuid.Nil, errUpdateDisabled
+		}
 		return uuid.Nil, ErrNotDisabled
 	}
 	ft, _, err := parsePoisoned(b[:])

@@ -181,3 +181,37 @@ func unfinished(journal []byte) []byte {
 	clear(b[0x2C:0x30])
 	return b
 }
+
+// Revert also rolls back an image vhd-update left disabled, and finds a
+// resize's disabled image by the copy at offset 0 when the EOF footer is
+// lost.
+func TestRevertOtherDisabledStates(t *testing.T) {
+	t.Run("vhd-update", func(t *testing.T) {
+		path, _ := newOldTap(t, t.TempDir(), false)
+		before, _ := os.ReadFile(path)
+		writeTestJournal(t, path, path+".journal")
+		disable(t, path)
+		if err := Revert(path, path+".journal", nil); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+			t.Error("the rolled back image differs from the original")
+		}
+	})
+	t.Run("EOF footer lost", func(t *testing.T) {
+		states, orig := disabledFixtures(t)
+		s := survivors(states[len(states)/2])["kill -9"]
+		img := s.files["img.vhd"].written
+		copy(img[len(img)-FooterSize:], "garbage!")
+		var de *DisabledError
+		if _, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: s}); !errors.As(err, &de) || de.Journal != resizeJournal {
+			t.Fatalf("Open: %v; want a DisabledError naming %s", err, resizeJournal)
+		}
+		if err := Revert("img.vhd", resizeJournal, journalTruncFS{truncFS{s}}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(s.files["img.vhd"].written, orig) {
+			t.Error("the reverted file differs from the original")
+		}
+	})
+}
