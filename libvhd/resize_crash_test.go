@@ -113,7 +113,7 @@ func TestResizeCrashSafety(t *testing.T) {
 				t.Errorf("steps %q: blocks moved = %v, want %v", steps, moved, tc.moves)
 			}
 			n := c.writes
-			if got := len(readWhole(t, c, "after")); got != len(grown) {
+			if got := len(readImage(t, truncFS{c}, "img.vhd")); got != len(grown) {
 				t.Fatalf("grown disk of %d bytes, want %d", got, len(grown))
 			}
 			judgeResized(t, c, tc, orig, old, grown, "uncut run")
@@ -173,7 +173,7 @@ func judgeResized(t *testing.T, s *crashFS, tc resizeCase, orig, old, grown []by
 			t.Errorf("%s: Check: %v", what, p)
 		}
 	}
-	got := readWhole(t, s, what)
+	got := readImage(t, fsys, "img.vhd")
 	switch size {
 	case int64(len(old)):
 		if !bytes.Equal(got, old) {
@@ -186,19 +186,4 @@ func judgeResized(t *testing.T, s *crashFS, tc resizeCase, orig, old, grown []by
 	default:
 		t.Fatalf("%s: a disk of %d bytes", what, size)
 	}
-}
-
-// readWhole reads img.vhd's whole disk.
-func readWhole(t *testing.T, c *crashFS, what string) []byte {
-	t.Helper()
-	im, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: truncFS{c}})
-	if err != nil {
-		t.Fatalf("%s: Open: %v", what, err)
-	}
-	defer im.Close()
-	b := make([]byte, im.Size())
-	if _, err := im.ReadAt(b, 0); err != nil {
-		t.Fatalf("%s: ReadAt: %v", what, err)
-	}
-	return b
 }

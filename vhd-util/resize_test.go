@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
 )
 
@@ -111,14 +110,14 @@ func TestFill(t *testing.T) {
 	writeData(t, base, bytes.Repeat([]byte{7}, 3<<20), 1<<20)
 	ok(t, "snapshot", "-n", leaf, "-p", base)
 	writeData(t, leaf, bytes.Repeat([]byte{9}, 4096), 5<<20)
-	want := readDisk(t, leaf)
+	want := readChain(t, leaf)
 	for _, tt := range []struct {
 		args  []string
 		alloc string
 	}{{[]string{"-b"}, "4\n"}, {nil, "4\n"}} {
 		wantOutput(t, "", append([]string{"fill", "-n", leaf}, tt.args...)...)
 		wantOutput(t, tt.alloc, "query", "-n", leaf, "-a")
-		if got := readDisk(t, leaf); !bytes.Equal(got, want) {
+		if got := readChain(t, leaf); !bytes.Equal(got, want) {
 			t.Errorf("fill %q: the disk reads differently", tt.args)
 		}
 		wantOutput(t, leaf+" is valid\n", "check", "-n", leaf, "-p", "-b")
@@ -130,19 +129,4 @@ func mustFixed(t *testing.T, dir string) string {
 	p := filepath.Join(dir, "fixed.vhd")
 	ok(t, "create", "-n", p, "-s", "4", "-r")
 	return p
-}
-
-// readDisk reads the whole disk of path through its chain.
-func readDisk(t *testing.T, path string) []byte {
-	t.Helper()
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	b := make([]byte, im.Size())
-	if _, err := im.ReadAt(b, 0); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
