@@ -59,4 +59,5 @@ clean:
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/... ./libtap/...
 	scripts/bench-nbd.sh
+	scripts/bench-coalesce.sh
 	scripts/bench-live-coalesce.sh
