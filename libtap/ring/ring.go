@@ -115,13 +115,14 @@ func (r *Request) SetInFlight(v bool) {
 type Ring struct {
 	slots []Request
 	free  chan *Request
+	mem   []byte // every slot's own buffer, back to back
 }
 
 // New makes a ring of n slots, each with its own bufSize-byte buffer
 // (aligned for O_DIRECT).
 func New(n, bufSize int) *Ring {
-	r := &Ring{slots: make([]Request, n), free: make(chan *Request, n)}
 	mem := AlignedBuffer(n * bufSize)
+	r := &Ring{slots: make([]Request, n), free: make(chan *Request, n), mem: mem}
 	for i := range r.slots {
 		r.slots[i].own = mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
 		r.free <- &r.slots[i]
@@ -157,6 +158,10 @@ func (r *Ring) Put(req *Request) {
 	req.Submitted, req.Retries, req.borrowed = time.Time{}, 0, nil
 	r.free <- req
 }
+
+// Memory is the one allocation holding every slot's own buffer, for a
+// driver to register with the kernel (io_uring's fixed buffers).
+func (r *Ring) Memory() []byte { return r.mem }
 
 // Cap is the number of slots.
 func (r *Ring) Cap() int { return len(r.slots) }

@@ -1,0 +1,184 @@
+package uring
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Queue runs operations through one Ring for any number of goroutines,
+// each waiting for its own: a goroutine takes a Call, fills its entry,
+// and Run submits it and parks the goroutine until its completion. A
+// Queue has as many Calls as the ring has entries, made once: nothing is
+// allocated per operation, and the completion queue cannot overflow.
+//
+// Completions are reaped by the goroutine that submits, when they are
+// already there (an O_DIRECT write to a fast device, a read from the page
+// cache), and otherwise by one reaper goroutine waiting in the Go
+// netpoller on an eventfd the kernel signals at each completion
+// (IORING_REGISTER_EVENTFD): no OS thread is held waiting, and no
+// goroutine exists per operation. (Not IORING_REGISTER_EVENTFD_ASYNC:
+// it signals only completions posted by io-wq workers, and an O_DIRECT
+// completion is posted by the submitting thread's task work.)
+type Queue struct {
+	ring  *Ring
+	sqMu  sync.Mutex // the submitting side of ring
+	cqMu  sync.Mutex // the reaping side of ring
+	calls []Call
+	free  chan *Call
+	fixed []byte // registered buffer 0, if registration worked
+
+	efd    *os.File
+	evbuf  [8]byte
+	reaped chan struct{} // closed when the reaper ends
+}
+
+// Call is one operation's slot in a Queue.
+type Call struct {
+	sqe  SQE
+	iov  []unix.Iovec // kept across uses: grown once to the largest vector
+	res  int32
+	done chan struct{}
+	id   uint64
+}
+
+// NewQueue sets up a ring of entries and registers fixed, if not empty,
+// as its buffer 0 (see Fixed). A registration the kernel refuses (the
+// locked-memory limit) leaves the queue without fixed buffers.
+func NewQueue(entries uint32, fixed []byte) (*Queue, error) {
+	r, err := New(entries, SetupClamp)
+	if err != nil {
+		return nil, err
+	}
+	q := &Queue{ring: r, reaped: make(chan struct{})}
+	if err := q.start(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if len(fixed) > 0 && r.RegisterBuffers(fixed) == nil {
+		q.fixed = fixed
+	}
+	n := r.Entries()
+	q.calls = make([]Call, n)
+	q.free = make(chan *Call, n)
+	for i := range q.calls {
+		q.calls[i] = Call{id: uint64(i), done: make(chan struct{}, 1)}
+		q.free <- &q.calls[i]
+	}
+	go q.reap()
+	return q, nil
+}
+
+func (q *Queue) start() error {
+	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("io_uring: eventfd: %w", err)
+	}
+	if err := q.ring.RegisterEventfd(fd); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	q.efd = os.NewFile(uintptr(fd), "io_uring-eventfd") // non-blocking: read through the netpoller
+	return nil
+}
+
+// Supported reports whether the kernel has every one of ops.
+func (q *Queue) Supported(ops ...uint8) error { return q.ring.Supported(ops...) }
+
+// Fixed reports whether b lies in the registered buffer (index 0), so
+// that OpReadFixed and OpWriteFixed may carry it.
+func (q *Queue) Fixed(b []byte) bool {
+	if len(q.fixed) == 0 || len(b) == 0 {
+		return false
+	}
+	p, base := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(q.fixed)))
+	return p >= base && p+uintptr(len(b)) <= base+uintptr(len(q.fixed))
+}
+
+// HasFixed reports whether buffers were registered.
+func (q *Queue) HasFixed() bool { return len(q.fixed) > 0 }
+
+// Get takes a free Call, waiting while all are running.
+func (q *Queue) Get() *Call {
+	c := <-q.free
+	c.sqe.Reset()
+	return c
+}
+
+// Put returns a Call taken by Get.
+func (q *Queue) Put(c *Call) { q.free <- c }
+
+// SQE is the entry Run will submit.
+func (c *Call) SQE() *SQE { return &c.sqe }
+
+// Iovecs points the Call's vector at bufs and returns it; it stays valid
+// until the Call is put back.
+func (c *Call) Iovecs(bufs [][]byte) []unix.Iovec {
+	c.iov = c.iov[:0]
+	for _, b := range bufs {
+		v := unix.Iovec{Base: unsafe.SliceData(b)}
+		v.SetLen(len(b))
+		c.iov = append(c.iov, v)
+	}
+	return c.iov
+}
+
+// Run submits the Call's entry and waits for its completion; it returns
+// the completion's result (a count, or -errno), or the error of a
+// submission that failed (nothing then runs).
+func (q *Queue) Run(c *Call) (int32, error) {
+	q.sqMu.Lock()
+	e := q.ring.SQE() // never nil: no more Calls than entries
+	*e = c.sqe
+	e.UserData = c.id
+	_, err := q.ring.Submit()
+	q.sqMu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	// What completed inline is reaped here, sparing a wake-up of the
+	// reaper on the way (the eventfd wakes it anyway, to find nothing or
+	// others' completions). Lock, not TryLock: a reaper about to unlock
+	// may have drained before this completion was posted.
+	q.cqMu.Lock()
+	q.reapLocked()
+	q.cqMu.Unlock()
+	<-c.done
+	return c.res, nil
+}
+
+// reap waits for the eventfd and hands completions to their Calls.
+func (q *Queue) reap() {
+	defer close(q.reaped)
+	for {
+		if _, err := q.efd.Read(q.evbuf[:]); err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				panic(fmt.Sprintf("io_uring: eventfd: %v", err)) // a read of an eventfd cannot fail otherwise
+			}
+			return
+		}
+		q.cqMu.Lock()
+		q.reapLocked()
+		q.cqMu.Unlock()
+	}
+}
+
+func (q *Queue) reapLocked() {
+	for e := q.ring.PeekCQE(); e != nil; e = q.ring.PeekCQE() {
+		c := &q.calls[e.UserData]
+		c.res = e.Res
+		q.ring.SeenCQE()
+		c.done <- struct{}{}
+	}
+}
+
+// Close ends the reaper and closes the ring; no Call may be running.
+func (q *Queue) Close() error {
+	q.efd.Close()
+	<-q.reaped
+	return q.ring.Close()
+}
