@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -39,9 +40,11 @@ type Queue struct {
 
 // Call is one operation's slot in a Queue.
 type Call struct {
-	sqe  SQE
-	iov  []unix.Iovec // kept across uses: grown once to the largest vector
-	res  int32
+	sqe SQE
+	iov []unix.Iovec // kept across uses: grown once to the largest vector
+	// res is written by the reaper, ordered after the submission by the
+	// kernel, which the race detector cannot see: hence atomic.
+	res  atomic.Int32
 	done chan struct{}
 	id   uint64
 }
@@ -148,7 +151,7 @@ func (q *Queue) Run(c *Call) (int32, error) {
 	q.reapLocked()
 	q.cqMu.Unlock()
 	<-c.done
-	return c.res, nil
+	return c.res.Load(), nil
 }
 
 // reap waits for the eventfd and hands completions to their Calls.
@@ -170,7 +173,7 @@ func (q *Queue) reap() {
 func (q *Queue) reapLocked() {
 	for e := q.ring.PeekCQE(); e != nil; e = q.ring.PeekCQE() {
 		c := &q.calls[e.UserData]
-		c.res = e.Res
+		c.res.Store(e.Res)
 		q.ring.SeenCQE()
 		c.done <- struct{}{}
 	}
