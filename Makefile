@@ -8,7 +8,7 @@ GO      ?= go
 # listed in go.work are tested without editing this file.
 MODULES := $(shell $(GO) list -m -f '{{.Dir}}/...')
 
-.PHONY: all build test test-deps race fuzz-smoke demo install clean bench FORCE
+.PHONY: all build test test-deps race fuzz-smoke guest demo install clean bench FORCE
 
 all: build
 
@@ -27,6 +27,7 @@ test: test-deps
 	$(GO) test -timeout 20m $(MODULES)
 	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory guest
 
 test-deps:
 	scripts/install-test-deps.sh
@@ -42,6 +43,11 @@ race: test-deps
 # into a fuzzing campaign (FUZZTIME=10m makes it one).
 fuzz-smoke:
 	scripts/fuzz-smoke.sh $(MODULES)
+
+# The kernel block frontends (/dev/nbdN, /dev/ublkbN) in a Linux guest
+# booted under QEMU: tests/guest/run.sh, harness in scripts/guest.
+guest: test-deps
+	tests/guest/run.sh
 
 demo: build test-deps
 	scripts/demo.sh

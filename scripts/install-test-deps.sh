@@ -24,6 +24,16 @@ declare -A pkg_of=(
 	[vgcreate]=lvm2
 	[lvcreate]=lvm2
 	[dmsetup]=dmsetup
+	# the test guest (scripts/guest): QEMU, busybox, the initramfs and
+	# the share's ext4 image
+	[qemu-system-x86_64]=qemu-system-x86
+	[busybox]=busybox-static
+	[cpio]=cpio
+	[xz]=xz-utils
+	[mkfs.ext4]=e2fsprogs
+	[debugfs]=e2fsprogs
+	[apt-cache]=apt
+	[dpkg-deb]=dpkg
 )
 
 missing=()
