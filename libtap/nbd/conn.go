@@ -69,9 +69,13 @@ func (c *conn) serve() {
 	defer close(c.closed)
 	defer c.cancel()
 	defer c.raw.Close()
-	if err := c.handshake(); err != nil {
-		c.log.Debug("nbd negotiation ended", "err", err)
-		return
+	// A connection ServeNegotiated gave its export has nothing to
+	// negotiate.
+	if c.exp == nil {
+		if err := c.handshake(); err != nil {
+			c.log.Debug("nbd negotiation ended", "err", err)
+			return
+		}
 	}
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
