@@ -28,7 +28,9 @@
 // (valve:rbps=20M:vhd:/srv/a.vhd; see disk.ParseChain). Info is a VBD's
 // wire.Info (package control/wire): minor, image, state (blktap's bit
 // flags: 0x2 closed, 0x20 paused, 0x200 resume failed…), state_name,
-// size, read_only, direct, ring_slots, ring_in_use, uptime_s, stats
+// size, read_only, direct, engine (aio's: "io_uring", or "syscalls" where
+// io_uring is unavailable; absent for other drivers), ring_slots,
+// ring_in_use, uptime_s, stats
 // (reads, writes, bytes, errors, retries, merges, in_flight, latency
 // percentiles), recent_errors (the last 8: failed pauses, resumes and
 // I/O) and, for a chain with a valve layer, valve (rbps, wbps, riops,

@@ -71,6 +71,10 @@ type Caps struct {
 	FastZero Support // Native: WriteZeroes honours fastZero
 	// Direct reports O_DIRECT (aio): shown in stats and logs.
 	Direct bool
+	// Engine is how the driver reaches the kernel, where it has a choice
+	// (aio: "io_uring", or "syscalls" where io_uring is unavailable):
+	// shown in stats and logs.
+	Engine string
 	// InMemory: the contents live only in this process (ram), so closing
 	// the driver loses them; a VBD keeps such a driver open across a pause.
 	InMemory bool

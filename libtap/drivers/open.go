@@ -21,6 +21,8 @@ import (
 type Options struct {
 	ReadOnly bool
 	NoDirect bool // aio: buffered I/O (tap-ctl open -D)
+	// Buffers: aio registers them with io_uring (the VBD ring's slots).
+	Buffers []byte
 	// vhd: keep new metadata in memory until a flush (tapdisk
 	// --defer-metadata; see libvhd.OpenOptions.DeferMetadata).
 	DeferMetadata bool
@@ -90,7 +92,7 @@ func Layer(l disk.Layer, opts Options) (Wrap, error) {
 func openImage(s disk.Spec, opts Options) (disk.Driver, error) {
 	switch s.Type {
 	case "aio":
-		return aio.Open(s.Path, aio.Options{ReadOnly: opts.ReadOnly, NoDirect: opts.NoDirect})
+		return aio.Open(s.Path, aio.Options{ReadOnly: opts.ReadOnly, NoDirect: opts.NoDirect, Buffers: opts.Buffers})
 	case "vhd":
 		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval, ParentDirs: opts.ParentDirs})
 	case "ram":

@@ -18,16 +18,19 @@ import (
 // allocated per operation, and the completion queue cannot overflow.
 //
 // Completions are reaped by the goroutine that submits, when they are
-// already there (an O_DIRECT write to a fast device, a read from the page
-// cache), and otherwise by one reaper goroutine waiting in the Go
+// already there (a read from the page cache completes inside the
+// submission), and otherwise by one reaper goroutine waiting in the Go
 // netpoller on an eventfd the kernel signals at each completion
 // (IORING_REGISTER_EVENTFD): no OS thread is held waiting, and no
-// goroutine exists per operation. (Not IORING_REGISTER_EVENTFD_ASYNC:
-// it signals only completions posted by io-wq workers, and an O_DIRECT
-// completion is posted by the submitting thread's task work.)
+// goroutine exists per operation. The eventfd is off while a goroutine
+// submits and reaps, so that what it reaps itself does not wake the
+// reaper for nothing (a wake-up, an epoll and two reads: 30% of a cached
+// 4 KiB read). (Not IORING_REGISTER_EVENTFD_ASYNC: it signals only
+// completions posted by io-wq workers, and an O_DIRECT completion is
+// posted by the submitting thread's task work.)
 type Queue struct {
 	ring  *Ring
-	sqMu  sync.Mutex // the submitting side of ring
+	sqMu  sync.Mutex // the submitting side of ring, and the eventfd's switch
 	cqMu  sync.Mutex // the reaping side of ring
 	calls []Call
 	free  chan *Call
@@ -135,21 +138,23 @@ func (c *Call) Iovecs(bufs [][]byte) []unix.Iovec {
 // submission that failed (nothing then runs).
 func (q *Queue) Run(c *Call) (int32, error) {
 	q.sqMu.Lock()
+	q.ring.EventfdEnabled(false)
 	e := q.ring.SQE() // never nil: no more Calls than entries
 	*e = c.sqe
 	e.UserData = c.id
 	_, err := q.ring.Submit()
+	// What completed meanwhile is reaped here, then the eventfd is on
+	// again and what was posted in between is reaped too: nothing is
+	// left unsignalled for the reaper.
+	q.cqMu.Lock()
+	q.reapLocked()
+	q.ring.EventfdEnabled(true)
+	q.reapLocked()
+	q.cqMu.Unlock()
 	q.sqMu.Unlock()
 	if err != nil {
 		return 0, err
 	}
-	// What completed inline is reaped here, sparing a wake-up of the
-	// reaper on the way (the eventfd wakes it anyway, to find nothing or
-	// others' completions). Lock, not TryLock: a reaper about to unlock
-	// may have drained before this completion was posted.
-	q.cqMu.Lock()
-	q.reapLocked()
-	q.cqMu.Unlock()
 	<-c.done
 	return c.res.Load(), nil
 }

@@ -34,6 +34,7 @@ type Ring struct {
 	sqeSize        uintptr
 
 	cqHead, cqTail *uint32
+	cqFlags        *uint32
 	cqMask         uint32
 	cqes           unsafe.Pointer
 	cqeSize        uintptr
@@ -82,6 +83,7 @@ func (r *Ring) mapRings(p *params) error {
 	u32 := func(off uint32) *uint32 { return (*uint32)(unsafe.Add(base, off)) }
 	r.sqHead, r.sqTail, r.sqMask = u32(p.sqOff.head), u32(p.sqOff.tail), *u32(p.sqOff.ringMask)
 	r.cqHead, r.cqTail, r.cqMask = u32(p.cqOff.head), u32(p.cqOff.tail), *u32(p.cqOff.ringMask)
+	r.cqFlags = u32(p.cqOff.flags)
 	r.cqes = unsafe.Add(base, p.cqOff.cqes)
 	r.sqes = unsafe.Pointer(&r.sqeMem[0])
 	r.tail = *r.sqTail
@@ -151,6 +153,19 @@ func (r *Ring) PeekCQE() *CQE {
 
 // SeenCQE gives the completion PeekCQE returned back to the kernel.
 func (r *Ring) SeenCQE() { atomic.AddUint32(r.cqHead, 1) }
+
+// EventfdEnabled turns the signalling of the registered eventfd on or
+// off (IORING_CQ_EVENTFD_DISABLED); completions posted while it is off
+// are never signalled.
+func (r *Ring) EventfdEnabled(on bool) {
+	f := atomic.LoadUint32(r.cqFlags)
+	if on {
+		f &^= cqEventfdDisabled
+	} else {
+		f |= cqEventfdDisabled
+	}
+	atomic.StoreUint32(r.cqFlags, f)
+}
 
 // Close unmaps and closes the ring; operations still running in the
 // kernel are cancelled.

@@ -35,10 +35,15 @@ func (e *SQE) PrepRW(op uint8, fd int, addr unsafe.Pointer, n uint32, off int64)
 	e.Opcode, e.FD, e.Addr, e.Len, e.Off = op, int32(fd), uint64(uintptr(addr)), n, uint64(off)
 }
 
+// PrepBuf sets up OpRead or OpWrite of buf.
+func (e *SQE) PrepBuf(op uint8, fd int, buf []byte, off int64) {
+	e.PrepRW(op, fd, unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf)), off)
+}
+
 // PrepFixed sets up OpReadFixed or OpWriteFixed of buf, which lies inside
 // registered buffer index.
 func (e *SQE) PrepFixed(op uint8, fd int, buf []byte, off int64, index uint16) {
-	e.PrepRW(op, fd, unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf)), off)
+	e.PrepBuf(op, fd, buf, off)
 	e.BufIndex = index
 }
 

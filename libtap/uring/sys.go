@@ -34,6 +34,10 @@ const (
 // FsyncDatasync makes OpFsync an fdatasync.
 const FsyncDatasync = 1
 
+// cqEventfdDisabled, in the completion queue's flags, stops the
+// eventfd's signals.
+const cqEventfdDisabled = 1 << 0
+
 // io_uring_enter(2) flags.
 const enterGetEvents = 1 << 0
 

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -159,7 +158,7 @@ func TestQueueIO(t *testing.T) {
 			c.SQE().PrepFixed(OpWriteFixed, fd, fixed, off, 0)
 			do(t, q, c, 4096)
 			c = q.Get()
-			c.SQE().PrepRW(OpWrite, fd, unsafePtr(want[4096:]), 4096, off+4096)
+			c.SQE().PrepBuf(OpWrite, fd, want[4096:], off+4096)
 			do(t, q, c, 4096)
 			c = q.Get()
 			c.SQE().PrepFsync(fd, FsyncDatasync)
@@ -174,7 +173,7 @@ func TestQueueIO(t *testing.T) {
 	}
 	wg.Wait()
 	c := q.Get()
-	c.SQE().PrepRW(OpRead, -1, unsafePtr(heap), 4096, 0)
+	c.SQE().PrepBuf(OpRead, -1, heap, 0)
 	if res, err := q.Run(c); err != nil || res != -int32(unix.EBADF) {
 		t.Errorf("read of fd -1: res %d, err %v; want -EBADF", res, err)
 	}
@@ -196,5 +195,3 @@ func BenchmarkQueueRead(b *testing.B) {
 		q.Put(c)
 	}
 }
-
-func unsafePtr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }

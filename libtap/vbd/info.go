@@ -12,7 +12,7 @@ func (v *VBD) Info() wire.Info {
 	st := v.State()
 	info := wire.Info{
 		Minor: v.minor, Image: c.spec, State: st, StateName: st.String(),
-		Size: v.Size(), ReadOnly: c.caps.ReadOnly, Direct: c.caps.Direct,
+		Size: v.Size(), ReadOnly: c.caps.ReadOnly, Direct: c.caps.Direct, Engine: c.caps.Engine,
 		RingSlots: v.ring.Cap(), RingInUse: v.ring.InUse(),
 		Uptime: time.Since(v.start).Seconds(),
 		Stats:  v.stats.Snapshot(), Errors: v.errors.list(),

@@ -139,14 +139,15 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	opts.defaults()
 	budget := valve.NewBudget()
 	opts.Drivers.Valve = budget
+	rg := ring.New(opts.RingSlots, opts.SlotBuf)
+	opts.Drivers.Buffers = rg.Memory()
 	drv, err := opts.OpenDriver(spec, opts.Drivers)
 	if err != nil {
 		return nil, err
 	}
 	log := opts.Logger.With("minor", minor)
 	v := &VBD{
-		minor: minor, opts: opts, log: log,
-		ring:  ring.New(opts.RingSlots, opts.SlotBuf),
+		minor: minor, opts: opts, log: log, ring: rg,
 		start: time.Now(), budget: budget, served: drv,
 		life:      make(chan struct{}, 1),
 		stopWatch: make(chan struct{}),
@@ -160,7 +161,7 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	cfg.Failed = v.errors.addIO
 	v.sched = sched.New(drv, &v.stats, opts.RingSlots, cfg)
 	go v.watchdog()
-	log.Info("vbd open", "image", spec, "size", v.Size(), "direct", caps.Direct, "read_only", caps.ReadOnly)
+	log.Info("vbd open", "image", spec, "size", v.Size(), "direct", caps.Direct, "engine", caps.Engine, "read_only", caps.ReadOnly)
 	return v, nil
 }
 

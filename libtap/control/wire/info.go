@@ -15,13 +15,16 @@ import (
 
 // Info is what the control protocol reports about a VBD.
 type Info struct {
-	Minor     int            `json:"minor"`
-	Image     string         `json:"image"` // type:path
-	State     State          `json:"state"`
-	StateName string         `json:"state_name"`
-	Size      int64          `json:"size"`
-	ReadOnly  bool           `json:"read_only"`
-	Direct    bool           `json:"direct"`
+	Minor     int    `json:"minor"`
+	Image     string `json:"image"` // type:path
+	State     State  `json:"state"`
+	StateName string `json:"state_name"`
+	Size      int64  `json:"size"`
+	ReadOnly  bool   `json:"read_only"`
+	Direct    bool   `json:"direct"`
+	// Engine: how the driver reaches the kernel, where it has a choice
+	// (aio: io_uring, or syscalls where io_uring is unavailable).
+	Engine    string         `json:"engine,omitempty"`
 	RingSlots int            `json:"ring_slots"`
 	RingInUse int            `json:"ring_in_use"`
 	Uptime    float64        `json:"uptime_s"`

@@ -5,6 +5,13 @@
 // and network file systems) it falls back to buffered I/O and says so
 // through Caps().Direct. Requests arrive 512-byte aligned in aligned
 // buffers (see ring.Alignment), as O_DIRECT requires.
+//
+// Reads, writes and flushes go through an io_uring of the disk's own
+// (package uring), so that many are in the kernel at once from one OS
+// thread, the VBD ring's buffers registered as fixed buffers; where
+// io_uring is unavailable (an old kernel, seccomp, the io_uring_disabled
+// sysctl) or $GOTAP_NO_IO_URING is 1, through preadv and pwritev2, one
+// blocked thread each. Caps().Engine says which.
 package aio
 
 import (
@@ -16,6 +23,7 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
+	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd/imagefile"
 	"gotap.dev/libvhd/imagelock"
 )
@@ -27,13 +35,17 @@ type Disk struct {
 	size    int64
 	direct  bool
 	ro      bool
-	regular bool // a regular file: holes, punch and SEEK_DATA work
+	regular bool         // a regular file: holes, punch and SEEK_DATA work
+	q       *uring.Queue // nil: the syscall path
 }
 
 // Options tune Open.
 type Options struct {
 	ReadOnly bool
 	NoDirect bool // buffered I/O even where O_DIRECT works (tap-ctl open -D)
+	// Buffers is memory that carries the requests' data (the VBD ring's
+	// slots), registered with io_uring; it must outlive the Disk.
+	Buffers []byte
 }
 
 // Open opens path.
@@ -78,7 +90,9 @@ func Open(path string, opts Options) (*Disk, error) {
 		f.Close()
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
 	}
-	return &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}, nil
+	d := &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}
+	d.q = newQueue(opts.Buffers)
+	return d, nil
 }
 
 // directWorks probes an O_DIRECT read: some file systems accept the flag
@@ -93,12 +107,19 @@ func (d *Disk) Size() int64 { return d.size }
 
 func (d *Disk) Caps() disk.Caps {
 	file := disk.NativeIf(d.regular) // fallocate works on files only
-	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: file, Zero: file, FastZero: file, Direct: d.direct}
+	engine := EngineSyscalls
+	if d.q != nil {
+		engine = EngineIOURing
+	}
+	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: file, Zero: file, FastZero: file, Direct: d.direct, Engine: engine}
 }
 
-// ReadV reads with preadv, resuming after short reads; bytes past the
+// ReadV reads with preadv (or its io_uring entry), resuming after short reads; bytes past the
 // end of a file whose size is not a multiple of 512 read as zeros.
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
+	if d.q != nil {
+		return d.ringIO(false, bufs, off, 0)
+	}
 	for len(bufs) > 0 {
 		n, err := unix.Preadv(d.fd, bufs, off)
 		if err != nil {
@@ -115,11 +136,15 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	return nil
 }
 
-// WriteV writes with pwritev2; FUA is RWF_DSYNC on this one call.
+// WriteV writes with pwritev2 (or its io_uring entry); FUA is RWF_DSYNC
+// on this one write.
 func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 	flags := 0
 	if fua {
 		flags = unix.RWF_DSYNC
+	}
+	if d.q != nil {
+		return d.ringIO(true, bufs, off, uint32(flags))
 	}
 	for len(bufs) > 0 {
 		n, err := unix.Pwritev2(d.fd, bufs, off, flags)
@@ -144,7 +169,12 @@ func advance(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-func (d *Disk) Flush() error { return unix.Fdatasync(d.fd) }
+func (d *Disk) Flush() error {
+	if d.q != nil {
+		return d.ringFlush()
+	}
+	return unix.Fdatasync(d.fd)
+}
 
 func (d *Disk) Trim(off, n int64) error {
 	if !d.regular {
@@ -215,4 +245,9 @@ func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
 	return dst, nil
 }
 
-func (d *Disk) Close() error { return d.f.Close() }
+func (d *Disk) Close() error {
+	if d.q != nil {
+		d.q.Close()
+	}
+	return d.f.Close()
+}

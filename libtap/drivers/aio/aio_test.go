@@ -13,12 +13,15 @@ import (
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/ring"
+	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd/imagefile"
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // TestDirectOrBuffered: O_DIRECT exactly where the file system takes it
 // (probed here independently) and -D does not forbid it, said through
-// Caps, and the same data path either way.
+// Caps, and the same data path either way, through each engine: io_uring
+// with the buffers registered or not, and the syscall fallback.
 func TestDirectOrBuffered(t *testing.T) {
 	for _, tc := range []struct {
 		name, dir string
@@ -28,28 +31,69 @@ func TestDirectOrBuffered(t *testing.T) {
 		{"disk, -D", t.TempDir(), true},
 		{"tmpfs", "/dev/shm", false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := os.Stat(tc.dir); err != nil {
-				t.Skip(err)
-			}
-			path := filepath.Join(tc.dir, "aio-test-"+filepath.Base(t.TempDir()))
-			if err := os.WriteFile(path, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			defer os.Remove(path)
-			if err := os.Truncate(path, 4<<20); err != nil {
-				t.Fatal(err)
-			}
-			d, err := Open(path, Options{NoDirect: tc.noDirect})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if want := !tc.noDirect && takesDirect(path); d.Caps().Direct != want {
-				t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
-			}
-			checkDataPath(t, d)
-		})
+		for _, eng := range []struct {
+			name       string
+			syscalls   bool // $GOTAP_NO_IO_URING=1
+			registered bool
+		}{
+			{"io_uring fixed", false, true},
+			{"io_uring", false, false},
+			{"syscalls", true, false},
+		} {
+			t.Run(tc.name+"/"+eng.name, func(t *testing.T) {
+				if _, err := os.Stat(tc.dir); err != nil {
+					t.Skip(err)
+				}
+				if eng.syscalls {
+					t.Setenv(EnvNoIOURing, "1")
+				}
+				path := filepath.Join(tc.dir, "aio-test-"+filepath.Base(t.TempDir()))
+				if err := os.WriteFile(path, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Remove(path)
+				if err := os.Truncate(path, 4<<20); err != nil {
+					t.Fatal(err)
+				}
+				mem := ring.AlignedBuffer(24576)
+				opts := Options{NoDirect: tc.noDirect}
+				if eng.registered {
+					opts.Buffers = mem
+				}
+				d, err := Open(path, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				if want := !tc.noDirect && takesDirect(path); d.Caps().Direct != want {
+					t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
+				}
+				checkEngine(t, d, eng.syscalls)
+				if eng.registered && d.q != nil && !d.q.HasFixed() {
+					t.Error("the buffers were not registered")
+				}
+				checkDataPath(t, d, mem)
+			})
+		}
+	}
+}
+
+// checkEngine: io_uring wherever the kernel has it, unless turned off.
+func checkEngine(t *testing.T, d *Disk, off bool) {
+	t.Helper()
+	want := EngineIOURing
+	if off {
+		want = EngineSyscalls
+	} else if r, err := uring.New(2, 0); err != nil {
+		if vhdtest.InCI() {
+			t.Fatalf("io_uring unavailable in CI: %v", err)
+		}
+		want = EngineSyscalls
+	} else {
+		r.Close()
+	}
+	if got := d.Caps().Engine; got != want {
+		t.Fatalf("Engine = %q; want %q", got, want)
 	}
 }
 
@@ -64,9 +108,11 @@ func takesDirect(path string) bool {
 	return err == nil
 }
 
-func checkDataPath(t *testing.T, d *Disk) {
+// checkDataPath writes and reads through d with buffers carved from mem
+// (24 KiB): vectors, single buffers, FUA, zeroing, the map, a flush.
+func checkDataPath(t *testing.T, d *Disk, mem []byte) {
 	t.Helper()
-	a, b := ring.AlignedBuffer(4096), ring.AlignedBuffer(8192)
+	a, b, got := mem[:4096], mem[4096:12288], mem[12288:24576]
 	for i := range a {
 		a[i] = 0xA1
 	}
@@ -76,12 +122,20 @@ func checkDataPath(t *testing.T, d *Disk) {
 	if err := d.WriteV([][]byte{a, b}, 1<<20, true); err != nil {
 		t.Fatalf("WriteV: %v", err)
 	}
-	got := ring.AlignedBuffer(12288)
 	if err := d.ReadV([][]byte{got[:4096], got[4096:]}, 1<<20); err != nil {
 		t.Fatalf("ReadV: %v", err)
 	}
 	if !bytes.Equal(got[:4096], a) || !bytes.Equal(got[4096:], b) {
 		t.Fatal("vectored read differs from the vectored write")
+	}
+	if err := d.WriteV([][]byte{a}, 1<<20+8192, false); err != nil {
+		t.Fatalf("WriteV: %v", err)
+	}
+	if err := d.ReadV([][]byte{got}, 1<<20); err != nil {
+		t.Fatalf("ReadV: %v", err)
+	}
+	if !bytes.Equal(got[:4096], a) || !bytes.Equal(got[4096:8192], b[:4096]) || !bytes.Equal(got[8192:], a) {
+		t.Fatal("read of one buffer differs from what was written")
 	}
 	ext, err := d.Extents(nil, 0, 4<<20)
 	if err != nil {

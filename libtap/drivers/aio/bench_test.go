@@ -1,0 +1,109 @@
+package aio
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gotap.dev/libtap/ring"
+	"gotap.dev/libtap/sched"
+	"gotap.dev/libtap/stats"
+)
+
+type chanCompleter chan *ring.Request
+
+func (c chanCompleter) Complete(r *ring.Request) { c <- r }
+
+const benchSize = 64 << 20
+
+// benchFile is a file of benchSize bytes of data (not holes: O_DIRECT
+// reads of holes never reach the device).
+func benchFile(b testing.TB) string {
+	p := filepath.Join(b.TempDir(), "disk.raw")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i)
+	}
+	for range benchSize / len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return p
+}
+
+// BenchmarkRequest: a 4 KiB random read through a ring slot, the
+// scheduler and the aio driver, per engine, O_DIRECT (the default) and
+// buffered, one request at a time and 32 in flight.
+func BenchmarkRequest(b *testing.B) {
+	path := benchFile(b)
+	for _, eng := range []string{EngineIOURing, EngineSyscalls} {
+		for _, direct := range []bool{true, false} {
+			for _, qd := range []int{1, 32} {
+				name := eng + "/direct"
+				if !direct {
+					name = eng + "/buffered"
+				}
+				b.Run(name+"/qd"+string(rune('0'+qd/10))+string(rune('0'+qd%10)), func(b *testing.B) {
+					if eng == EngineSyscalls {
+						b.Setenv(EnvNoIOURing, "1")
+					}
+					benchRequests(b, path, !direct, qd)
+				})
+			}
+		}
+	}
+}
+
+func benchRequests(b *testing.B, path string, noDirect bool, qd int) {
+	rg := ring.New(64, 64<<10)
+	d, err := Open(path, Options{NoDirect: noDirect, Buffers: rg.Memory()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	s := sched.New(d, new(stats.Counters), rg.Cap(), sched.Config{Logger: slog.New(slog.DiscardHandler)})
+	defer s.Stop()
+	done := make(chanCompleter, qd)
+	ctx := context.Background()
+	var seq uint64
+	submit := func() {
+		req, _ := rg.Get(ctx)
+		seq = seq*6364136223846793005 + 1442695040888963407 // an LCG: random offsets, no allocation
+		req.Op, req.Offset, req.Length, req.Owner = ring.Read, int64(seq>>40)%(benchSize/4096)*4096, 4096, done
+		req.Data(4096)
+		s.Submit(req)
+	}
+	for range qd {
+		submit()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := <-done
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		rg.Put(r)
+		submit()
+	}
+	for range qd {
+		rg.Put(<-done)
+	}
+}
+
+// TestRequestAllocatesNothing: through io_uring, a request allocates
+// nothing, from the ring slot to its completion.
+func TestRequestAllocatesNothing(t *testing.T) {
+	path := benchFile(t)
+	r := testing.Benchmark(func(b *testing.B) { benchRequests(b, path, false, 32) })
+	if a := r.AllocsPerOp(); a != 0 {
+		t.Errorf("%d allocs/op; want 0", a)
+	}
+}
