@@ -2,8 +2,13 @@
 # bench-nbd.sh: fio (ioengine=nbd) against tapdisk and the servers users
 # would pick instead, side by side in one run, on one file, plus fio
 # straight on the file (the limit). Prints IOPS, p50/p99 completion
-# latency and tapdisk's ratio to each peer. Ratios, not absolute figures,
-# are what carries from one (shared, noisy) machine to another.
+# latency, each server's CPU time per request (utime+stime from
+# /proc/PID/stat over the measured part of the run, divided by the
+# requests fio completed in it) and tapdisk's ratio to each peer. Ratios
+# and CPU per request, not absolute IOPS, are what carries from one
+# (shared, noisy) machine to another. On the raw file, tapdisk's aio
+# runs twice: on io_uring (its default) and on its syscall fallback
+# (GOTAP_NO_IO_URING=1).
 #
 #   BENCH_RUNTIME  seconds per run (default 5)
 #   BENCH_REPEAT   runs per cell, the servers taking turns (default 3);
@@ -53,11 +58,12 @@ serve() {
 	local kind=$1 file=$2 sock=$dir/$1.sock
 	rm -f "$sock"
 	case $kind in
-	tapdisk-aio | tapdisk-vhd | tapdisk-vhd-deferred)
-		local type=${kind#tapdisk-} out=$dir/tapdisk.out extra=()
+	tapdisk-aio | tapdisk-aio-syscalls | tapdisk-vhd | tapdisk-vhd-deferred)
+		local type=${kind#tapdisk-} out=$dir/tapdisk.out extra=() env=()
 		if [ "$type" = vhd-deferred ]; then type=vhd extra=(--defer-metadata); fi
+		if [ "$type" = aio-syscalls ]; then type=aio env=(GOTAP_NO_IO_URING=1); fi
 		mkdir -p "$dir/run"
-		bin/tapdisk --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "${extra[@]}" "$type:$file" >"$out" &
+		env "${env[@]}" bin/tapdisk --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "${extra[@]}" "$type:$file" >"$out" &
 		pids+=($!)
 		until [ "$(wc -l <"$out")" -ge 2 ]; do sleep 0.05; done
 		uri=$(sed -n 2p "$out")
@@ -79,15 +85,27 @@ stop() {
 	unset 'pids[-1]'
 }
 
-# measure RW BS QD TARGET...: one fio run; prints "iops p50_us p99_us".
+# cpu_ticks PID: the process's user and system time so far (clock ticks).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# measure PID RW BS QD TARGET...: one fio run against the server PID (-
+# for none); prints "iops p50_us p99_us cpu_us_per_request". The CPU is
+# sampled when fio's ramp ends and after it exits, and divided by the
+# requests fio counted in between.
 measure() {
-	local rw=$1 bs=$2 qd=$3; shift 3
+	local pid=$1 rw=$2 bs=$3 qd=$4 ramp=1 json=$dir/fio.json; shift 4
 	fio --name=cell --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$size" \
-		--time_based --runtime="$runtime" --ramp_time=1 --norandommap --randrepeat=0 \
-		--output-format=json "$@" |
-		sed -n '/^{/,$p' | # the nbd engine prints a line before the JSON
-		jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
-			"\(.iops|floor) \(.clat_ns.percentile["50.000000"]/1000|floor) \(.clat_ns.percentile["99.000000"]/1000|floor)"'
+		--time_based --runtime="$runtime" --ramp_time="$ramp" --norandommap --randrepeat=0 \
+		--output-format=json "$@" >"$json" &
+	local fio=$! t0=0 t1=0
+	if [ "$pid" != - ]; then sleep "$ramp"; t0=$(cpu_ticks "$pid"); fi
+	wait "$fio"
+	if [ "$pid" != - ]; then t1=$(cpu_ticks "$pid"); fi
+	sed -n '/^{/,$p' "$json" | # the nbd engine prints a line before the JSON
+		jq -r --argjson ticks "$((t1 - t0))" --argjson hz "$(getconf CLK_TCK)" --arg pid "$pid" \
+			'.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
+			"\(.iops|floor) \(.clat_ns.percentile["50.000000"]/1000|floor) \(.clat_ns.percentile["99.000000"]/1000|floor) \(
+			if $pid == "-" or .total_ios == 0 then "-" else ($ticks / $hz * 1e6 / .total_ios * 10 | round / 10) end)"'
 }
 
 rows=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "read 1M 4" "write 1M 4")
@@ -96,39 +114,45 @@ rows=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "read 
 cell() {
 	local kind=$1 file=$2; read -r rw bs qd <<<"$3"
 	if [ "$kind" = fio-file ]; then
-		measure "$rw" "$bs" "$qd" --ioengine=io_uring --direct="$fio_direct" --filename="$file"
+		measure - "$rw" "$bs" "$qd" --ioengine=io_uring --direct="$fio_direct" --filename="$file"
 		return
 	fi
 	serve "$kind" "$file"
-	measure "$rw" "$bs" "$qd" --ioengine=nbd --uri="$uri"
+	measure "${pids[-1]}" "$rw" "$bs" "$qd" --ioengine=nbd --uri="$uri"
 	stop
 }
 
-# median TAG RUN...: of the runs tagged TAG ("TAG iops p50 p99"), the one
-# with the median IOPS, without its tag.
+# median TAG RUN...: of the runs tagged TAG ("TAG iops p50 p99 cpu"), the
+# one with the median IOPS, without its tag.
 median() {
 	local tag=$1; shift
-	printf '%s\n' "$@" | awk -v t="$tag" '$1 == t { print $2, $3, $4 }' | sort -n |
+	printf '%s\n' "$@" | awk -v t="$tag" '$1 == t { print $2, $3, $4, $5 }' | sort -n |
 		awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
-fmt() { read -r iops p50 p99 <<<"$1"; printf '%s (%s/%s µs)' "$iops" "$p50" "$p99"; }
+fmt() { read -r iops p50 p99 _ <<<"$1"; printf '%s (%s/%s µs)' "$iops" "$p50" "$p99"; }
+# cpus RUN...: the runs' CPU µs per request, "a / b / c".
+cpus() {
+	local r out=
+	for r; do out+="${out:+ / }$(awk '{ print $4 }' <<<"$r")"; done
+	echo "$out"
+}
 
 raw_table() {
 	echo
-	echo "## raw file: IOPS (p50/p99 completion latency)"
+	echo "## raw file: IOPS (p50/p99 completion latency), CPU µs per request"
 	echo
-	echo "| workload | tapdisk aio | qemu-nbd raw | nbdkit file | fio on the file | vs qemu-nbd | vs nbdkit | vs the file |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| workload | tapdisk aio | tapdisk aio, syscalls | qemu-nbd raw | nbdkit file | fio on the file | vs syscalls | vs qemu-nbd | vs nbdkit | vs the file | CPU µs/req: tapdisk / syscalls / qemu-nbd / nbdkit |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	for row in "${rows[@]}"; do
 		runs=()
 		for _ in $(seq "$repeat"); do
-			runs+=("td $(cell tapdisk-aio "$raw" "$row")" "qn $(cell qemu-nbd-raw "$raw" "$row")"
-				"nk $(cell nbdkit-file "$raw" "$row")" "ff $(cell fio-file "$raw" "$row")")
+			runs+=("td $(cell tapdisk-aio "$raw" "$row")" "ts $(cell tapdisk-aio-syscalls "$raw" "$row")"
+				"qn $(cell qemu-nbd-raw "$raw" "$row")" "nk $(cell nbdkit-file "$raw" "$row")" "ff $(cell fio-file "$raw" "$row")")
 		done
-		td=$(median td "${runs[@]}") qn=$(median qn "${runs[@]}") nk=$(median nk "${runs[@]}") ff=$(median ff "${runs[@]}")
-		echo "| $row | $(fmt "$td") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") |"
+		td=$(median td "${runs[@]}") ts=$(median ts "${runs[@]}") qn=$(median qn "${runs[@]}") nk=$(median nk "${runs[@]}") ff=$(median ff "${runs[@]}")
+		echo "| $row | $(fmt "$td") | $(fmt "$ts") | $(fmt "$qn") | $(fmt "$nk") | $(fmt "$ff") | $(ratio "${td%% *}" "${ts%% *}") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${td%% *}" "${nk%% *}") | $(ratio "${td%% *}" "${ff%% *}") | $(cpus "$td" "$ts" "$qn" "$nk") |"
 	done
 }
 
@@ -139,8 +163,8 @@ vhd_table() {
 	echo "tapdisk writes VHD metadata through (acknowledged writes survive kill -9);"
 	echo "--defer-metadata keeps it for the next flush (README: Locks and durability)."
 	echo
-	echo "| workload | tapdisk vhd | tapdisk vhd --defer-metadata | qemu-nbd vpc | vs qemu-nbd | deferred vs qemu-nbd |"
-	echo "|---|---|---|---|---|---|"
+	echo "| workload | tapdisk vhd | tapdisk vhd --defer-metadata | qemu-nbd vpc | vs qemu-nbd | deferred vs qemu-nbd | CPU µs/req: tapdisk / deferred / qemu-nbd |"
+	echo "|---|---|---|---|---|---|---|"
 	for row in "${rows[@]}"; do
 		file=$dir/full.vhd
 		case $row in *write*) file=$dir/scratch.vhd ;; esac
@@ -154,7 +178,7 @@ vhd_table() {
 			runs+=("qn $(cell qemu-nbd-vpc "$file" "$row")")
 		done
 		td=$(median td "${runs[@]}") tdd=$(median tdd "${runs[@]}") qn=$(median qn "${runs[@]}")
-		echo "| $row | $(fmt "$td") | $(fmt "$tdd") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${tdd%% *}" "${qn%% *}") |"
+		echo "| $row | $(fmt "$td") | $(fmt "$tdd") | $(fmt "$qn") | $(ratio "${td%% *}" "${qn%% *}") | $(ratio "${tdd%% *}" "${qn%% *}") | $(cpus "$td" "$tdd" "$qn") |"
 	done
 }
 
