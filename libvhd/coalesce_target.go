@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"gotap.dev/libvhd/imagelock"
 )
 
@@ -106,6 +108,7 @@ type vhdTarget struct {
 	im          *Image
 	old         File
 	deferBefore bool
+	wb          writeback
 }
 
 // beginWrites swaps a writable file in under the image's lock.
@@ -131,6 +134,7 @@ func (t *vhdTarget) write(p []byte, off int64, sparse bool) error {
 	if im.closed {
 		return ErrClosed
 	}
+	t.wb.wrote(im.file, len(p))
 	if !sparse || im.footer.Type != Dynamic {
 		// A differencing target's hole reads its parent, a fixed one's
 		// bytes are all there: zeros must be written.
@@ -168,8 +172,9 @@ func (t *vhdTarget) finish() error {
 // reading through its read-only one (one page cache: it sees the writes).
 // A raw file has no holes to keep: sparse writes everything.
 type rawTarget struct {
-	r *rawLayer
-	f File
+	r  *rawLayer
+	f  File
+	wb writeback
 }
 
 func (r *rawLayer) beginWrites(fsys FS) (*rawTarget, error) {
@@ -181,6 +186,7 @@ func (r *rawLayer) beginWrites(fsys FS) (*rawTarget, error) {
 }
 
 func (t *rawTarget) write(p []byte, off int64, _ bool) error {
+	t.wb.wrote(t.f, len(p))
 	_, err := t.f.WriteAt(p, off)
 	return err
 }
@@ -191,6 +197,25 @@ func (t *rawTarget) finish() error {
 		err = fmt.Errorf("sync %s: %w", t.r.path, err)
 	}
 	return errors.Join(err, downgrade(t.f, t.r.f))
+}
+
+// writeback starts the disk writing a target's data while the copy goes
+// on: every writebackEvery bytes, sync_file_range(WRITE) queues the
+// file's dirty pages without waiting for them, so that the sync at the
+// end finds little left to do. Only files of the real file system.
+type writeback struct{ pending int }
+
+const writebackEvery = 32 << 20
+
+func (w *writeback) wrote(f File, n int) {
+	if w.pending += n; w.pending < writebackEvery {
+		return
+	}
+	w.pending = 0
+	if of, ok := f.(osFile); ok {
+		// Advice only: a failure shows at the sync.
+		_ = unix.SyncFileRange(int(of.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
 }
 
 // allZero reports whether p holds only zero bytes.
