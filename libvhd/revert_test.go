@@ -25,10 +25,19 @@ func disabledFixtures(t *testing.T) (states []*crashFS, orig []byte) {
 			return states, orig
 		}
 		s := survivors(c)["kill -9"]
-		if _, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: s}); errors.Is(err, ErrPoisoned) {
+		if errors.Is(openErr(s), ErrPoisoned) {
 			states = append(states, s)
 		}
 	}
+}
+
+// openErr is what opening img.vhd on s returns, the image closed again.
+func openErr(s *crashFS) error {
+	im, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: s})
+	if err == nil {
+		return im.Close()
+	}
+	return err
 }
 
 // Revert is cut after every write call, from every disabled state a
@@ -55,7 +64,7 @@ func TestRevertCrashSafety(t *testing.T) {
 				}
 				for kind, s := range survivors(c) {
 					what := fmt.Sprintf("state %d, cut after write %d of %d (torn=%v), %s", i, k, n, tear, kind)
-					_, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: s})
+					err := openErr(s)
 					if errors.Is(err, ErrPoisoned) {
 						s = clone(s)
 						if err := Revert("img.vhd", resizeJournal, journalTruncFS{truncFS{s}}); err != nil {
@@ -204,7 +213,7 @@ func TestRevertOtherDisabledStates(t *testing.T) {
 		img := s.files["img.vhd"].written
 		copy(img[len(img)-FooterSize:], "garbage!")
 		var de *DisabledError
-		if _, err := Open("img.vhd", OpenOptions{ReadOnly: true, FS: s}); !errors.As(err, &de) || de.Journal != resizeJournal {
+		if err := openErr(s); !errors.As(err, &de) || de.Journal != resizeJournal {
 			t.Fatalf("Open: %v; want a DisabledError naming %s", err, resizeJournal)
 		}
 		if err := Revert("img.vhd", resizeJournal, journalTruncFS{truncFS{s}}); err != nil {

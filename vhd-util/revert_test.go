@@ -38,24 +38,78 @@ func (f cutFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.File.WriteAt(p, off)
 }
 
-// disabledImage is a 20 MB image with data that a journaled resize to
-// 4 GiB left disabled, its journal, and the image file before.
-func disabledImage(t *testing.T, dir string) (img, journal string, before []byte) {
+// newImage is a 20 MB image with data in its first blocks, at
+// dir/disk.vhd, and its bytes.
+func newImage(t *testing.T, dir string) (img string, before []byte) {
 	t.Helper()
-	img, journal = filepath.Join(dir, "disk.vhd"), filepath.Join(dir, "disk.journal")
+	img = filepath.Join(dir, "disk.vhd")
+	os.Remove(img)
 	ok(t, "create", "-n", img, "-s", "20")
 	writeData(t, img, bytes.Repeat([]byte{0x42}, 3<<20), 0)
 	before, _ = os.ReadFile(img)
+	return img, before
+}
+
+// cutResize grows img to 4 GiB through journal, every write after the
+// first n failing.
+func cutResize(img, journal string, n int) error {
+	return libvhd.Resize(img, 4<<30, libvhd.ResizeOptions{Journal: journal, FS: cutFS{n: &n}})
+}
+
+// disabledImage is newImage's image that a journaled resize to 4 GiB
+// left disabled, its journal, and the image file before.
+func disabledImage(t *testing.T, dir string) (img, journal string, before []byte) {
+	t.Helper()
+	img, before = newImage(t, dir)
+	journal = filepath.Join(dir, "disk.journal")
 	for n := 1; ; n++ {
-		left := n
-		if err := libvhd.Resize(img, 4<<30, libvhd.ResizeOptions{Journal: journal, FS: cutFS{n: &left}}); err == nil {
+		if err := cutResize(img, journal, n); err == nil {
 			t.Fatalf("no write of the resize left the image disabled")
 		}
-		_, err := libvhd.Open(img, libvhd.OpenOptions{ReadOnly: true})
-		if errors.Is(err, libvhd.ErrPoisoned) {
+		if disabled(img) {
 			return img, journal, before
 		}
 	}
+}
+
+// disabled reports whether Open refuses img as disabled.
+func disabled(img string) bool {
+	im, err := libvhd.Open(img, libvhd.OpenOptions{ReadOnly: true})
+	if err == nil {
+		im.Close()
+	}
+	return errors.Is(err, libvhd.ErrPoisoned)
+}
+
+// A resize cut after each of its write calls leaves the old image, the
+// grown one, or a disabled one that revert gives back byte for byte; the
+// tools judge each (libvhd's crash tests add torn writes and power loss).
+func TestResizeCutAtEveryWrite(t *testing.T) {
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "disk.journal")
+	for n := 0; n < 100; n++ {
+		img, before := newImage(t, dir)
+		os.Remove(journal) // a stale one is another image's: refused
+		err := cutResize(img, journal, n)
+		what := fmt.Sprintf("cut after write %d", n)
+		if disabled(img) {
+			wantOutput(t, "", "revert", "-n", img, "-j", journal)
+			if after, _ := os.ReadFile(img); !bytes.Equal(after, before) {
+				t.Errorf("%s: the reverted image differs from the original", what)
+			}
+		}
+		wantOutput(t, img+" is valid\n", "check", "-n", img, "-p", "-b")
+		if size := ok(t, "query", "-n", img, "-v"); size != "20\n" && size != "4096\n" {
+			t.Errorf("%s: %s MB", what, size)
+		}
+		if err == nil {
+			if n < 8 {
+				t.Fatalf("the resize made only %d writes", n)
+			}
+			return
+		}
+	}
+	t.Fatal("the resize never completed")
 }
 
 // A disabled image is refused for writing with the command that gives it
