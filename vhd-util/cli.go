@@ -30,6 +30,11 @@ type cli struct {
 	Modify   modifyCmd   `cmd:"" help:"Reparent, move the footer or empty the BAT."`
 	Scan     scanCmd     `cmd:"" help:"List images with their size, flags and parent."`
 	Check    checkCmd    `cmd:"" help:"Verify an image (and its parents)."`
+	Coalesce coalesceCmd `cmd:"" help:"Write a differencing image's data into its parent."`
+	Resize   resizeCmd   `cmd:"" help:"Grow an image's virtual size."`
+	Revert   revertCmd   `cmd:"" help:"Undo an interrupted journaled operation."`
+	Fill     fillCmd     `cmd:"" help:"Allocate every block of an image."`
+	Convert  convertCmd  `cmd:"" help:"Copy a disk into a raw file or a standalone VHD, keeping holes."`
 }
 
 // Exit codes; documented in doc.go.
