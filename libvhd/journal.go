@@ -283,16 +283,17 @@ type span struct {
 	off, n int64
 }
 
-// write journals the spans of the image file f as they are (empty ones
-// skipped) and the file's length, then finishes.
+// write journals the spans of the image file f as they are and the
+// file's length, then finishes.
 func (j *journalWriter) write(f File, spans []span, length int64) error {
 	for _, s := range spans {
-		if s.n <= 0 {
-			continue
-		}
-		if err := j.addFrom(f, s.kind, s.off, s.n); err != nil {
-			j.f.Close()
-			return err
+		// Records of at most journalBuffer bytes: a record's length is a
+		// u32, and one buffer serves them all.
+		for off := s.off; off < s.off+s.n; off += journalBuffer {
+			if err := j.addFrom(f, s.kind, off, min(journalBuffer, s.off+s.n-off)); err != nil {
+				j.f.Close()
+				return err
+			}
 		}
 	}
 	j.add(recLength, length, nil)

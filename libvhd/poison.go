@@ -16,7 +16,8 @@ import (
 //	0x56  8  "journal:"
 //	0x5E     the journal's absolute path, NUL padded (at most 418 bytes)
 //
-// Open refuses a disabled image with a *DisabledError; inspection tools
+// Open refuses a disabled image with a *DisabledError (in a FormatError);
+// inspection tools
 // may read it (OpenOptions.AllowDisabled). The operation enables the
 // image again by writing the new footers, the copy at offset 0 first:
 // the EOF footer is the commit point. `vhd-util revert` puts the
@@ -81,7 +82,9 @@ func (im *Image) disabled(b []byte, off int64, opts OpenOptions) error {
 		return err
 	}
 	if !opts.AllowDisabled || !opts.ReadOnly {
-		return &DisabledError{Path: im.path, Journal: journal}
+		// A FormatError (Open names the file), though its text is the
+		// DisabledError's alone: the command to run.
+		return &FormatError{Offset: -1, Err: &DisabledError{Path: im.path, Journal: journal}}
 	}
 	im.footer, im.footerOff = f, off
 	im.warn((&DisabledError{Path: im.path, Journal: journal}).Error())

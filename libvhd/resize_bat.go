@@ -102,6 +102,9 @@ func planBATGrowth(im *Image, size int64) (*batGrowth, error) {
 		if l.Code == LocatorNone {
 			continue
 		}
+		if int64(l.DataLen) > l.SpaceBytes() || int64(l.DataOffset)+int64(l.DataLen) > im.fileSize {
+			return nil, fmt.Errorf("parent locator %d: %d bytes at %#x do not fit its space or the file", i, l.DataLen, l.DataOffset)
+		}
 		data := make([]byte, roundUp(int64(l.DataLen), SectorSize))
 		if err := readFull(im.file, data[:l.DataLen], int64(l.DataOffset)); err != nil {
 			return nil, fmt.Errorf("read parent locator %d: %w", i, err)

@@ -118,9 +118,9 @@ func TestDisabledImage(t *testing.T) {
 	dir := t.TempDir()
 	img, journal, before := disabledImage(t, dir)
 	hint := fmt.Sprintf("run vhd-util revert -n %s -j %s", img, journal)
-	fails(t, exitIO, hint, "set", "-n", img, "-f", "hidden", "-v", "1")
-	fails(t, exitIO, hint, "fill", "-n", img)
-	fails(t, exitIO, hint, "resize", "-n", img, "-s", "30", "-f")
+	fails(t, exitInvalid, hint, "set", "-n", img, "-f", "hidden", "-v", "1")
+	fails(t, exitInvalid, hint, "fill", "-n", img)
+	fails(t, exitInvalid, hint, "resize", "-n", img, "-s", "30", "-f")
 	wantOutput(t, "20\n", "query", "-n", img, "-v")
 	if out := ok(t, "scan", img); !strings.HasPrefix(out, "vhd=disk.vhd capacity=20971520 ") {
 		t.Errorf("scan: %q", out)
