@@ -20,10 +20,14 @@ type FillOptions struct {
 // holds its whole disk by itself, every bitmap full, and reads as
 // before. No journal is needed: every block goes through the ordinary
 // write path, which keeps the image valid at every instant (alloc.go),
-// and every sector is written with the bytes it already reads as, so a
-// crash leaves an image that reads exactly as before.
+// and every sector is written with the bytes it already reads as. The
+// image is opened with DeferMetadata, so that no bit reaches the disk
+// before the data it vouches for is durable (flush.go): written through,
+// a power cut could keep a bit and lose its data, and a sector that read
+// the parent would read zeros. So a crash, of the process or of the
+// power, leaves an image that reads exactly as before.
 func Fill(path string, opts FillOptions) (allocated int, err error) {
-	im, err := Open(path, OpenOptions{FS: opts.FS, ParentDirs: opts.ParentDirs})
+	im, err := Open(path, OpenOptions{FS: opts.FS, ParentDirs: opts.ParentDirs, DeferMetadata: true})
 	if err != nil {
 		return 0, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -124,13 +125,29 @@ func TestResizeCrashSafety(t *testing.T) {
 					if err := tc.run(journalTruncFS{truncFS{c}}, nil); err == nil {
 						t.Fatalf("cut after write %d of %d: Resize reported success", k, n)
 					}
-					for kind, s := range survivors(c) {
+					for kind, s := range allSurvivors(c, k) {
 						judgeResized(t, s, tc, orig, old, grown, fmt.Sprintf("cut after write %d of %d (torn=%v), %s", k, n, tear, kind))
 					}
 				}
 			}
 		})
 	}
+}
+
+// allSurvivors adds to survivors the power cuts that keep random subsets
+// of the unsynced writes (powerSubsets of them, seeded by seed).
+func allSurvivors(c *crashFS, seed int) map[string]*crashFS {
+	out := survivors(c)
+	for i := range powerSubsets {
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		s := newCrashFS()
+		for name, f := range c.files {
+			b := f.powerLoss(func(int) bool { return rng.IntN(2) == 0 })
+			s.files[name] = &memFile{fs: s, written: b, durable: bytes.Clone(b)}
+		}
+		out[fmt.Sprintf("power loss, random subset %d", i)] = s
+	}
+	return out
 }
 
 // judgeResized: the survivor s is the old image, or the grown one, or

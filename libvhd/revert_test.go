@@ -62,7 +62,7 @@ func TestRevertCrashSafety(t *testing.T) {
 				if err := Revert("img.vhd", resizeJournal, journalTruncFS{truncFS{c}}); err == nil {
 					t.Fatalf("state %d, cut after write %d of %d: Revert reported success", i, k, n)
 				}
-				for kind, s := range survivors(c) {
+				for kind, s := range allSurvivors(c, k) {
 					what := fmt.Sprintf("state %d, cut after write %d of %d (torn=%v), %s", i, k, n, tear, kind)
 					err := openErr(s)
 					if errors.Is(err, ErrPoisoned) {
