@@ -18,6 +18,7 @@
 #   BENCH_CACHE    buffered (default: every server's default, page cache)
 #                  or direct (O_DIRECT everywhere)
 #   BENCH_TABLES   which tables: "raw vhd" (default), "raw" or "vhd"
+#   BENCH_TAPDISK  the tapdisk binary (default bin/tapdisk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,8 @@ tables=${BENCH_TABLES:-raw vhd}
 for tool in fio qemu-nbd qemu-img nbdkit jq; do
 	command -v "$tool" >/dev/null || { echo "bench-nbd: $tool is missing (apt-get install fio qemu-utils nbdkit jq)" >&2; exit 1; }
 done
-[ -x bin/tapdisk ] || { echo "bench-nbd: run make build first" >&2; exit 1; }
+tapdisk=${BENCH_TAPDISK:-bin/tapdisk}
+[ -x "$tapdisk" ] || { echo "bench-nbd: $tapdisk is missing: run make build first" >&2; exit 1; }
 
 dir=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" gotap-bench.XXXXXX)
 pids=()
@@ -63,7 +65,7 @@ serve() {
 		if [ "$type" = vhd-deferred ]; then type=vhd extra=(--defer-metadata); fi
 		if [ "$type" = aio-syscalls ]; then type=aio env=(GOTAP_NO_IO_URING=1); fi
 		mkdir -p "$dir/run"
-		env "${env[@]}" bin/tapdisk --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "${extra[@]}" "$type:$file" >"$out" &
+		env "${env[@]}" "$tapdisk" --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "${extra[@]}" "$type:$file" >"$out" &
 		pids+=($!)
 		until [ "$(wc -l <"$out")" -ge 2 ]; do sleep 0.05; done
 		uri=$(sed -n 2p "$out")
