@@ -119,7 +119,9 @@ func (r *Ring) Submit() (int, error) { return r.SubmitAndWait(0) }
 
 // SubmitAndWait submits, then waits until at least wait completions are
 // in the completion queue. The wait blocks the calling thread in the
-// kernel; the Go runtime runs other goroutines meanwhile.
+// kernel; the Go runtime runs other goroutines meanwhile. If it fails,
+// the entries the kernel did not take are dropped, so that a later
+// submission does not run them behind their owners' backs.
 func (r *Ring) SubmitAndWait(wait uint32) (int, error) {
 	atomic.StoreUint32(r.sqTail, r.tail) // publishes the entries' contents too
 	var flags uint32
@@ -136,6 +138,8 @@ func (r *Ring) SubmitAndWait(wait uint32) (int, error) {
 			continue
 		}
 		if err != nil {
+			r.tail = atomic.LoadUint32(r.sqHead)
+			atomic.StoreUint32(r.sqTail, r.tail)
 			return 0, fmt.Errorf("io_uring_enter: %w", err)
 		}
 		return n, nil
