@@ -24,6 +24,7 @@ declare -A pkg_of=(
 	[vgcreate]=lvm2
 	[lvcreate]=lvm2
 	[dmsetup]=dmsetup
+	[time]=time # a command's own peak RSS (vhd-util's hostile-input tests)
 	# the test guest (scripts/guest): QEMU, busybox, the initramfs and
 	# the share's ext4 image
 	[qemu-system-x86_64]=qemu-system-x86
