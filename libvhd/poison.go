@@ -103,13 +103,15 @@ func (im *Image) disable(journal string, offs ...int64) error {
 		if slices.Contains(offs[:i], off) {
 			continue
 		}
-		if _, err := im.file.WriteAt(b[:], off); err != nil {
-			return fmt.Errorf("disable: %w", err)
+		_, err := im.file.WriteAt(b[:], off)
+		if err == nil && (i == 0 || i == len(offs)-1) {
+			err = im.file.Sync()
 		}
-		if i == 0 || i == len(offs)-1 {
-			if err := im.file.Sync(); err != nil {
-				return fmt.Errorf("disable: %w", err)
-			}
+		switch {
+		case err != nil && i == 0:
+			return fmt.Errorf("disable: %w", err) // the image as it was, or disabled
+		case err != nil:
+			return im.leftDisabled(fmt.Errorf("disable: %w", err), journal)
 		}
 	}
 	return nil
@@ -123,11 +125,11 @@ func (im *Image) enable(f Footer, footerOff int64, opts ResizeOptions) error {
 	f.put(b[:])
 	if f.Type != Fixed {
 		if err := writeSynced(im.file, b[:], 0); err != nil {
-			return fmt.Errorf("enable: %w", err)
+			return im.leftDisabled(fmt.Errorf("enable: %w", err), opts.Journal)
 		}
 	}
 	if err := writeSynced(im.file, b[:], footerOff); err != nil {
-		return fmt.Errorf("enable: %w", err)
+		return im.leftDisabled(fmt.Errorf("enable: %w", err), opts.Journal)
 	}
 	im.footer, im.footerBuf, im.footerOff, im.fileSize = f, b, footerOff, footerOff+FooterSize
 	opts.Log(fmt.Sprintf("grew to %d bytes; the image is enabled", f.CurrentSize))
@@ -136,4 +138,10 @@ func (im *Image) enable(f Footer, footerOff int64, opts ResizeOptions) error {
 	}
 	opts.Log("removed " + opts.Journal)
 	return nil
+}
+
+// leftDisabled adds to the error of an operation that failed after
+// disabling the image what gives the image back.
+func (im *Image) leftDisabled(err error, journal string) error {
+	return fmt.Errorf("%w; the image is left %v", err, &DisabledError{Path: im.path, Journal: journal})
 }

@@ -59,10 +59,23 @@ func growBAT(im *Image, size int64, opts ResizeOptions) error {
 	if err := im.disable(opts.Journal, im.footerOff, 0, p.footerOff); err != nil {
 		return err
 	}
+	// Close has nothing to write into the disabled image: the batmap on
+	// disk will be the new one.
+	im.batmap = nil
+	if err := p.write(im); err != nil {
+		return im.leftDisabled(err, opts.Journal)
+	}
+	opts.Log(fmt.Sprintf("moved %d blocks, wrote a BAT of %d entries", len(p.moves), p.header.MaxTableEntries))
+	return im.enable(grownFooter(im, size), p.footerOff, opts)
+}
+
+// write moves the blocks, then writes the new metadata, header last, and
+// syncs.
+func (p *batGrowth) write(im *Image) error {
 	if err := im.moveBlocks(p.moves); err != nil {
 		return err
 	}
-	if _, err := im.file.WriteAt(p.meta, batOff); err != nil {
+	if _, err := im.file.WriteAt(p.meta, int64(im.header.TableOffset)); err != nil {
 		return fmt.Errorf("write BAT: %w", err)
 	}
 	var hb [HeaderSize]byte
@@ -70,10 +83,7 @@ func growBAT(im *Image, size int64, opts ResizeOptions) error {
 	if err := writeSynced(im.file, hb[:], int64(im.footer.DataOffset)); err != nil {
 		return fmt.Errorf("write header: %w", err)
 	}
-	opts.Log(fmt.Sprintf("moved %d blocks, wrote a BAT of %d entries", len(p.moves), p.header.MaxTableEntries))
-	// Close has nothing left to write: the batmap on disk is the new one.
-	im.batmap = nil
-	return im.enable(grownFooter(im, size), p.footerOff, opts)
+	return nil
 }
 
 // batGrowth is the new layout of a sparse image's metadata.

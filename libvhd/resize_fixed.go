@@ -27,14 +27,19 @@ func resizeFixed(im *Image, size int64, opts ResizeOptions) error {
 	if err := im.disable(opts.Journal, im.footerOff, footerOff); err != nil {
 		return err
 	}
-	zeros := make([]byte, min(zeroEnd-oldSize, journalBuffer))
-	for off := oldSize; off < zeroEnd; off += int64(len(zeros)) {
-		if _, err := im.file.WriteAt(zeros[:min(int64(len(zeros)), zeroEnd-off)], off); err != nil {
-			return fmt.Errorf("zero the old footer: %w", err)
-		}
-	}
-	if err := im.file.Sync(); err != nil {
-		return err
+	if err := zero(im.file, oldSize, zeroEnd); err != nil {
+		return im.leftDisabled(fmt.Errorf("zero the old footer: %w", err), opts.Journal)
 	}
 	return im.enable(grownFooter(im, size), footerOff, opts)
+}
+
+// zero writes zeros over [from, to) of f and syncs.
+func zero(f File, from, to int64) error {
+	zeros := make([]byte, min(to-from, journalBuffer))
+	for off := from; off < to; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), to-off)], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }

@@ -93,6 +93,9 @@ func TestResizeCutAtEveryWrite(t *testing.T) {
 		err := cutResize(img, journal, n)
 		what := fmt.Sprintf("cut after write %d", n)
 		if disabled(img) {
+			if err == nil || !strings.Contains(err.Error(), "run vhd-util revert -n "+img) {
+				t.Errorf("%s: the image is left disabled, and the error does not say what to run: %v", what, err)
+			}
 			wantOutput(t, "", "revert", "-n", img, "-j", journal)
 			if after, _ := os.ReadFile(img); !bytes.Equal(after, before) {
 				t.Errorf("%s: the reverted image differs from the original", what)
