@@ -17,11 +17,10 @@ import (
 //	0x5E     the journal's absolute path, NUL padded (at most 418 bytes)
 //
 // Open refuses a disabled image with a *DisabledError (in a FormatError);
-// inspection tools
-// may read it (OpenOptions.AllowDisabled). The operation enables the
-// image again by writing the new footers, the copy at offset 0 first:
-// the EOF footer is the commit point. `vhd-util revert` puts the
-// journaled bytes back instead (revert.go).
+// inspection tools may read it (OpenOptions.AllowDisabled). The
+// operation enables the image again by writing the new footers, the copy
+// at offset 0 first: the EOF footer is the commit point. `vhd-util
+// revert` puts the journaled bytes back instead (revert.go).
 
 var journalTag = []byte("journal:")
 
