@@ -47,7 +47,7 @@ func (cr *createCmd) Run(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	fmt.Fprintln(e.stdout, rep.URI)
+	printOpened(e.stdout, rep)
 	return nil
 }
 

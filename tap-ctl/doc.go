@@ -13,11 +13,11 @@
 //	spawn [--log-file FILE]               start a tapdisk; prints its pid
 //	attach -p PID -m MINOR                attach the minor to that tapdisk
 //	detach [-p PID] -m MINOR              detach a closed minor; a spawned tapdisk exits with its last
-//	open [-p PID] -m MINOR -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS]   open an image; prints its NBD URI
+//	open [-p PID] -m MINOR -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS] [--frontend F [--device DEV] [--recover]]   open an image; prints its NBD URI (or device)
 //	close [-p PID] -m MINOR [-f]          close the image (the minor stays attached)
 //	pause [-p PID] -m MINOR               drain in-flight requests, close the image
 //	unpause [-p PID] -m MINOR [-a TYPE:PATH]   reopen it, or another image of the same size
-//	create -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS] [--log-file FILE]   allocate + spawn + attach + open
+//	create -a TYPE:PATH [-R] [-D] [-t SECS] [--rate LIMITS] [--frontend F [--device DEV] [--recover]] [--log-file FILE]   allocate + spawn + attach + open
 //	destroy [-p PID] -m MINOR             close + detach + free
 //	stats [-p PID] -m MINOR [-f] [--interval D]   state and counters as JSON
 //	rate [-p PID] -m MINOR [--rbps B] [--wbps B] [--riops N] [--wiops N] [--burst D]   change rate limits live
@@ -44,7 +44,21 @@
 //
 // create prints the NBD URI the disk is served at
 // (nbd+unix:///?socket=RUNDIR/nbd<pid>.<minor>); if a step fails, the
-// steps taken are undone. destroy waits for a tapdisk whose last minor it
+// steps taken are undone. --frontend nbd also makes the disk a kernel
+// block device through the kernel's NBD client, and create (or open)
+// prints its path instead, as blktap printed its tapdev:
+//
+//	# tap-ctl create --frontend nbd -a vhd:/srv/vm.vhd
+//	/dev/nbd0
+//
+// --device /dev/nbd3 takes that device rather than one the kernel picks
+// (EBUSY if in use); list (device=/dev/nbd0) and stats ("device") name
+// it; close and destroy disconnect it. A kernel without nbd.ko is refused
+// with ENODEV, saying to modprobe nbd. A disk whose tapdisk died (kill -9)
+// keeps its device waiting: create --frontend nbd --device /dev/nbd0
+// --recover -a IMAGE, within the request timeout (-t) of the death, hands
+// it to a new tapdisk and no request fails (see tapdisk --help); destroy
+// the dead tapdisk's minor afterwards to free it. destroy waits for a tapdisk whose last minor it
 // detached to exit, so that no socket, marker or process is left.
 //
 // tap-ctl finds tapdisk beside its own executable, else on $PATH. A

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"syscall"
 
@@ -16,6 +17,9 @@ type imageFlags struct {
 	ReadOnly  bool   `short:"R" help:"Open it read-only."`
 	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio)."`
 	Timeout   int    `short:"t" placeholder:"SECS" help:"Give up retrying a request after SECS seconds (default 120)."`
+	Frontend  string `default:"none" enum:"none,nbd" help:"Also serve the disk as a kernel block device, whose path is printed instead of the NBD URI: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), none the NBD socket only."`
+	Device    string `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3); default: the kernel picks a free one."`
+	Recover   bool   `help:"With --frontend and --device: reattach the image to the device its tapdisk left waiting when it died (kill -9): the requests the device holds go on, none fails, if this comes within the request timeout (-t) of the death."`
 	Secondary string `short:"2" placeholder:"TYPE:PATH" help:"blktap's mirror secondary: refused, gotap has no mirroring."`
 	Standby   bool   `short:"s" help:"blktap's standby mode for the mirror secondary: refused, gotap has no mirroring."`
 }
@@ -37,7 +41,18 @@ func (f imageFlags) request(minor int) (control.OpenRequest, error) {
 	}
 	return control.OpenRequest{
 		Minor: minor, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
+		Frontend: f.Frontend, Device: f.Device, Recover: f.Recover,
 	}, nil
+}
+
+// printOpened prints where an open serves the disk: its block device if
+// it has one (as blktap printed its tapdev), else its NBD URI.
+func printOpened(w io.Writer, rep control.OpenReply) {
+	if rep.Device != "" {
+		fmt.Fprintln(w, rep.Device)
+		return
+	}
+	fmt.Fprintln(w, rep.URI)
 }
 
 // absImage makes a file image's path absolute, under its filter layers

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -31,6 +32,8 @@ type row struct {
 	State *wire.State `json:"state,omitempty"`
 	Type  string      `json:"type,omitempty"`
 	File  string      `json:"file,omitempty"`
+	// Device: its kernel block device (--frontend), if it has one.
+	Device string `json:"device,omitempty"`
 }
 
 func (l *listCmd) Run(ctx context.Context, e *env) error {
@@ -99,7 +102,7 @@ func rows(tds []tapscan.Tapdisk, minors []rundir.Minor) []row {
 		}
 		for _, v := range td.VBDs {
 			typ, file, _ := strings.Cut(v.Image, ":")
-			vbds = append(vbds, row{Pid: ptr(td.Pid), Minor: ptr(v.Minor), State: ptr(v.State), Type: typ, File: file})
+			vbds = append(vbds, row{Pid: ptr(td.Pid), Minor: ptr(v.Minor), State: ptr(v.State), Type: typ, File: file, Device: v.Device})
 			shown[v.Minor] = true
 		}
 	}
@@ -139,15 +142,23 @@ func (l *listCmd) filter(rows []row) []row {
 	return kept
 }
 
-// printTable is the listing for people: blktap's columns.
+// printTable is the listing for people: blktap's columns, and a device
+// column before the file when a disk has a kernel block device.
 func printTable(w io.Writer, rows []row) error {
-	fmt.Fprintf(w, "%8s %4s %4s %10s %s\n", "pid", "minor", "state", "type", "file")
+	devices := slices.ContainsFunc(rows, func(r row) bool { return r.Device != "" })
+	device := func(d string) string {
+		if !devices {
+			return ""
+		}
+		return fmt.Sprintf("%-12s ", d)
+	}
+	fmt.Fprintf(w, "%8s %4s %4s %10s %s%s\n", "pid", "minor", "state", "type", device("device"), "file")
 	for _, r := range rows {
 		state := "-"
 		if r.State != nil {
 			state = cHex(uint32(*r.State))
 		}
-		if _, err := fmt.Fprintf(w, "%8s %4s %4s %10s %s\n", orDash(r.Pid), orDash(r.Minor), state, dash(r.Type), dash(r.File)); err != nil {
+		if _, err := fmt.Fprintf(w, "%8s %4s %4s %10s %s%s\n", orDash(r.Pid), orDash(r.Minor), state, dash(r.Type), device(dash(r.Device)), dash(r.File)); err != nil {
 			return err
 		}
 	}
@@ -184,6 +195,9 @@ func printLines(w io.Writer, rows []row) error {
 		}
 		if r.Type != "" {
 			f = append(f, "args="+r.Type+":"+r.File)
+		}
+		if r.Device != "" {
+			f = append(f, "device="+r.Device)
 		}
 		if _, err := fmt.Fprintln(w, strings.Join(f, " ")); err != nil {
 			return err

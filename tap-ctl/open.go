@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"gotap.dev/libtap/control"
 )
@@ -20,7 +19,7 @@ func (o *openCmd) Run(ctx context.Context, e *env) error {
 	return o.withClient(e.dir, func(c *control.Client) error {
 		rep, err := c.Open(ctx, req)
 		if err == nil {
-			fmt.Fprintln(e.stdout, rep.URI)
+			printOpened(e.stdout, rep)
 		}
 		return err
 	})

@@ -38,6 +38,8 @@ type daemon struct {
 	// openWait bounds an image's open, and each reopen of a resume
 	// (0: vbd.DefaultOpenTimeout).
 	openWait time.Duration
+	// nbdConns: connections of each kernel NBD device (--nbd-conns).
+	nbdConns int
 
 	mu     sync.Mutex
 	minors map[int]*minor
@@ -127,6 +129,9 @@ func (d *daemon) attachFree() (int, error) {
 }
 
 func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.OpenReply, error) {
+	if err := checkFrontend(req); err != nil {
+		return control.OpenReply{}, err
+	}
 	d.mu.Lock()
 	m, attached := d.minors[req.Minor]
 	if !attached {
@@ -145,7 +150,7 @@ func (d *daemon) Open(ctx context.Context, req control.OpenRequest) (control.Ope
 		OpenTimeout: d.openTimeout(),
 		Logger:      d.log,
 	}
-	rep, err := m.open(ctx, d, req.Image, opts)
+	rep, err := m.open(ctx, d, req, opts)
 	if err != nil && !attached {
 		// Open attached it for this request only: undo that.
 		d.forget(m)

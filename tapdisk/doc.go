@@ -1,5 +1,5 @@
 // Command tapdisk serves virtual disks from user space: blktap's tapdisk,
-// with NBD as the frontend.
+// with NBD as the frontend, and the kernel's NBD client for a block device.
 //
 // # Synopsis
 //
@@ -55,6 +55,40 @@
 // opens, pauses, resumes, closes and detaches more minors over the control
 // socket. A tapdisk started without images exits once the last minor it
 // was given is detached, as blktap's does when tap-ctl spawned it.
+//
+// # Kernel block devices
+//
+// --frontend nbd also serves each image as a kernel block device,
+// /dev/nbdN, through the kernel's own NBD client (nbd.ko): tapdisk hands
+// it --nbd-conns connected sockets over generic netlink (no NBD
+// handshake, no nbd-client) and serves them like any NBD connection, so
+// pause, resume, snapshots and live coalesces work on the device as on
+// the socket. The device's path is printed after the image's NBD URI,
+// and list and stats name it. --device /dev/nbd3 takes that device (EBUSY
+// if it is in use); by default the kernel picks a free one. Closing the
+// minor (tap-ctl close or destroy, SIGTERM) disconnects the device. A
+// kernel without nbd.ko is refused with ENODEV and the module to load
+// (modprobe nbd); an image that fails to open, or a device in use,
+// leaves no device and no minor behind. Root only (CAP_SYS_ADMIN).
+//
+// A tapdisk that dies (kill -9, a crash) leaves its device waiting, not
+// failing: the kernel holds the requests, and retries those it had sent
+// once the request timeout (-t, default 120 s) passes. Starting a tapdisk
+// on the same image with --recover gives the device new connections
+// (NBD_CMD_RECONFIGURE) and every request goes on; the device must be one
+// gotap made, of the image's size. Within -t of the death, no request
+// fails (the kernel waits that long for a new connection):
+//
+//	$ tapdisk --frontend nbd -t 30 vhd:/srv/vm.vhd &
+//	/run/blktap-control/ctl4242
+//	nbd+unix:///?socket=/run/blktap-control/nbd4242.0
+//	/dev/nbd0
+//	$ kill -9 %1
+//	$ tapdisk --frontend nbd -t 30 --device /dev/nbd0 --recover vhd:/srv/vm.vhd &
+//
+// (tap-ctl create --frontend nbd --device /dev/nbd0 --recover -a
+// vhd:/srv/vm.vhd does the same; after a live snapshot, give the image the
+// device served last: its chain's leaf.)
 //
 // # Who may connect
 //
@@ -137,6 +171,13 @@
 //	                   (default 5s; 0: only when the client flushes)
 //	--parent-dir DIR   VHD: also accept parents under DIR (repeatable;
 //	                   see Parents)
+//	--frontend F       none (the NBD socket only, the default) or nbd:
+//	                   also a kernel block device /dev/nbdN (see Kernel
+//	                   block devices)
+//	--device DEV       with --frontend, for one image: the device to take
+//	--recover          with --frontend and --device: reattach the image to
+//	                   the device a dead tapdisk left waiting
+//	--nbd-conns N      connections of each kernel NBD device (default 2)
 //
 // # Parents
 //

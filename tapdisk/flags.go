@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/cli"
-
+	"gotap.dev/libtap/control"
 	"gotap.dev/libtap/disk"
 )
 
@@ -33,6 +33,10 @@ type flags struct {
 	DeferMetadata bool          `name:"defer-metadata" help:"VHD images: keep the metadata of new writes (sector bitmaps, block table) in memory until the client flushes or --flush-interval passes. Faster writes to new sectors, but a write acknowledged since the last flush is lost if tapdisk is killed. Default: metadata reaches the file before a write is acknowledged, so acknowledged writes survive kill -9."`
 	FlushInterval time.Duration `name:"flush-interval" default:"5s" placeholder:"DURATION" help:"VHD images: make written data durable at least this often when the client does not flush (0: only when asked). Bounds what a power cut (or, with --defer-metadata, a crash) can take."`
 	ParentDirs    []string      `name:"parent-dir" sep:"none" placeholder:"DIR" help:"VHD images: also accept parents anywhere under DIR (repeatable), beside the child's own folder and those of $GOTAP_PARENT_DIRS (colon-separated); block devices (an LVM volume group's /dev/VG) only there. Other parents are refused, so that an image cannot make tapdisk serve another file or disk."`
+	Frontend      string        `default:"none" enum:"none,nbd" help:"Also serve each image as a kernel block device: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), none the NBD socket only. The device's path is printed after the image's NBD URI."`
+	Device        string        `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3), for one image; default: the kernel picks a free one."`
+	Recover       bool          `help:"With --frontend and --device: reattach the image to the device a tapdisk that died (kill -9) left waiting: requests it held go on, none fails, if this comes within the request timeout (-t) of its death."`
+	NBDConns      int           `name:"nbd-conns" default:"2" placeholder:"N" help:"Connections of each kernel NBD device (--frontend nbd): the kernel spreads requests over them."`
 	Procs         int           `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
 	Images        []string      `arg:"" optional:"" name:"TYPE:PATH" help:"Images to serve, each on the lowest free minor: vhd:/srv/vm.vhd, aio:/dev/sdb, ram:64M; filter layers go before, each NAME:OPTIONS: (valve:rbps=20M:vhd:/srv/vm.vhd)."`
 }
@@ -47,6 +51,17 @@ image fails: nothing on stdout, exit 1, the run directory left as it was):
   /run/blktap-control/ctl4242
   nbd+unix:///?socket=/run/blktap-control/nbd4242.0
   $ nbdinfo 'nbd+unix:///?socket=/run/blktap-control/nbd4242.0'
+
+--frontend nbd also makes each image a kernel block device (the kernel's NBD
+client, as root), printed after its URI; a tapdisk killed leaves the device
+waiting, and one started with --recover on the same image takes it over
+without an I/O error, within -t seconds:
+
+  $ tapdisk --frontend nbd vhd:/srv/vm.vhd &
+  /run/blktap-control/ctl4242
+  nbd+unix:///?socket=/run/blktap-control/nbd4242.0
+  /dev/nbd0
+  $ tapdisk --frontend nbd --device /dev/nbd0 --recover vhd:/srv/vm.vhd
 
 Filter layers stack over an image, outermost first, each NAME:OPTIONS: with
 OPTIONS key=value pairs separated by commas (or none):
@@ -94,6 +109,14 @@ func (f *flags) check() error {
 		return cli.Usagef("--max-conns and --max-control-conns must be > 0")
 	case f.Handshake <= 0:
 		return cli.Usagef("--handshake-timeout %v: want a duration > 0", f.Handshake)
+	case f.NBDConns <= 0:
+		return cli.Usagef("--nbd-conns %d: want connections > 0", f.NBDConns)
+	case f.Frontend == control.FrontendNone && (f.Device != "" || f.Recover):
+		return cli.Usagef("--device and --recover need --frontend %s", control.FrontendNBD)
+	case f.Recover && f.Device == "":
+		return cli.Usagef("--recover needs the --device to recover")
+	case f.Device != "" && len(f.Images) != 1:
+		return cli.Usagef("--device takes one image, not %d", len(f.Images))
 	}
 	return f.checkTCP()
 }

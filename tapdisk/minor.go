@@ -92,7 +92,9 @@ func (m *minor) isOpen() bool { return m.cur.Load() != nil }
 // info is the VBD's Info, or a closed minor's; it never waits.
 func (m *minor) info() wire.Info {
 	if s := m.cur.Load(); s != nil {
-		return s.vbd.Info()
+		info := s.vbd.Info()
+		info.Device = s.fe.device()
+		return info
 	}
 	return wire.Unserved(m.n, wire.Closed)
 }
@@ -114,7 +116,7 @@ func (m *minor) withVBD(ctx context.Context, op string, fn func(*vbd.VBD) error)
 // open opens image and serves it. The open is bounded by d.openTimeout:
 // an image that hangs (a FIFO, a server that stopped answering) fails
 // with ETIMEDOUT, and the VBD that opens late is closed at once.
-func (m *minor) open(ctx context.Context, d *daemon, image string, opts vbd.Options) (control.OpenReply, error) {
+func (m *minor) open(ctx context.Context, d *daemon, req control.OpenRequest, opts vbd.Options) (control.OpenReply, error) {
 	if err := m.lock(ctx, "open"); err != nil {
 		return control.OpenReply{}, err
 	}
@@ -122,22 +124,22 @@ func (m *minor) open(ctx context.Context, d *daemon, image string, opts vbd.Opti
 	if s := m.cur.Load(); s != nil {
 		return control.OpenReply{}, control.Errorf(syscall.EBUSY, "minor %d is serving %s: close it first", m.n, s.vbd.Spec())
 	}
-	v, err := slowopen.Do(ctx, &m.opening, d.openTimeout(), image,
-		func() (*vbd.VBD, error) { return vbd.Open(m.n, image, opts) },
+	v, err := slowopen.Do(ctx, &m.opening, d.openTimeout(), req.Image,
+		func() (*vbd.VBD, error) { return vbd.Open(m.n, req.Image, opts) },
 		func(v *vbd.VBD) {
-			d.log.Warn("an open given up on finished late: closing it", "minor", m.n, "image", image)
+			d.log.Warn("an open given up on finished late: closing it", "minor", m.n, "image", req.Image)
 			v.Close(context.Background())
 		})
 	if err != nil {
 		return control.OpenReply{}, fmt.Errorf("open minor %d: %w", m.n, err)
 	}
-	fe, err := serveFrontends(d, m.n, v)
+	fe, err := serveFrontends(d, m.n, v, req)
 	if err != nil {
 		v.Close(context.Background())
 		return control.OpenReply{}, fmt.Errorf("open minor %d: %w", m.n, err)
 	}
 	m.cur.Store(&served{v, fe})
-	return control.OpenReply{Minor: m.n, Socket: fe.socket, URI: nbdURI(fe.socket)}, nil
+	return control.OpenReply{Minor: m.n, Socket: fe.socket, URI: nbdURI(fe.socket), Device: fe.device()}, nil
 }
 
 // nbdURI names a Unix socket export (the NBD URI standard).

@@ -91,7 +91,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	}
 	d := &daemon{
 		dir: dir, pid: os.Getpid(), log: log,
-		ringSlots: f.RingSlots, depth: f.Depth, openWait: f.OpenTimeout,
+		ringSlots: f.RingSlots, depth: f.Depth, openWait: f.OpenTimeout, nbdConns: f.NBDConns,
 		limits:        nbd.Options{MaxConns: f.MaxConns, HandshakeTimeout: f.Handshake},
 		drivers:       drivers.Options{DeferMetadata: f.DeferMetadata, FlushInterval: f.FlushInterval, ParentDirs: f.ParentDirs},
 		minors:        make(map[int]*minor),
@@ -143,7 +143,8 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 }
 
 // openImages opens the command line's images, each on a minor of its
-// own (attachFree), and returns the NBD URI each is served at.
+// own (attachFree), and returns the NBD URI each is served at, each
+// followed by its block device if --frontend makes one.
 func openImages(ctx context.Context, d *daemon, f *flags) ([]string, error) {
 	var uris []string
 	for _, image := range f.Images {
@@ -153,11 +154,15 @@ func openImages(ctx context.Context, d *daemon, f *flags) ([]string, error) {
 		}
 		rep, err := d.Open(ctx, control.OpenRequest{
 			Minor: n, Image: image, ReadOnly: f.ReadOnly, NoDirect: f.NoDirect, Timeout: f.Timeout,
+			Frontend: f.Frontend, Device: f.Device, Recover: f.Recover,
 		})
 		if err != nil {
 			return nil, err
 		}
 		uris = append(uris, rep.URI)
+		if rep.Device != "" {
+			uris = append(uris, rep.Device)
+		}
 	}
 	return uris, nil
 }

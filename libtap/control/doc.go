@@ -34,17 +34,19 @@
 // (reads, writes, bytes, errors, retries, merges, in_flight, latency
 // percentiles), recent_errors (the last 8: failed pauses, resumes and
 // I/O) and, for a chain with a valve layer, valve (rbps, wbps, riops,
-// wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s)
-// and, while a coalesce runs, coalescing ({done, total} bytes).
+// wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s),
+// while a coalesce runs, coalescing ({done, total} bytes) and, with a
+// frontend, device (its block device: /dev/nbd0).
 //
 //	op      request fields                                result
 //	pid     -                                             {"pid":N}
 //	list    -                                             [Info, …] every attached minor
 //	attach  minor                                         - (minor reserved, state closed; EEXIST if attached)
-//	open    minor, image, read_only, no_direct, timeout   {"minor":N,"nbd_socket":PATH,"uri":"nbd+unix:///?socket=PATH"}
+//	open    minor, image, read_only, no_direct, timeout,
+//	        frontend, device, recover                     {"minor":N,"nbd_socket":PATH,"uri":"nbd+unix:///?socket=PATH","device":DEV}
 //	pause   minor                                         - (in-flight requests drained, image closed)
 //	resume  minor, image (optional: a new image)          - (EMEDIUMTYPE if it is smaller; a larger one grows the disk)
-//	close   minor                                         - (NBD socket closed, image flushed and closed; minor stays attached)
+//	close   minor                                         - (NBD socket closed, device detached, image flushed and closed; minor stays attached)
 //	detach  minor                                         - (EBUSY while open)
 //	stats   minor                                         Info
 //	set-rate  minor, limits ("rbps=40M,wiops=500")        {"rbps":N,"wbps":N,"riops":N,"wiops":N,"burst_ms":N} in force
@@ -53,6 +55,14 @@
 //
 // open attaches the minor if it is not attached yet; EBUSY if an image is
 // open on it. timeout is the per-request timeout in seconds (default 120).
+// frontend "nbd" also serves the image as a kernel block device, the
+// kernel's NBD client (device, in the reply, is /dev/nbdN), "none" (the
+// default) only on the NBD socket; device takes that device ("/dev/nbd3";
+// default: the kernel picks one, EBUSY if it is in use), and recover
+// reattaches the image to the device a tapdisk that died left waiting
+// (its requests go on if this comes within its request timeout). A kernel
+// without the frontend's module gets ENODEV, naming the module to load;
+// an open that fails leaves no device.
 // Operations on a minor that is not attached fail with ENOENT; pause and
 // resume of a closed one with ENODEV. An open (or a resume's reopen) that
 // does not return in tapdisk's --open-timeout fails with ETIMEDOUT; a RAM

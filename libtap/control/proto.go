@@ -57,7 +57,21 @@ type OpenRequest struct {
 	NoDirect bool   `json:"no_direct,omitempty"`
 	// Timeout is the per-request timeout in seconds; 0: blktap's 120.
 	Timeout int `json:"timeout,omitempty"`
+	// Frontend is a kernel block device served beside the NBD socket:
+	// FrontendNBD, or FrontendNone ("" too) for the socket only.
+	Frontend string `json:"frontend,omitempty"`
+	// Device is the frontend's device to take (/dev/nbd3); "" lets the
+	// kernel pick one. With Recover, the device a tapdisk that died left
+	// waiting for its image: it gets new connections and goes on.
+	Device  string `json:"device,omitempty"`
+	Recover bool   `json:"recover,omitempty"`
 }
+
+// Frontends (OpenRequest.Frontend).
+const (
+	FrontendNone = "none"
+	FrontendNBD  = "nbd" // the kernel's NBD client: /dev/nbdN
+)
 
 // RequestTimeout is Timeout as a duration (0 if unset).
 func (r OpenRequest) RequestTimeout() time.Duration { return time.Duration(r.Timeout) * time.Second }
@@ -115,6 +129,8 @@ type OpenReply struct {
 	Minor  int    `json:"minor"`
 	Socket string `json:"nbd_socket"`
 	URI    string `json:"uri"`
+	// Device is the frontend's block device, if one was asked for.
+	Device string `json:"device,omitempty"`
 }
 
 // Reply answers one request (and is each line of a watch).

@@ -18,7 +18,11 @@ import (
 )
 
 // ErrNoModule: the running kernel has no NBD client.
-var ErrNoModule = errors.New("the kernel has no NBD client (nbd.ko): load it with modprobe nbd")
+var ErrNoModule = fmt.Errorf("the kernel has no NBD client (nbd.ko): load it with modprobe nbd: %w", syscall.ENODEV)
+
+// Backend is what a device made here names as its backend
+// (/sys/block/nbdN/backend): Recover takes no other.
+const Backend = "gotap"
 
 // Options of a device. The zero value is one connection, 512-byte
 // blocks, the kernel's timeouts and a device number it picks.
@@ -34,8 +38,6 @@ type Options struct {
 	BlockSize       int64
 	Timeout         time.Duration // see Config
 	DeadConnTimeout time.Duration // see Config
-	// Backend names the image served (Config.Backend).
-	Backend string
 }
 
 // Device is /dev/nbdN served by an nbd.Server's export.
@@ -68,7 +70,7 @@ func ParsePath(p string) (int, error) {
 func Attach(srv *nbd.Server, name string, e nbd.Export, opts Options) (*Device, error) {
 	cfg := Config{
 		Index: opts.Index, Size: e.Size(), BlockSize: opts.BlockSize, Flags: nbd.KernelFlags(e),
-		Timeout: opts.Timeout, DeadConnTimeout: opts.DeadConnTimeout, Backend: opts.Backend,
+		Timeout: opts.Timeout, DeadConnTimeout: opts.DeadConnTimeout, Backend: Backend,
 	}
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = 512
@@ -85,26 +87,22 @@ func Attach(srv *nbd.Server, name string, e nbd.Export, opts Options) (*Device, 
 
 // Recover hands device index, left waiting by a server that died, new
 // connections to export name of srv (NBD_CMD_RECONFIGURE): the requests
-// it holds go on. Its backend must be opts.Backend.
-func Recover(srv *nbd.Server, name string, index int, opts Options) (*Device, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/sys/block/nbd%d/backend", index))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("recover %s: no such device, or not attached", Path(index))
-	case err != nil:
+// it holds go on. The device must be one Attach made (its backend) of
+// e's size; that e is the image it served, under snapshots taken since
+// perhaps, is the caller's to know.
+func Recover(srv *nbd.Server, name string, e nbd.Export, index int, opts Options) (*Device, error) {
+	if err := checkRecoverable(index, e.Size()); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", Path(index), err)
-	case strings.TrimSpace(string(b)) != opts.Backend:
-		return nil, fmt.Errorf("recover %s: it serves %q, not %q", Path(index), strings.TrimSpace(string(b)), opts.Backend)
 	}
 	d := &Device{index: index}
-	err = d.handOver(srv, name, opts.Conns, func(fds []int) (genetlink.Message, error) {
-		return reconfigureMessage(index, fds)
+	err := d.handOver(srv, name, opts.Conns, func(fds []int) (genetlink.Message, error) {
+		return reconfigureMessage(index, Backend, fds)
 	})
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
 		return nil, fmt.Errorf("recover %s: it has no dead connection to replace (is its server still running?)", Path(index))
 	case errors.Is(err, syscall.EINVAL):
-		return nil, fmt.Errorf("recover %s: not attached: %w", Path(index), err)
+		return nil, fmt.Errorf("recover %s: it is not attached: %w", Path(index), err)
 	case err != nil:
 		return nil, fmt.Errorf("recover %s: %w", Path(index), err)
 	}
@@ -230,4 +228,32 @@ func deviceName(index int) string {
 		return "an NBD device"
 	}
 	return Path(index)
+}
+
+// checkRecoverable refuses a device that is not attached, that Attach did
+// not make, or whose size is not size: another image's.
+func checkRecoverable(index int, size int64) error {
+	sys := fmt.Sprintf("/sys/block/nbd%d/", index)
+	backend, err := os.ReadFile(sys + "backend")
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no such device: %w", syscall.ENODEV)
+	}
+	if err != nil {
+		return err
+	}
+	if b := strings.TrimSpace(string(backend)); b != Backend {
+		return fmt.Errorf("it is not gotap's (backend %q): %w", b, syscall.EINVAL)
+	}
+	sectors, err := os.ReadFile(sys + "size")
+	if err != nil {
+		return err
+	}
+	var n int64
+	if _, err := fmt.Sscan(string(sectors), &n); err != nil {
+		return fmt.Errorf("%ssize: %w", sys, err)
+	}
+	if n*512 != size {
+		return fmt.Errorf("it has %d bytes, the image %d: another image's? %w", n*512, size, syscall.EMEDIUMTYPE)
+	}
+	return nil
 }

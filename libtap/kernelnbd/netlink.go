@@ -113,10 +113,12 @@ func connectMessage(cfg Config, fds []int) (genetlink.Message, error) {
 }
 
 // reconfigureMessage hands device index the sockets fds, in place of its
-// dead connections.
-func reconfigureMessage(index int, fds []int) (genetlink.Message, error) {
+// dead connections. The kernel wants the backend it was given by
+// connect, as a check.
+func reconfigureMessage(index int, backend string, fds []int) (genetlink.Message, error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint32(attrIndex, uint32(index))
+	ae.String(attrBackend, backend)
 	encodeSockets(ae, fds)
 	return message(cmdReconfigure, ae)
 }

@@ -92,8 +92,8 @@ func TestMessages(t *testing.T) {
 				attrSizeBytes: uint64(1 << 20), attrBlockSizeBytes: uint64(4096),
 				attrServerFlags: uint64(0), attrSockets: []uint32{5},
 			}},
-		{"reconfigure", build(func() (genetlink.Message, error) { return reconfigureMessage(2, []int{11, 12, 13}) }), cmdReconfigure,
-			map[uint16]any{attrIndex: uint64(2), attrSockets: []uint32{11, 12, 13}}},
+		{"reconfigure", build(func() (genetlink.Message, error) { return reconfigureMessage(2, "gotap", []int{11, 12, 13}) }), cmdReconfigure,
+			map[uint16]any{attrIndex: uint64(2), attrBackend: "gotap", attrSockets: []uint32{11, 12, 13}}},
 		{"disconnect", build(func() (genetlink.Message, error) { return disconnectMessage(0) }), cmdDisconnect,
 			map[uint16]any{attrIndex: uint64(0)}},
 	} {

@@ -35,6 +35,9 @@ type Info struct {
 	Valve *stats.Valve `json:"valve,omitempty"`
 	// Coalescing: how far the coalesce running on the chain has got.
 	Coalescing *Progress `json:"coalescing,omitempty"`
+	// Device: the kernel block device serving the VBD (/dev/nbd0), if
+	// its open asked for one (OpenRequest.Frontend).
+	Device string `json:"device,omitempty"`
 }
 
 // Unserved is the Info of a minor that serves no image (attached but
