@@ -11,32 +11,8 @@ import (
 	"testing"
 
 	"gotap.dev/libvhd"
+	"gotap.dev/libvhd/vhdtest/vhdcreate"
 )
-
-// cutFS fails every write after the first n: a resize cut short, as a
-// full file system or a crash would cut it.
-type cutFS struct {
-	libvhd.OSFS
-	n *int
-}
-
-func (c cutFS) OpenFile(name string, flag int, perm fs.FileMode) (libvhd.File, error) {
-	f, err := c.OSFS.OpenFile(name, flag, perm)
-	return cutFile{f, c.n}, err
-}
-
-type cutFile struct {
-	libvhd.File
-	n *int
-}
-
-func (f cutFile) WriteAt(p []byte, off int64) (int, error) {
-	if *f.n <= 0 {
-		return 0, errors.New("cut")
-	}
-	*f.n--
-	return f.File.WriteAt(p, off)
-}
 
 // newImage is a 20 MB image with data in its first blocks, at
 // dir/disk.vhd, and its bytes.
@@ -50,26 +26,14 @@ func newImage(t *testing.T, dir string) (img string, before []byte) {
 	return img, before
 }
 
-// cutResize grows img to 4 GiB through journal, every write after the
-// first n failing.
-func cutResize(img, journal string, n int) error {
-	return libvhd.Resize(img, 4<<30, libvhd.ResizeOptions{Journal: journal, FS: cutFS{n: &n}})
-}
-
 // disabledImage is newImage's image that a journaled resize to 4 GiB
 // left disabled, its journal, and the image file before.
 func disabledImage(t *testing.T, dir string) (img, journal string, before []byte) {
 	t.Helper()
 	img, before = newImage(t, dir)
 	journal = filepath.Join(dir, "disk.journal")
-	for n := 1; ; n++ {
-		if err := cutResize(img, journal, n); err == nil {
-			t.Fatalf("no write of the resize left the image disabled")
-		}
-		if disabled(img) {
-			return img, journal, before
-		}
-	}
+	vhdcreate.Disable(t, img, journal)
+	return img, journal, before
 }
 
 // disabled reports whether Open refuses img as disabled.
@@ -90,7 +54,7 @@ func TestResizeCutAtEveryWrite(t *testing.T) {
 	for n := 0; n < 100; n++ {
 		img, before := newImage(t, dir)
 		os.Remove(journal) // a stale one is another image's: refused
-		err := cutResize(img, journal, n)
+		err := vhdcreate.CutResize(img, journal, n)
 		what := fmt.Sprintf("cut after write %d", n)
 		if disabled(img) {
 			if err == nil || !strings.Contains(err.Error(), "run vhd-util revert -n "+img) {
