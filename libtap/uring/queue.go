@@ -41,6 +41,7 @@ type Queue struct {
 	// drainEventfd is efdRaw.Read's callback, a method value made once.
 	drainEventfd func(fd uintptr) bool
 	evbuf        [8]byte
+	waited       bool          // drain's first call of a wait returns false
 	reaped       chan struct{} // closed when the reaper ends
 	closing      atomic.Bool   // set by Close: the reaper's wait fails
 }
@@ -185,13 +186,18 @@ func (q *Queue) reap() {
 	}
 }
 
-// drain reads the eventfd's count, false while it is zero (the reaper
-// then waits in the netpoller). A raw read: it cannot block, and a read
-// through the runtime's syscall entry wakes sysmon each time (perf: that
-// was 46% of the thread wake-ups of a QD1 O_DIRECT run).
+// drain is called by RawConn.Read before waiting, and again once the
+// eventfd is readable: the first call only asks for the wait (reading
+// then would find the count zero: a read wasted per wake-up), the second
+// resets the count. A raw read: it cannot block, and a read through the
+// runtime's syscall entry wakes sysmon each time (perf: that was 46% of
+// the thread wake-ups of a QD1 O_DIRECT run).
 func (q *Queue) drain(fd uintptr) bool {
-	_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&q.evbuf[0])), uintptr(len(q.evbuf)))
-	return errno != unix.EAGAIN
+	if q.waited = !q.waited; q.waited {
+		return false
+	}
+	unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&q.evbuf[0])), uintptr(len(q.evbuf)))
+	return true
 }
 
 func (q *Queue) reapLocked() {
