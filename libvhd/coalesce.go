@@ -76,9 +76,11 @@ type CoalesceOptions struct {
 	Sparse bool
 	// Progress, if not nil, is called after each block of the virtual
 	// disk with the bytes of the disk gone through and its size.
-	Progress   func(done, total int64)
-	ParentDirs []string // see OpenOptions.ParentDirs
-	FS         FS       // default OSFS
+	Progress func(done, total int64)
+	// ParentDirs and FS open the chain (Coalesce only: Commit works on
+	// the chain already open): see OpenOptions.
+	ParentDirs []string
+	FS         FS
 }
 
 // CoalesceResult is what a coalesce did.

@@ -56,7 +56,8 @@ func (c *coalesceCmd) Run(e *env) error {
 				started = true
 			}
 			if done < total {
-				fmt.Fprintf(e.stdout, "\r%6.2f%%", float32(done)/float32(total)*100)
+				// As blktap: a float quotient, times 100 in double.
+				fmt.Fprintf(e.stdout, "\r%6.2f%%", float64(float32(done)/float32(total))*100)
 			}
 		case !c.Progress:
 			bar.Update(done, total)
