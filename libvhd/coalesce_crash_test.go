@@ -14,14 +14,26 @@ import (
 // the child, exactly as before; the parent must pass Check; and running
 // Coalesce again on the survivor must finish the job.
 
+// coalesceCase is the chain a crash test coalesces: into a raw base or a
+// VHD one, and with mid, through mid.vhd (-a: child and mid into base).
+type coalesceCase struct{ raw, mid bool }
+
+func (cc coalesceCase) opts(fsys FS) CoalesceOptions {
+	o := CoalesceOptions{FS: fsys}
+	if cc.mid {
+		o.Ancestor = "base.vhd"
+	}
+	return o
+}
+
 // coalesceCrashFixture is base (a dynamic VHD or a raw file) with data in
-// some blocks, and child.vhd on it holding partial and full blocks, some
-// over base data, some where base has none.
-func coalesceCrashFixture(t *testing.T, raw bool) (*crashFS, string, []byte) {
+// some blocks, maybe mid.vhd on it, and child.vhd on top holding partial
+// and full blocks, some over data below, some where there is none.
+func coalesceCrashFixture(t *testing.T, cc coalesceCase) (*crashFS, string, []byte) {
 	t.Helper()
 	c := newCrashFS()
 	model := make([]byte, crashDiskSize)
-	base := "base.vhd"
+	base, raw := "base.vhd", cc.raw
 	if raw {
 		base = "base.raw"
 		fillPattern(model, 0x30)
@@ -42,7 +54,22 @@ func coalesceCrashFixture(t *testing.T, raw bool) (*crashFS, string, []byte) {
 		mustWrite(t, im, model[:6*crashBlock], 0)
 		closeOK(t, im)
 	}
-	im, err := Create("child.vhd", CreateOptions{Parent: base, ParentRaw: raw, BlockSize: crashBlock, FS: c})
+	parent := base
+	if cc.mid {
+		im, err := Create("mid.vhd", CreateOptions{Parent: base, BlockSize: crashBlock, FS: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int64{3*crashBlock + 8<<10, 9*crashBlock + 4<<10, 14 * crashBlock} {
+			data := make([]byte, 24<<10)
+			fillPattern(data, byte(0x60+off/crashBlock))
+			mustWrite(t, im, data, off)
+			copy(model[off:], data)
+		}
+		closeOK(t, im)
+		parent = "mid.vhd"
+	}
+	im, err := Create("child.vhd", CreateOptions{Parent: parent, ParentRaw: raw && !cc.mid, BlockSize: crashBlock, FS: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +94,10 @@ func coalesceCrashFixture(t *testing.T, raw bool) (*crashFS, string, []byte) {
 }
 
 func TestCoalesceCrashSafety(t *testing.T) {
-	for _, raw := range []bool{false, true} {
-		t.Run(fmt.Sprintf("raw base %v", raw), func(t *testing.T) {
-			c, base, model := coalesceCrashFixture(t, raw)
-			if _, err := Coalesce("child.vhd", CoalesceOptions{FS: c}); err != nil {
+	for _, cc := range []coalesceCase{{false, false}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("raw base %v, through mid %v", cc.raw, cc.mid), func(t *testing.T) {
+			c, base, model := coalesceCrashFixture(t, cc)
+			if _, err := Coalesce("child.vhd", cc.opts(c)); err != nil {
 				t.Fatal(err)
 			}
 			n := c.writes
@@ -78,18 +105,18 @@ func TestCoalesceCrashSafety(t *testing.T) {
 			judgeCoalesced(t, c, base, model, "uncrashed")
 			for k := 0; k < n; k++ {
 				for _, tear := range []bool{false, true} {
-					c, _, _ := coalesceCrashFixture(t, raw)
+					c, _, _ := coalesceCrashFixture(t, cc)
 					c.limit, c.tear = k, tear
-					if _, err := Coalesce("child.vhd", CoalesceOptions{FS: c}); err == nil {
+					if _, err := Coalesce("child.vhd", cc.opts(c)); err == nil {
 						t.Fatalf("crash after write %d of %d: Coalesce reported success", k, n)
 					}
 					for kind, s := range survivors(c) {
 						what := fmt.Sprintf("crash after write %d of %d (torn=%v), %s", k, n, tear, kind)
 						mustEqualBytes(t, what+": child", readImage(t, s, "child.vhd"), model)
-						if !raw {
+						if !cc.raw {
 							checkValid(t, s, base)
 						}
-						if _, err := Coalesce("child.vhd", CoalesceOptions{FS: s}); err != nil {
+						if _, err := Coalesce("child.vhd", cc.opts(s)); err != nil {
 							t.Fatalf("%s: coalesce again: %v", what, err)
 						}
 						judgeCoalesced(t, s, base, model, what+", coalesced again")
@@ -151,7 +178,7 @@ func (h fullHandle) WriteAt(p []byte, off int64) (int, error) {
 // through the child unchanged, the parent valid; with room again, a new
 // coalesce finishes.
 func TestCoalesceFullFS(t *testing.T) {
-	c, base, model := coalesceCrashFixture(t, false)
+	c, base, model := coalesceCrashFixture(t, coalesceCase{})
 	used := int64(0)
 	for _, f := range c.files {
 		used += int64(len(f.written))

@@ -119,7 +119,11 @@ func TestAcceptanceCoalesce(t *testing.T) {
 			paths, views := randomChain(t, t.TempDir(), raw)
 			for i := 3; i >= 1; i-- {
 				child, parent := paths[i], paths[i-1]
-				wantOutput(t, fmt.Sprintf("Coalesced %d sectors", held(t, child)), "coalesce", "-n", child)
+				want := fmt.Sprintf("Coalesced %d sectors", held(t, child))
+				// stderr is no terminal here: no progress bar either.
+				if out, errs, code := vhdutil(t, "coalesce", "-n", child); out != want || errs != "" || code != 0 {
+					t.Fatalf("coalesce -n %s = exit %d, %q, stderr %q; want %q and nothing on stderr", child, code, out, errs, want)
+				}
 				wantOutput(t, child+" is valid\n", "check", "-n", child, "-p")
 				switch {
 				case raw && i == 1:
