@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"syscall"
 
 	clikit "gotap.dev/libtap/cli"
 
 	"github.com/alecthomas/kong"
-	"gotap.dev/libvhd"
-	"gotap.dev/libvhd/imagelock"
 )
 
 // cli is the command line: one field per subcommand, one file per field.
@@ -37,43 +36,36 @@ type cli struct {
 	Convert  convertCmd  `cmd:"" help:"Copy a disk into a raw file or a standalone VHD, keeping holes."`
 }
 
-// Exit codes; documented in doc.go.
-const (
-	exitOK      = 0
-	exitUsage   = 1
-	exitInvalid = 2
-	exitIO      = 3
-)
-
 // env is what every command's Run receives.
 type env struct {
 	stdout, stderr io.Writer
 	args           []string // the raw arguments, for flags whose order matters
 }
 
-// codedError is an error that chooses the exit status; its text is the
-// wrapped error's.
+// codedError is an error that chooses the exit status (an errno, as
+// blktap's); its text is the wrapped error's.
 type codedError struct {
-	code int
-	err  error
+	errno syscall.Errno
+	err   error
 }
 
 func (e codedError) Error() string { return e.err.Error() }
 func (e codedError) Unwrap() error { return e.err }
 
-// usagef reports a request the tool refuses before touching any image.
+// usagef reports a request the tool refuses before touching any image
+// (EINVAL, as blktap's usage errors).
 func usagef(format string, args ...any) error {
-	return codedError{exitUsage, fmt.Errorf(format, args...)}
+	return codedError{syscall.EINVAL, fmt.Errorf(format, args...)}
 }
 
-// invalidf reports an image found invalid.
+// invalidf reports an image found invalid (EINVAL).
 func invalidf(format string, args ...any) error {
-	return codedError{exitInvalid, fmt.Errorf(format, args...)}
+	return codedError{syscall.EINVAL, fmt.Errorf(format, args...)}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cli
-	kctx, err := clikit.Parse("vhd-util", "Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. A parent must lie in its child's folder, or under a folder allowed by --parent-dir or $GOTAP_PARENT_DIRS (colon-separated). Exit status: 0 ok, 1 usage, 2 invalid image (or a parent refused), 3 I/O error.",
+	kctx, err := clikit.Parse("vhd-util", "Create, inspect, check and repair VHD images (blktap's vhd-util). Sizes are in MB unless suffixed K, M, G, T or B. A parent must lie in its child's folder, or under a folder allowed by --parent-dir or $GOTAP_PARENT_DIRS (colon-separated). Exit status: 0, else the errno of the failure as blktap's (22 EINVAL for a bad command line or an invalid image, 2 ENOENT, 5 EIO, 13 EACCES for a refused parent, 16 EBUSY for an image in use).",
 		&c, args, stdout, stderr,
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: true}),
 		kong.BindTo(ctx, (*context.Context)(nil)),
@@ -81,21 +73,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	switch {
 	case errors.Is(err, clikit.ErrHelp):
-		return exitOK
+		return 0
 	case err != nil:
 		clikit.PrintUsage(stderr, "vhd-util", err)
-		return exitUsage
+		return int(syscall.EINVAL)
 	}
 	log := debugLog(stderr, c.Debug)
 	log.Debug("vhd-util", "command", kctx.Selected().Name, "args", args)
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintf(stderr, "vhd-util %s: %v\n", kctx.Selected().Name, err)
-		code := exitCode(err)
-		log.Debug("failed", "exit", code, "err", err)
-		return code
+		errno := errnoOf(err)
+		log.Debug("failed", "exit", int(errno), "err", err)
+		return int(errno)
 	}
 	log.Debug("done")
-	return exitOK
+	return 0
 }
 
 // debugLog logs at debug level on stderr with --debug, else nowhere.
@@ -104,25 +96,6 @@ func debugLog(stderr io.Writer, on bool) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// exitCode classifies an error: refused request, bad image, or I/O.
-func exitCode(err error) int {
-	var ce codedError
-	var fe *libvhd.FormatError
-	switch {
-	case errors.As(err, &ce):
-		return ce.code
-	case errors.Is(err, libvhd.ErrTooLarge), errors.Is(err, libvhd.ErrChainTooDeep),
-		errors.Is(err, libvhd.ErrNotDifferencing), errors.Is(err, libvhd.ErrNoBatmap),
-		errors.Is(err, libvhd.ErrFixedImage), errors.Is(err, libvhd.ErrCutsData),
-		errors.Is(err, libvhd.ErrOutOfRange), errors.Is(err, imagelock.ErrLocked):
-		return exitUsage
-	case errors.As(err, &fe), errors.Is(err, libvhd.ErrParentNotFound), errors.Is(err, libvhd.ErrParentUUID),
-		errors.Is(err, libvhd.ErrParentRefused), errors.Is(err, libvhd.ErrFileType):
-		return exitInvalid
-	}
-	return exitIO
 }
 
 // image is the -n flag every command but scan takes.

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"syscall"
 
 	clikit "gotap.dev/libtap/cli"
 	"gotap.dev/libvhd"
@@ -69,16 +68,11 @@ func (c *coalesceCmd) Run(e *env) error {
 	res, err := libvhd.Coalesce(c.Name, opts)
 	bar.Done()
 	if err != nil {
-		errno := errnoOf(err)
-		notDiff := errors.Is(err, libvhd.ErrNotDifferencing)
-		if notDiff || errors.Is(err, libvhd.ErrNotAncestor) || errors.Is(err, libvhd.ErrOutOfRange) {
-			errno, err = int(syscall.EINVAL), codedError{exitUsage, err}
-		}
-		if plain && notDiff {
+		if plain && errors.Is(err, libvhd.ErrNotDifferencing) {
 			fmt.Fprintln(e.stdout, "coalescing of non-differencing disks is not supported")
 		}
 		if plain {
-			fmt.Fprintf(e.stdout, "error coalescing: %d\n", -errno)
+			fmt.Fprintf(e.stdout, "error coalescing: %d\n", -int(errnoOf(err)))
 		}
 		return err
 	}

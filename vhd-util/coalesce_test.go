@@ -174,8 +174,8 @@ func TestCoalesceBadInput(t *testing.T) {
 	writeData(t, child, bytes.Repeat([]byte{1}, 4096), 0)
 
 	out, errs, code := vhdutil(t, "coalesce", "-n", base)
-	if want := "coalescing of non-differencing disks is not supported\nerror coalescing: -22\n"; out != want || code != exitUsage || !strings.Contains(errs, "not a differencing image") {
-		t.Errorf("coalesce of a dynamic image = exit %d, %q, %q; want exit %d and %q", code, out, errs, exitUsage, want)
+	if want := "coalescing of non-differencing disks is not supported\nerror coalescing: -22\n"; out != want || code != int(syscall.EINVAL) || !strings.Contains(errs, "not a differencing image") {
+		t.Errorf("coalesce of a dynamic image = exit %d, %q, %q; want exit %d and %q", code, out, errs, int(syscall.EINVAL), want)
 	}
 	im, err := libvhd.Open(base, libvhd.OpenOptions{})
 	if err != nil {
@@ -183,11 +183,11 @@ func TestCoalesceBadInput(t *testing.T) {
 	}
 	out, errs, code = vhdutil(t, "coalesce", "-n", child)
 	im.Close()
-	if out != "error coalescing: -16\n" || code != exitUsage || !strings.Contains(errs, "in use by another process") {
+	if out != "error coalescing: -16\n" || code != int(syscall.EBUSY) || !strings.Contains(errs, "in use by another process") {
 		t.Errorf("coalesce into a parent in use = exit %d, %q, %q; want exit 1, error coalescing: -16", code, out, errs)
 	}
-	fails(t, exitUsage, "missing flags", "coalesce")
-	fails(t, exitUsage, "not an ancestor", "coalesce", "-n", child, "-a", child)
+	fails(t, syscall.EINVAL, "missing flags", "coalesce")
+	fails(t, syscall.EINVAL, "not an ancestor", "coalesce", "-n", child, "-a", child)
 }
 
 // A full file system during a coalesce (a small tmpfs): ENOSPC, the chain
@@ -213,7 +213,7 @@ func TestCoalesceFullFileSystem(t *testing.T) {
 	want := readChain(t, child)
 
 	out, errs, code := vhdutil(t, "coalesce", "-n", child)
-	if out != "error coalescing: -28\n" || code != exitIO || !strings.Contains(errs, "no space left on device") {
+	if out != "error coalescing: -28\n" || code != int(syscall.ENOSPC) || !strings.Contains(errs, "no space left on device") {
 		t.Fatalf("coalesce on a full file system = exit %d, %q, %q; want exit 3, error coalescing: -28", code, out, errs)
 	}
 	if !bytes.Equal(readChain(t, child), want) {

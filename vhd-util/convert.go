@@ -105,13 +105,13 @@ func (c *convertCmd) Run(ctx context.Context, e *env) error {
 func explainConvert(err error, source string) error {
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return usagef("%w (--overwrite replaces it)", err)
+		return fmt.Errorf("%w (--overwrite replaces it)", err)
 	case errors.Is(err, libvhd.ErrPartialSector):
-		return usagef("%w: pad it with zeros first (truncate -s %%512 %s) or convert it -t raw", err, source)
+		return fmt.Errorf("%w: pad it with zeros first (truncate -s %%512 %s) or convert it -t raw", err, source)
 	case errors.Is(err, libvhd.ErrEmptyDisk):
-		return usagef("%w (-t raw copies it)", err)
+		return fmt.Errorf("%w (-t raw copies it)", err)
 	case errors.Is(err, imagelock.ErrLocked):
-		return usagef("%w: a disk in use is copied through the NBD URI its tapdisk serves it at, nbd+unix:///?socket=RUNDIR/nbdPID.MINOR (tap-ctl list shows PID and MINOR)", err)
+		return fmt.Errorf("%w: a disk in use is copied through the NBD URI its tapdisk serves it at, nbd+unix:///?socket=RUNDIR/nbdPID.MINOR (tap-ctl list shows PID and MINOR)", err)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("interrupted: %w", err)
 	}

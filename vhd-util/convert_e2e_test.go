@@ -39,8 +39,8 @@ func TestConvertServedDisk(t *testing.T) {
 	}
 
 	td := e.StartTapdisk(t, "vhd:"+img)
-	if _, errOut, code := e.Run(t, "vhd-util", "convert", img, "-n", out); code != exitUsage || !strings.Contains(errOut, "in use") || !strings.Contains(errOut, "NBD URI") {
-		t.Errorf("convert of the served file: exit %d, %q; want %d, in use, and the NBD URI to use", code, errOut, exitUsage)
+	if _, errOut, code := e.Run(t, "vhd-util", "convert", img, "-n", out); code != int(syscall.EBUSY) || !strings.Contains(errOut, "in use") || !strings.Contains(errOut, "NBD URI") {
+		t.Errorf("convert of the served file: exit %d, %q; want %d, in use, and the NBD URI to use", code, errOut, int(syscall.EBUSY))
 	}
 	var sum convertSummary
 	if err := json.Unmarshal([]byte(e.Must(t, "vhd-util", "convert", td.URIs[0], "-n", out, "--json")), &sum); err != nil {

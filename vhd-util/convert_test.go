@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"gotap.dev/libvhd"
@@ -192,23 +193,23 @@ func TestConvertBadInput(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
-		code int
+		code syscall.Errno
 		err  string
 	}{
-		{"missing source", []string{filepath.Join(dir, "none.raw"), "-n", dst}, exitIO, "no such file or directory"},
-		{"unknown type", []string{"qcow2:" + odd, "-n", dst}, exitUsage, `nor a known disk type "qcow2" (types: aio, vhd, ram, nbd`},
-		{"spec without a path", []string{"vhd:", "-n", dst}, exitUsage, "want TYPE:PATH"},
-		{"missing image in a spec", []string{"vhd:" + filepath.Join(dir, "none.vhd"), "-n", dst}, exitIO, "no such file or directory"},
-		{"bad filter options", []string{"delay:speed=9:aio:" + odd, "-n", dst}, exitUsage, "unknown option speed"},
-		{"not a VHD after all", []string{junk, "-n", dst}, exitInvalid, "footer"},
-		{"existing destination", []string{odd, "-n", exists, "-t", "raw"}, exitUsage, "file already exists (--overwrite replaces it)"},
-		{"a partial sector into a VHD", []string{odd, "-n", dst}, exitUsage, "not a whole number of 512-byte sectors"},
-		{"an empty disk into a VHD", []string{empty, "-n", dst}, exitUsage, "empty disk: a VHD holds one sector at least (-t raw copies it)"},
-		{"-S beside -t raw", []string{odd, "-n", dst, "-t", "raw", "-S", "10"}, exitUsage, "-S applies to -t dynamic only"},
-		{"unknown output type", []string{odd, "-n", dst, "-t", "qcow2"}, exitUsage, "must be one of"},
-		{"NBD over TLS", []string{"nbds://localhost/x", "-n", dst}, exitUsage, `scheme "nbds" not supported`},
-		{"NBD socket missing", []string{"nbd+unix:///x", "-n", dst}, exitUsage, "want nbd+unix:///EXPORT?socket=PATH"},
-		{"no NBD server", []string{"nbd+unix:///?socket=" + filepath.Join(dir, "none.sock"), "-n", dst}, exitIO, "no such file or directory"},
+		{"missing source", []string{filepath.Join(dir, "none.raw"), "-n", dst}, syscall.ENOENT, "no such file or directory"},
+		{"unknown type", []string{"qcow2:" + odd, "-n", dst}, syscall.EINVAL, `nor a known disk type "qcow2" (types: aio, vhd, ram, nbd`},
+		{"spec without a path", []string{"vhd:", "-n", dst}, syscall.EINVAL, "want TYPE:PATH"},
+		{"missing image in a spec", []string{"vhd:" + filepath.Join(dir, "none.vhd"), "-n", dst}, syscall.ENOENT, "no such file or directory"},
+		{"bad filter options", []string{"delay:speed=9:aio:" + odd, "-n", dst}, syscall.EINVAL, "unknown option speed"},
+		{"not a VHD after all", []string{junk, "-n", dst}, syscall.EINVAL, "footer"},
+		{"existing destination", []string{odd, "-n", exists, "-t", "raw"}, syscall.EEXIST, "file already exists (--overwrite replaces it)"},
+		{"a partial sector into a VHD", []string{odd, "-n", dst}, syscall.EINVAL, "not a whole number of 512-byte sectors"},
+		{"an empty disk into a VHD", []string{empty, "-n", dst}, syscall.EINVAL, "empty disk: a VHD holds one sector at least (-t raw copies it)"},
+		{"-S beside -t raw", []string{odd, "-n", dst, "-t", "raw", "-S", "10"}, syscall.EINVAL, "-S applies to -t dynamic only"},
+		{"unknown output type", []string{odd, "-n", dst, "-t", "qcow2"}, syscall.EINVAL, "must be one of"},
+		{"NBD over TLS", []string{"nbds://localhost/x", "-n", dst}, syscall.EINVAL, `scheme "nbds" not supported`},
+		{"NBD socket missing", []string{"nbd+unix:///x", "-n", dst}, syscall.EINVAL, "want nbd+unix:///EXPORT?socket=PATH"},
+		{"no NBD server", []string{"nbd+unix:///?socket=" + filepath.Join(dir, "none.sock"), "-n", dst}, syscall.ENOENT, "no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,16 +51,26 @@
 //
 // # Exit status
 //
-//	0  success ("NAME is valid" for check)
-//	1  usage: bad flags, or a request refused (size over 2040 GiB, chain
-//	   deeper than -l, no batmap for the marker, not a differencing image,
-//	   no BAT on a fixed image, a physical size that cuts into data, an
-//	   image another process writes, or a parent another process reads
-//	   while the command would write it)
-//	2  the image is not a valid VHD (nor a regular file or block
-//	   device), its parent is refused by the rule above, or check found
-//	   problems
-//	3  the file could not be read or written (missing, permissions, I/O)
+// 0 on success; otherwise the errno of the failure, as blktap's vhd-util
+// returns it (its scripts test it: SM retries on EIO and EAGAIN and takes
+// ENOENT for a missing image):
+//
+//	22 EINVAL  a bad command line or request (a size over 2040 GiB, a
+//	           count past the disk, not a differencing image, a fixed
+//	           image where a BAT is needed, a size that cuts into data,
+//	           shrinking, an unusable journal), an image that is not a
+//	           valid VHD (nor a regular file or block device), a parent
+//	           of another UUID, or check finding a problem
+//	 2 ENOENT  a missing image or parent
+//	13 EACCES  permission denied, or a parent refused by the rule above
+//	16 EBUSY   an image another process writes, or a parent another
+//	           process reads while the command would write it
+//	17 EEXIST  create, snapshot or convert over an existing file
+//	28 ENOSPC  a chain deeper than snapshot -l allows, or a full disk
+//	38 ENOSYS  set -f marker on an image without a batmap
+//	 5 EIO     a read or write that failed, and any other failure
+//
+// Any other errno the system returns (EROFS, ENOTDIR...) is passed on.
 //
 // Errors go to standard error as "vhd-util COMMAND: FILE: problem".
 package main

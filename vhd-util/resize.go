@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"syscall"
 
 	"gotap.dev/libvhd"
 )
@@ -51,17 +50,12 @@ func (c *resizeCmd) Run(e *env) error {
 	if err == nil {
 		return c.print(e.stdout, map[string]any{"name": c.Name, "size": size, "journal": c.Journal, "fast": c.Fast})
 	}
-	errno := errnoOf(err)
 	var se *libvhd.SizeError
-	shrink := errors.As(err, &se)
-	if shrink || errors.Is(err, libvhd.ErrNoRoom) || errors.Is(err, libvhd.ErrJournal) || errors.Is(err, libvhd.ErrTooLarge) {
-		errno, err = int(syscall.EINVAL), codedError{exitUsage, err}
-	}
 	if !c.JSON {
-		if shrink {
+		if errors.As(err, &se) {
 			fmt.Fprintf(e.stdout, "%s: size (%d) < curr size (%d)\n", c.Name, se.Size, se.Current)
 		}
-		fmt.Fprintf(e.stdout, "resize failed: %d\n", -errno)
+		fmt.Fprintf(e.stdout, "resize failed: %d\n", -int(errnoOf(err)))
 	}
 	return err
 }

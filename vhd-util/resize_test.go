@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gotap.dev/libvhd/vhdtest"
@@ -50,8 +51,8 @@ func TestAcceptanceResize(t *testing.T) {
 	wantSize(t, fast, 4<<30)
 	wantOutput(t, fast+" is valid\n", "check", "-n", fast, "-p")
 	out, _, code := vhdutil(t, "resize", "-s", "4097", "-n", fast, "-f")
-	if code != exitUsage || out != "resize failed: -22\n" {
-		t.Errorf("resize -f past -S: exit %d, stdout %q; want exit %d, \"resize failed: -22\"", code, out, exitUsage)
+	if code != int(syscall.EINVAL) || out != "resize failed: -22\n" {
+		t.Errorf("resize -f past -S: exit %d, stdout %q; want exit %d, \"resize failed: -22\"", code, out, int(syscall.EINVAL))
 	}
 	wantSize(t, fast, 4<<30)
 }
@@ -93,8 +94,8 @@ func TestResizeRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		out, errs, code := vhdutil(t, append([]string{"resize", "-n", img}, tt.args...)...)
-		if code != exitUsage || out != tt.stdout || !strings.Contains(errs, tt.stderr) {
-			t.Errorf("resize %q: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", tt.args, code, out, errs, exitUsage, tt.stdout, tt.stderr)
+		if code != int(syscall.EINVAL) || out != tt.stdout || !strings.Contains(errs, tt.stderr) {
+			t.Errorf("resize %q: exit %d, stdout %q, stderr %q; want exit %d, %q, %q", tt.args, code, out, errs, int(syscall.EINVAL), tt.stdout, tt.stderr)
 		}
 	}
 	if after, _ := os.ReadFile(img); !bytes.Equal(after, before) {
@@ -122,7 +123,7 @@ func TestFill(t *testing.T) {
 		}
 		wantOutput(t, leaf+" is valid\n", "check", "-n", leaf, "-p", "-b")
 	}
-	fails(t, exitUsage, "fixed", "fill", "-n", mustFixed(t, dir))
+	fails(t, syscall.EINVAL, "fixed", "fill", "-n", mustFixed(t, dir))
 }
 
 func mustFixed(t *testing.T, dir string) string {

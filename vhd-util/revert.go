@@ -1,10 +1,6 @@
 package main
 
-import (
-	"errors"
-
-	"gotap.dev/libvhd"
-)
+import "gotap.dev/libvhd"
 
 type revertCmd struct {
 	image
@@ -26,9 +22,6 @@ Example:
 
 func (c *revertCmd) Run(e *env) error {
 	err := libvhd.Revert(c.Name, c.Journal, nil)
-	if errors.Is(err, libvhd.ErrJournal) || errors.Is(err, libvhd.ErrNotDisabled) {
-		return codedError{exitUsage, err}
-	}
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gotap.dev/libvhd"
@@ -85,9 +86,9 @@ func TestDisabledImage(t *testing.T) {
 	dir := t.TempDir()
 	img, journal, before := disabledImage(t, dir)
 	hint := fmt.Sprintf("run vhd-util revert -n %s -j %s", img, journal)
-	fails(t, exitInvalid, hint, "set", "-n", img, "-f", "hidden", "-v", "1")
-	fails(t, exitInvalid, hint, "fill", "-n", img)
-	fails(t, exitInvalid, hint, "resize", "-n", img, "-s", "30", "-f")
+	fails(t, syscall.EINVAL, hint, "set", "-n", img, "-f", "hidden", "-v", "1")
+	fails(t, syscall.EINVAL, hint, "fill", "-n", img)
+	fails(t, syscall.EINVAL, hint, "resize", "-n", img, "-s", "30", "-f")
 	wantOutput(t, "20\n", "query", "-n", img, "-v")
 	if out := ok(t, "scan", img); !strings.HasPrefix(out, "vhd=disk.vhd capacity=20971520 ") {
 		t.Errorf("scan: %q", out)
@@ -104,7 +105,7 @@ func TestDisabledImage(t *testing.T) {
 		t.Errorf("journal left: %v", err)
 	}
 	wantOutput(t, img+" is valid\n", "check", "-n", img, "-p", "-b")
-	fails(t, exitUsage, "not disabled", "revert", "-n", img, "-j", journal)
+	fails(t, syscall.EINVAL, "not disabled", "revert", "-n", img, "-j", journal)
 }
 
 // Journals that cannot undo the image are refused; nothing is written.
@@ -122,7 +123,7 @@ func TestRevertRefuses(t *testing.T) {
 		{junk, "is not a journal"},
 		{otherJournal, "not to this one"},
 	} {
-		fails(t, exitUsage, tt.want, "revert", "-n", img, "-j", tt.journal)
+		fails(t, syscall.EINVAL, tt.want, "revert", "-n", img, "-j", tt.journal)
 	}
 	if after, _ := os.ReadFile(img); !bytes.Equal(after, disabled) {
 		t.Error("a refused revert changed the image")

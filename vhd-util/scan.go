@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"gotap.dev/libvhd"
 )
@@ -116,7 +113,7 @@ func (c *scanCmd) scanOne(path string) scanned {
 			return s
 		}
 	}
-	s.Errno, s.Message = -errnoOf(err), strings.ReplaceAll(err.Error(), "'", `"`)
+	s.Errno, s.Message = -int(errnoOf(err)), strings.ReplaceAll(err.Error(), "'", `"`)
 	return s
 }
 
@@ -132,20 +129,6 @@ func (c *scanCmd) parentOf(im *libvhd.Image) string {
 	h, _ := im.Header()
 	name := strings.ReplaceAll(h.ParentNameString(), `\`, "/")
 	return filepath.Join(filepath.Dir(im.Path()), filepath.Base(name))
-}
-
-// errnoOf maps an error to the errno blktap would report.
-func errnoOf(err error) int {
-	var errno syscall.Errno
-	switch {
-	case errors.As(err, &errno):
-		return int(errno)
-	case errors.Is(err, fs.ErrNotExist):
-		return int(syscall.ENOENT)
-	case exitCode(err) == exitInvalid:
-		return int(syscall.EINVAL)
-	}
-	return int(syscall.EIO)
 }
 
 func absPath(p string) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"syscall"
 
 	"gotap.dev/libvhd"
 )
@@ -12,7 +13,7 @@ import (
 func parseSize(s string, unit int64) (int64, error) {
 	n, err := libvhd.ParseSize(s, unit)
 	if err != nil {
-		return 0, codedError{exitUsage, err}
+		return 0, codedError{syscall.EINVAL, err}
 	}
 	return n, nil
 }
