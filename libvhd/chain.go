@@ -18,6 +18,7 @@ type layer interface {
 	name() string
 	next() layer
 	close() error
+	tally() (hits, fail [2]uint64)
 }
 
 // openParent resolves the parent as blktap does: locators relative to the
@@ -178,6 +179,7 @@ type rawLayer struct {
 	path string
 	f    File
 	sz   int64
+	counts
 }
 
 // openRaw opens a raw parent read-only, locked shared unless opts.NoLock.
@@ -207,7 +209,9 @@ func (r *rawLayer) readAt(p []byte, off int64) error {
 	if n == 0 {
 		return nil
 	}
-	return readFull(r.f, p[:n], off)
+	err := readFull(r.f, p[:n], off)
+	r.note(countRead, err)
+	return err
 }
 
 func (r *rawLayer) appendExtents(dst []Extent, off, n int64, depth int) ([]Extent, error) {
@@ -243,8 +247,10 @@ func (im *Image) readAt(p []byte, off int64) error {
 		return nil
 	}
 	im.mu.Lock()
-	defer im.mu.Unlock()
-	return im.readLocked(p[:n], off)
+	err := im.readLocked(p[:n], off)
+	im.mu.Unlock()
+	im.note(countRead, err)
+	return err
 }
 
 func (im *Image) size() int64  { return im.Size() }

@@ -38,6 +38,7 @@ type Image struct {
 	cache   *bitmapCache
 	dirty   dirtyState
 	scratch [2 * SectorSize]byte // head and tail sectors of unaligned writes
+	counts                       // requests that reached this image
 }
 
 // batmap is blktap's in-memory batmap; it reaches the disk at close.

@@ -28,6 +28,7 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 		err = im.readLocked(p[:n], off)
 		im.mu.Unlock()
 	}
+	im.note(countRead, err)
 	if err != nil {
 		return 0, fmt.Errorf("read %s at %d: %w", im.path, off, err)
 	}
@@ -52,7 +53,9 @@ func (im *Image) WriteAt(p []byte, off int64) (int, error) {
 	if im.closed {
 		return 0, ErrClosed
 	}
-	if err := im.writeLocked(p, off); err != nil {
+	err := im.writeLocked(p, off)
+	im.note(countWrite, err)
+	if err != nil {
 		return 0, fmt.Errorf("write %s at %d: %w", im.path, off, err)
 	}
 	return len(p), nil

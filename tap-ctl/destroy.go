@@ -8,12 +8,17 @@ import (
 
 type destroyCmd struct {
 	target
+	deadline
 }
 
 // Run is close + detach + free, on the tapdisk the minor's marker names
 // (see target.holder). When that tapdisk was killed, or there is none,
 // there is nothing to close: free removes what it left.
 func (d *destroyCmd) Run(ctx context.Context, e *env) error {
+	return d.run(ctx, func(ctx context.Context) error { return d.destroy(ctx, e) })
+}
+
+func (d *destroyCmd) destroy(ctx context.Context, e *env) error {
 	pid, alive, err := d.holder(e.dir)
 	if err != nil {
 		return err

@@ -36,7 +36,12 @@
 // I/O) and, for a chain with a valve layer, valve (rbps, wbps, riops,
 // wiops, burst_ms, read_waits, write_waits, read_wait_s, write_wait_s),
 // while a coalesce runs, coalescing ({done, total} bytes) and, with a
-// frontend, device (its block device: /dev/nbd0).
+// frontend, device (its block device: /dev/nbd0); chain lists the
+// images served, leaf first, each with the requests that reached it and
+// those that failed there, blktap's hits and fail ([read, write]: a read
+// reaches a parent once per run of sectors the images above it lack);
+// stats' read_errors and write_errors count the reads and writes the
+// driver failed.
 //
 //	op      request fields                                result
 //	pid     -                                             {"pid":N}

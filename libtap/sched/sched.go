@@ -294,7 +294,7 @@ func (s *Scheduler) complete(j *job, err error) {
 		r.Err = err
 		switch {
 		case err != nil:
-			s.stats.Errors.Add(1)
+			s.stats.Failed(r.Op == ring.Read, r.Op == ring.Write)
 			if !expected(r.Op, err) && s.failLog.Allow() {
 				s.cfg.Logger.Warn("request failed", "op", r.Op.String(), "offset", r.Offset, "length", r.Length, "err", err)
 			}

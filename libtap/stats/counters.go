@@ -11,6 +11,7 @@ type Counters struct {
 	BlockStatus                           atomic.Uint64 // allocation-map queries
 	ReadBytes, WriteBytes                 atomic.Uint64
 	Errors, Retries, Merges               atomic.Uint64
+	ReadErrors, WriteErrors               atomic.Uint64 // reads and writes the driver failed, among Errors
 	InFlight                              atomic.Int64
 	ReadLatency, WriteLatency             Histogram
 }
@@ -27,6 +28,8 @@ type Snapshot struct {
 	ReadBytes    uint64  `json:"read_bytes"`
 	WriteBytes   uint64  `json:"write_bytes"`
 	Errors       uint64  `json:"errors"`
+	ReadErrors   uint64  `json:"read_errors"`
+	WriteErrors  uint64  `json:"write_errors"`
 	Retries      uint64  `json:"retries"`
 	Merges       uint64  `json:"merges"`
 	InFlight     int64   `json:"in_flight"`
@@ -41,9 +44,22 @@ func (c *Counters) Snapshot() Snapshot {
 		Trims: c.Trims.Load(), Zeroes: c.Zeroes.Load(), BlockStatus: c.BlockStatus.Load(),
 		ReadBytes: c.ReadBytes.Load(), WriteBytes: c.WriteBytes.Load(),
 		Errors: c.Errors.Load(), Retries: c.Retries.Load(), Merges: c.Merges.Load(),
+		ReadErrors: c.ReadErrors.Load(), WriteErrors: c.WriteErrors.Load(),
 		InFlight:     c.InFlight.Load(),
 		ReadLatency:  c.ReadLatency.Summary(),
 		WriteLatency: c.WriteLatency.Summary(),
+	}
+}
+
+// Failed records a failed request, a read or a write if it was one.
+// (Counters take no ring.Op: the tools that read them link no ring.)
+func (c *Counters) Failed(read, write bool) {
+	c.Errors.Add(1)
+	switch {
+	case read:
+		c.ReadErrors.Add(1)
+	case write:
+		c.WriteErrors.Add(1)
 	}
 }
 

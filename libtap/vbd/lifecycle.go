@@ -92,7 +92,7 @@ func (v *VBD) unpause(ctx context.Context, closeErr error) error {
 		v.log.Error("pause: image not closed cleanly, nor reopened: the vbd stays paused", "close_err", closeErr, "reopen_err", err)
 		return fmt.Errorf("pause: closing the image failed (%w) and reopening it too: the disk is paused, resume failed: %w", closeErr, err)
 	}
-	v.chain.Store(newChain(spec, drv.Caps()))
+	v.chain.Store(newChain(spec, drv))
 	v.setState(v.State() &^ wire.PauseRequested)
 	v.budget.Enforce()
 	v.served = drv
@@ -151,7 +151,7 @@ func (v *VBD) resumeLocked(ctx context.Context, spec string) error {
 		v.log.Info("vbd grown", "from", v.Size(), "to", grown)
 		v.size.Store(grown)
 	}
-	v.chain.Store(newChain(spec, drv.Caps()))
+	v.chain.Store(newChain(spec, drv))
 	v.setState(v.State() &^ (wire.Paused | wire.ResumeFailed))
 	v.budget.Enforce()
 	v.served = drv

@@ -26,7 +26,7 @@ func (v *VBD) Submit(req *ring.Request) {
 	// not hold up Close.
 	if err != nil {
 		req.Err = err
-		v.stats.Errors.Add(1)
+		v.stats.Errors.Add(1) // refused: it reached no image (see stats.Counters)
 		req.Owner.Complete(req)
 	}
 }

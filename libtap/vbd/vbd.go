@@ -122,16 +122,19 @@ type VBD struct {
 }
 
 // chain is an opened image chain: its name, what its driver can do,
-// and whether a valve layer limits it.
+// whether a valve layer limits it, and the driver's per-image request
+// counts if it keeps them (safe to read after the driver is closed).
 type chain struct {
-	spec  string
-	caps  disk.Caps
-	valve bool
+	spec    string
+	parsed  disk.Chain
+	caps    disk.Caps
+	counter disk.Counter
 }
 
-func newChain(spec string, caps disk.Caps) *chain {
+func newChain(spec string, drv disk.Driver) *chain {
 	c, _ := disk.ParseChain(spec) // opened, so valid
-	return &chain{spec: spec, caps: caps, valve: c.Has("valve")}
+	counter, _ := disk.Find[disk.Counter](drv)
+	return &chain{spec: spec, parsed: c, caps: drv.Caps(), counter: counter}
 }
 
 // Open opens spec and starts serving it as minor.
@@ -155,7 +158,7 @@ func Open(minor int, spec string, opts Options) (*VBD, error) {
 	}
 	v.size.Store(drv.Size())
 	caps := drv.Caps()
-	v.chain.Store(newChain(spec, caps))
+	v.chain.Store(newChain(spec, drv))
 	cfg := opts.Sched
 	cfg.Logger = log
 	cfg.Failed = v.errors.addIO

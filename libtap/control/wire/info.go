@@ -35,6 +35,8 @@ type Info struct {
 	Valve *stats.Valve `json:"valve,omitempty"`
 	// Coalescing: how far the coalesce running on the chain has got.
 	Coalescing *Progress `json:"coalescing,omitempty"`
+	// Chain is the images served, with their request counts.
+	Chain []Image `json:"chain,omitempty"`
 	// Device: the kernel block device serving the VBD (/dev/nbd0), if
 	// its open asked for one (OpenRequest.Frontend).
 	Device string `json:"device,omitempty"`
@@ -50,4 +52,16 @@ func Unserved(minor int, s State) Info {
 type ErrorRecord struct {
 	Time    time.Time `json:"time"`
 	Message string    `json:"message"`
+}
+
+// Image is one image of a VBD's chain, leaf first, with blktap's request
+// counts (what tap-ctl stats reports as images[].hits and fail): the
+// requests that reached it, and those that failed there, [read, write].
+// A read reaches each parent once per run the images above it do not
+// hold; a write only the leaf.
+type Image struct {
+	Path   string    `json:"path"`
+	Driver string    `json:"driver"` // vhd, or aio for a raw file (blktap's names)
+	Hits   [2]uint64 `json:"hits"`
+	Fail   [2]uint64 `json:"fail"`
 }
