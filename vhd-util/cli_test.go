@@ -72,9 +72,11 @@ func TestCreateAndQuery(t *testing.T) {
 		want string
 	}{
 		{[]string{"-v", "-s", "-p", "-f", "-m", "-d", "-a", "-S"}, "20\n3584\n" + a + " has no parent\nhidden: 0\nmarker: 0\nchain depth: 1\n0\n20\n"},
-		{[]string{"-d", "-v"}, "chain depth: 1\n20\n"},
-		{[]string{"-dv"}, "chain depth: 1\n20\n"},
-		{[]string{"--depth", "--virtual"}, "chain depth: 1\n20\n"},
+		// blktap's order whatever the flags' (SM's -vsafp reads lines by position).
+		{[]string{"-S", "-a", "-d", "-m", "-f", "-p", "-s", "-v"}, "20\n3584\n" + a + " has no parent\nhidden: 0\nmarker: 0\nchain depth: 1\n0\n20\n"},
+		{[]string{"-d", "-v"}, "20\nchain depth: 1\n"},
+		{[]string{"-dv"}, "20\nchain depth: 1\n"},
+		{[]string{"--depth", "--virtual"}, "20\nchain depth: 1\n"},
 	}
 	for _, tt := range tests {
 		wantOutput(t, tt.want, append([]string{"query", "-n", a}, tt.args...)...)
@@ -130,7 +132,7 @@ func TestSnapshotChain(t *testing.T) {
 
 	wantOutput(t, at("base.vhd")+"\nchain depth: 2\n", "query", "-n", at("skip.vhd"), "-p", "-d")
 	wantOutput(t, at("empty.vhd")+"\nchain depth: 3\n", "query", "-n", at("keep.vhd"), "-p", "-d")
-	wantOutput(t, "empty.vhd\n", "query", "-n", at("keep.vhd"), "-p", "-u")
+	wantOutput(t, "./empty.vhd\n", "query", "-n", at("keep.vhd"), "-p", "-u")
 	wantOutput(t, at("keep.vhd")+" is valid\n", "check", "-n", at("keep.vhd"), "-p", "-b")
 	fails(t, syscall.ENOSPC, "chain too deep", "snapshot", "-n", at("deep.vhd"), "-p", at("keep.vhd"), "-e", "-l", "3")
 	fails(t, syscall.ENOENT, at("nothere.vhd"), "snapshot", "-n", at("x.vhd"), "-p", at("nothere.vhd"))
@@ -144,7 +146,7 @@ func TestSnapshotRaw(t *testing.T) {
 	}
 	child := filepath.Join(dir, "child.vhd")
 	ok(t, "snapshot", "-n", child, "-p", raw, "-m")
-	wantOutput(t, raw+"\nchain depth: 2\n1\n", "query", "-n", child, "-p", "-d", "-v")
+	wantOutput(t, "1\n"+raw+"\nchain depth: 2\n", "query", "-n", child, "-p", "-d", "-v")
 	wantOutput(t, child+" is valid\n", "check", "-n", child, "-p")
 	wantOutput(t, "raw!raw!", "read", "-n", child, "-R", "4096", "-c", "8")
 }
@@ -196,9 +198,13 @@ func TestModify(t *testing.T) {
 	wantOutput(t, "2\n", "query", "-n", at("a.vhd"), "-a")
 
 	ok(t, "modify", "-n", at("a.vhd"), "-z")
-	wantOutput(t, "0\n3584\n", "query", "-n", at("a.vhd"), "-a", "-s")
+	wantOutput(t, "3584\n0\n", "query", "-n", at("a.vhd"), "-a", "-s")
 	ok(t, "modify", "-n", at("a.vhd"), "-s", "1M")
-	wantOutput(t, "1048576\n", "query", "-n", at("a.vhd"), "-s")
+	if st, err := os.Stat(at("a.vhd")); err != nil || st.Size() != 1<<20 {
+		t.Errorf("modify -s 1M: %v, %v; want a file of 1 MiB", st, err)
+	}
+	// query -s is where the data ends, plus the footer: not the file's size.
+	wantOutput(t, "3584\n", "query", "-n", at("a.vhd"), "-s")
 	fails(t, syscall.EINVAL, "cut into data", "modify", "-n", at("a.vhd"), "-s", "1024")
 
 	ok(t, "modify", "-n", at("c.vhd"), "-p", at("b.vhd"))
