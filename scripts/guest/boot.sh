@@ -11,7 +11,9 @@
 # the kernel modules (virtio_blk nbd ublk_drv loop dm-mod, plus each -m;
 # load them with modprobe), and host tools with their libraries (mkfs.ext4
 # e2fsck, plus each -x). QEMU runs it under TCG; GOTAP_GUEST_KVM=1 uses
-# KVM instead (a KVM guest hung at boot on some hosts: hence opt-in).
+# KVM instead, with -cpu $GOTAP_GUEST_CPU (default host): opt-in, as
+# under nested virtualisation KVM guests fail at boot (an MSR QEMU cannot
+# set with -cpu host, an instruction KVM cannot emulate without it).
 #
 # -s DIR is the guest's /share: DIR's files go in as an ext4 disk
 # (/dev/vda, mounted on /share, the guest's working directory) and what
@@ -64,7 +66,7 @@ fi
 
 accel=(-accel tcg)
 if [ "${GOTAP_GUEST_KVM:-}" = 1 ]; then
-	accel=(-accel kvm -cpu host)
+	accel=(-accel kvm -cpu "${GOTAP_GUEST_CPU:-host}")
 fi
 log=${GOTAP_GUEST_LOG:-$work/console.log}
 echo "guest: booting $(basename "$kdir") for $(basename "$script")" >&2
