@@ -78,7 +78,7 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 	case err == nil:
 	case errors.Is(err, syscall.ENOENT):
 		return td, true
-	case errors.Is(err, syscall.ECONNREFUSED) && !ProcessAlive(ctl.Pid):
+	case (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)) && !aliveAfter(ctl.Pid, deathGrace):
 		td.Dead = true
 		td.VBDs, err = deadVBDs(dir, ctl.Pid)
 		td.Err = err
@@ -87,6 +87,22 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 		td.Err = err
 	}
 	return td, false
+}
+
+// deathGrace is how long a tapdisk that refused or reset a connection
+// may take to be seen dead: a process killed meanwhile closes its
+// sockets before it becomes a zombie.
+const deathGrace = time.Second
+
+// aliveAfter reports whether pid is still alive, waiting up to grace
+// for it to die.
+func aliveAfter(pid int, grace time.Duration) bool {
+	for deadline := time.Now().Add(grace); ProcessAlive(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return true
+		}
+	}
+	return false
 }
 
 // deadVBDs are the minors a dead tapdisk left: those whose marker still
