@@ -41,7 +41,7 @@ step "create"
 dev=$(tap-ctl create --frontend nbd -t 20 -a vhd:/share/disk.vhd) || fail "create exited $?"
 [ "$dev" = /dev/nbd0 ] || fail "create printed '$dev'; want /dev/nbd0"
 minor=$(field minor)
-tap-ctl stats -m "$minor" | grep -q '"device": "/dev/nbd0"' || fail "stats do not name /dev/nbd0: $(tap-ctl stats -m "$minor")"
+tap-ctl stats -m "$minor" | grep -q '"device": *"/dev/nbd0"' || fail "stats do not name /dev/nbd0: $(tap-ctl stats -m "$minor")"
 
 step "refused: a busy device"
 refused "in use" tap-ctl create --frontend nbd --device /dev/nbd0 -a vhd:/share/other.vhd
