@@ -96,6 +96,9 @@ func access(info wire.Info) string {
 	if info.Direct {
 		mode += ", O_DIRECT"
 	}
+	if info.Device != "" {
+		mode += ", on " + info.Device // its kernel block device
+	}
 	return mode
 }
 
