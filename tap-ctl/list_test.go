@@ -20,6 +20,12 @@ var listing = rows(
 	[]rundir.Minor{{N: 0, Held: true}, {N: 1}, {N: 2}, {N: 3}},
 )
 
+// withDevice: a disk with a kernel block device, one without.
+var withDevice = rows([]tapscan.Tapdisk{{Pid: 42, VBDs: []wire.Info{
+	{Minor: 0, Image: "vhd:/srv/a.vhd", Device: "/dev/nbd0"},
+	{Minor: 1, Image: "aio:/srv/b.img"},
+}}}, nil)
+
 func TestListFormats(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -35,24 +41,13 @@ func TestListFormats(t *testing.T) {
 			"      60    -    -          - -\n" +
 			"       -    2    -          - -\n" +
 			"       -    3    -          - -\n"},
-	}
-	// A disk with a kernel block device: the lines and the table show it.
-	withDevice := rows([]tapscan.Tapdisk{{Pid: 42, VBDs: []wire.Info{
-		{Minor: 0, Image: "vhd:/srv/a.vhd", Device: "/dev/nbd0"},
-		{Minor: 1, Image: "aio:/srv/b.img"},
-	}}}, nil)
-	tests = append(tests, []struct {
-		name  string
-		print func(*strings.Builder) error
-		want  string
-	}{
 		{"lines with a device", func(b *strings.Builder) error { return printLines(b, withDevice) },
 			"pid=42 minor=0 state=0 args=vhd:/srv/a.vhd device=/dev/nbd0\npid=42 minor=1 state=0 args=aio:/srv/b.img\n"},
 		{"table with a device", func(b *strings.Builder) error { return printTable(b, withDevice) }, "" +
 			"     pid minor state       type device       file\n" +
 			"      42    0    0        vhd /dev/nbd0    /srv/a.vhd\n" +
 			"      42    1    0        aio -            /srv/b.img\n"},
-	}...)
+	}
 	for _, tt := range tests {
 		var b strings.Builder
 		if err := tt.print(&b); err != nil || b.String() != tt.want {
