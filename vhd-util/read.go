@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"syscall"
 
 	"gotap.dev/libvhd"
 )
@@ -15,19 +16,19 @@ type readCmd struct {
 	output
 	parents
 	Headers   bool   `short:"p" help:"Print the footer, dynamic header, parent locators and batmap header (blktap's summaries)."`
+	Translate *int64 `short:"t" placeholder:"SEC" help:"Print where -c virtual sectors from SEC lie in the file."`
 	Entry     *int64 `short:"b" placeholder:"BLK" help:"Print -c BAT entries from block BLK: \"block: BLK: offset: BYTES\" or \"…: offset: not allocated\"."`
 	BAT       bool   `short:"B" name:"bat" help:"Write the BAT as raw bytes: one bit per block, set if allocated, most significant bit first."`
 	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Write block BLK's sector bitmap as raw bytes, as stored (\"block BLK not allocated\" if it is not)."`
-	Info      *int64 `short:"i" placeholder:"SEC" help:"Print -c sectors' bitmap bits from virtual sector SEC: \"block BLK: sec: SEC: 0|1\"."`
+	Info      *int64 `short:"i" placeholder:"SEC" help:"Print -c sectors' bitmap bits from virtual sector SEC: \"block BLK: sec: N: 0|1\", N the sector within its block."`
 	Extents   *int64 `short:"e" placeholder:"SEC" help:"Print the runs of the -c sectors from SEC that this image holds: \"START COUNT\" per line."`
 	Batmap    bool   `short:"a" help:"Write the batmap as raw bytes."`
 	BatmapBit *int64 `short:"j" placeholder:"BLK" help:"Print -c batmap bits from block BLK on stderr: \"batmap for block BLK: 0|1\"."`
-	Translate *int64 `short:"t" placeholder:"SEC" help:"Print where -c virtual sectors from SEC lie in the file."`
 	Data      *int64 `short:"d" placeholder:"BLK" help:"Write block BLK's data as stored in the file (\"block BLK not allocated\" if it is not)."`
 	Sectors   *int64 `short:"r" placeholder:"SEC" help:"Write -c sectors of the virtual disk from sector SEC (through the chain)."`
 	Bytes     *int64 `short:"R" placeholder:"BYTE" help:"Write -c bytes of the virtual disk from byte BYTE (through the chain)."`
 	Count     int64  `short:"c" default:"1" placeholder:"N" help:"How many blocks (-b, -j), sectors (-i, -e, -t, -r) or bytes (-R)."`
-	Hex       bool   `short:"x" help:"Print the numbers of -b, -i, -e and -t in hex (0x…)."`
+	Hex       bool   `short:"x" help:"Print the numbers of -p, -b, -i, -e and -t in hex (0x…)."`
 }
 
 func (readCmd) Help() string {
@@ -59,6 +60,7 @@ func (c *readCmd) Run(e *env) error {
 		run func(*report, *libvhd.Image) error
 	}{
 		{c.Headers, c.headers},
+		{c.Translate != nil, c.translate},
 		{c.Entry != nil, c.entries},
 		{c.BAT, c.bat},
 		{c.Bitmap != nil, c.bitmap},
@@ -66,7 +68,6 @@ func (c *readCmd) Run(e *env) error {
 		{c.Extents != nil, c.extents},
 		{c.Batmap, c.batmap},
 		{c.BatmapBit != nil, func(r *report, im *libvhd.Image) error { return c.batmapBits(r, im, e) }},
-		{c.Translate != nil, c.translate},
 		{c.Data != nil, c.data},
 		{c.Sectors != nil, func(r *report, im *libvhd.Image) error {
 			return c.read(r, im, *c.Sectors*libvhd.SectorSize, c.Count*libvhd.SectorSize)
@@ -89,11 +90,19 @@ func (c *readCmd) Run(e *env) error {
 }
 
 // num prints n as blktap does: decimal, or with -x C's %#llx (0 stays 0).
-func (c *readCmd) num(n int64) string {
+func (c *readCmd) num(n int64) string { return c.unum(uint64(n)) }
+
+// unum is num of a field C prints unsigned (all ones is not -1).
+func (c *readCmd) unum(n uint64) string {
 	if c.Hex && n != 0 {
 		return fmt.Sprintf("%#x", n)
 	}
 	return fmt.Sprint(n)
+}
+
+// rangef refuses blocks or sectors past the image (ERANGE, as blktap).
+func rangef(format string, args ...any) error {
+	return codedError{syscall.ERANGE, fmt.Errorf(format, args...)}
 }
 
 // blocks is the range of -c blocks from first, refused past the BAT.
@@ -102,7 +111,7 @@ func (c *readCmd) blocks(im *libvhd.Image, first int64) (from, to int, err error
 		return 0, 0, usagef("%s: a fixed image has no blocks", c.Name)
 	}
 	if first < 0 || first+c.Count > int64(im.BlockCount()) {
-		return 0, 0, usagef("blocks %d to %d: the BAT has %d entries", first, first+c.Count-1, im.BlockCount())
+		return 0, 0, rangef("blocks %d to %d: the BAT has %d entries", first, first+c.Count-1, im.BlockCount())
 	}
 	return int(first), int(first + c.Count), nil
 }
@@ -168,7 +177,7 @@ func (c *readCmd) bitmap(r *report, im *libvhd.Image) error {
 // sectors is the range of -c sectors from first, refused past the disk.
 func (c *readCmd) sectors(im *libvhd.Image, first int64) (from, to int64, err error) {
 	if n := im.Size() / libvhd.SectorSize; first < 0 || first+c.Count > n {
-		return 0, 0, usagef("sectors %d to %d: the disk has %d sectors", first, first+c.Count-1, n)
+		return 0, 0, rangef("sectors %d to %d: the disk has %d sectors", first, first+c.Count-1, n)
 	}
 	return first, first + c.Count, nil
 }
@@ -192,7 +201,8 @@ func (c *readCmd) info(r *report, im *libvhd.Image) error {
 			return err
 		}
 		list = append(list, sectorBit{sec, loc.Block, loc.Written})
-		fmt.Fprintf(&b, "block %s: sec: %s: %d\n", c.num(int64(loc.Block)), c.num(sec), map[bool]int{true: 1}[loc.Written])
+		// blktap numbers the sector within its block here.
+		fmt.Fprintf(&b, "block %s: sec: %s: %d\n", c.num(int64(loc.Block)), c.num(loc.InBlock), map[bool]int{true: 1}[loc.Written])
 	}
 	r.add("sector_bits", list, b.String())
 	return nil
@@ -319,7 +329,7 @@ func (c *readCmd) data(r *report, im *libvhd.Image) error {
 // read reads n bytes of the virtual disk at off.
 func (c *readCmd) read(r *report, im *libvhd.Image, off, n int64) error {
 	if off < 0 || off+n > im.Size() {
-		return usagef("read %d bytes at %d: the disk has %d bytes", n, off, im.Size())
+		return rangef("read %d bytes at %d: the disk has %d bytes", n, off, im.Size())
 	}
 	buf := make([]byte, n)
 	if _, err := im.ReadAt(buf, off); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -8,127 +9,149 @@ import (
 	"gotap.dev/libvhd"
 )
 
-// field is one "Label : value" line of read -p; section is a titled group.
+// field is one "Label : value" line of read -p; section is a titled group
+// of them, or of groups (the parent locators).
 type field struct{ label, value string }
 
 type section struct {
 	title  string
-	fields []field
+	groups [][]field
 }
 
-// headers prints blktap's "VHD Footer Summary" and the sections after it.
+// headers prints blktap's summaries: each group of lines is followed by a
+// blank line (each section, and each parent locator within its section).
 func (c *readCmd) headers(r *report, im *libvhd.Image) error {
-	secs := []section{footerSection(im.Footer())}
+	secs := []section{{"VHD Footer Summary", [][]field{c.footerFields(im.Footer())}}}
 	if h, ok := im.Header(); ok {
-		secs = append(secs, headerSection(h))
+		secs = append(secs, section{"VHD Header Summary", [][]field{c.headerFields(h)}})
 		if im.Type() == libvhd.Differencing {
-			secs = append(secs, locatorSection(h, im.Locators()))
+			secs = append(secs, section{"VHD Parent Locators", c.locatorFields(h, im.Locators())})
 		}
 	}
 	if bh, bits, ok := im.Batmap(); ok {
-		secs = append(secs, section{"VHD Batmap Summary", []field{
-			{"Batmap offset", fmt.Sprint(bh.MapOffset)},
-			{"Batmap size (secs)", fmt.Sprint(bh.MapSectors)},
+		secs = append(secs, section{"VHD Batmap Summary", [][]field{{
+			{"Batmap offset", c.unum(bh.MapOffset)},
+			{"Batmap size (secs)", c.num(int64(bh.MapSectors))},
 			{"Batmap version", fmt.Sprintf("0x%08x", bh.Version)},
 			{"Checksum", checksumText(bh.Checksum, bh.ComputedChecksum(bits))},
-			{"Marker", fmt.Sprint(bh.Marker)},
-		}})
+		}}})
 	}
 	var text strings.Builder
-	doc := map[string]map[string]string{}
-	for i, s := range secs {
-		if i > 0 {
-			text.WriteString("\n")
-		}
+	doc := map[string]any{}
+	for _, s := range secs {
 		fmt.Fprintf(&text, "%s:\n%s\n", s.title, strings.Repeat("-", len(s.title)+1))
-		doc[s.title] = map[string]string{}
-		for _, f := range s.fields {
-			fmt.Fprintf(&text, "%-20s: %s\n", f.label, f.value)
-			doc[s.title][strings.TrimSpace(f.label)] = f.value
+		var groups []map[string]string
+		for _, g := range s.groups {
+			m := map[string]string{}
+			for _, f := range g {
+				fmt.Fprintf(&text, "%-20s: %s\n", f.label, f.value)
+				m[strings.TrimSpace(f.label)] = f.value
+			}
+			text.WriteString("\n")
+			groups = append(groups, m)
+		}
+		if len(groups) == 1 && s.title != "VHD Parent Locators" {
+			doc[s.title] = groups[0]
+		} else {
+			doc[s.title] = groups
 		}
 	}
 	r.add("headers", doc, text.String())
 	return nil
 }
 
-func footerSection(f libvhd.Footer) section {
+func (c *readCmd) footerFields(f libvhd.Footer) []field {
 	g := f.Geometry
-	features := fmt.Sprintf("(0x%08x)", f.Features)
-	if f.Features&libvhd.FeatureReserved != 0 {
-		features += " <RESV>"
-	}
+	features := fmt.Sprintf("(0x%08x) ", f.Features)
 	if f.Features&libvhd.FeatureTemporary != 0 {
-		features += " <TEMP>"
+		features += "<TEMP>"
 	}
-	return section{"VHD Footer Summary", []field{
-		{"Cookie", strings.TrimRight(string(f.Cookie[:]), "\x00")},
+	if f.Features&libvhd.FeatureReserved != 0 {
+		features += "<RESV>"
+	}
+	chs := int64(g.Cylinders) * int64(g.Heads) * int64(g.Sectors)
+	return []field{
+		{"Cookie", cString(f.Cookie[:])},
 		{"Features", features},
 		{"File format version", fmt.Sprintf("Major: %d, Minor: %d", f.Version>>16, f.Version&0xFFFF)},
-		{"Data offset", fmt.Sprint(int64(f.DataOffset))},
+		{"Data offset", c.unum(f.DataOffset)},
 		{"Timestamp", vhdTime(f.Timestamp)},
-		{"Creator Application", fmt.Sprintf("'%s'", strings.TrimRight(string(f.CreatorApp[:]), "\x00 "))},
+		{"Creator Application", fmt.Sprintf("'%s'", cString(f.CreatorApp[:]))},
 		{"Creator version", fmt.Sprintf("Major: %d, Minor: %d", f.CreatorVersion>>16, f.CreatorVersion&0xFFFF)},
 		{"Creator OS", creatorOS(f.CreatorOS)},
-		{"Original disk size", sizeText(int64(f.OriginalSize))},
-		{"Current disk size", sizeText(int64(f.CurrentSize))},
-		{"Geometry", fmt.Sprintf("Cyl: %d, Hds: %d, Sctrs: %d", g.Cylinders, g.Heads, g.Sectors)},
-		{"", "= " + sizeText(g.Bytes())},
+		{"Original disk size", c.sizeText(int64(f.OriginalSize))},
+		{"Current disk size", c.sizeText(int64(f.CurrentSize))},
+		{"Geometry", fmt.Sprintf("Cyl: %s, Hds: %s, Sctrs: %s", c.num(int64(g.Cylinders)), c.num(int64(g.Heads)), c.num(int64(g.Sectors)))},
+		{"", "= " + c.sizeText(chs<<9)},
 		{"Disk type", diskType(f.Type)},
 		{"Checksum", checksumText(f.Checksum, f.ComputedChecksum())},
 		{"UUID", f.UUID.String()},
 		{"Saved state", map[bool]string{true: "Yes", false: "No"}[f.SavedState != 0]},
 		{"Hidden", fmt.Sprint(f.Hidden)},
-	}}
+	}
 }
 
-func headerSection(h libvhd.Header) section {
-	return section{"VHD Header Summary", []field{
-		{"Cookie", string(h.Cookie[:])},
-		{"Data offset (unusd)", fmt.Sprint(h.NextOffset)},
-		{"Table offset", fmt.Sprint(h.TableOffset)},
+func (c *readCmd) headerFields(h libvhd.Header) []field {
+	return []field{
+		{"Cookie", cString(h.Cookie[:])},
+		{"Data offset (unusd)", c.unum(h.NextOffset)},
+		{"Table offset", c.num(int64(h.TableOffset))},
 		{"Header version", fmt.Sprintf("0x%08x", h.Version)},
-		{"Max BAT size", fmt.Sprint(h.MaxTableEntries)},
-		{"Block size", fmt.Sprintf("%d (%d MB)", h.BlockSize, h.BlockSize>>20)},
+		{"Max BAT size", c.num(int64(h.MaxTableEntries))},
+		{"Block size", fmt.Sprintf("%s (%s MB)", c.num(int64(h.BlockSize)), c.num(int64(h.BlockSize>>20)))},
 		{"Parent name", h.ParentNameString()},
 		{"Parent UUID", h.ParentUUID.String()},
 		{"Parent timestamp", vhdTime(h.ParentTimestamp)},
 		{"Checksum", checksumText(h.Checksum, h.ComputedChecksum())},
-	}}
+	}
 }
 
-func locatorSection(h libvhd.Header, decoded []libvhd.LocatorPath) section {
-	s := section{title: "VHD Parent Locators"}
+// locatorFields is one group per locator in use, with its decoded name.
+func (c *readCmd) locatorFields(h libvhd.Header, decoded []libvhd.LocatorPath) [][]field {
+	var out [][]field
 	for i, l := range h.Locators {
 		if l.Code == libvhd.LocatorNone {
 			continue
 		}
-		name := ""
+		name := field{"       decoded name", ""}
 		for _, d := range decoded {
 			if d.Slot == i {
-				name = d.Path()
+				name.value = d.Path()
 			}
 		}
-		s.fields = append(s.fields,
-			field{"locator:", fmt.Sprint(i)},
-			field{"       code", "PLAT_CODE_" + strings.ToUpper(l.CodeName())},
-			field{"       data_space", fmt.Sprint(l.DataSpace)},
-			field{"       data_length", fmt.Sprint(l.DataLen)},
-			field{"       data_offset", fmt.Sprint(l.DataOffset)},
-			field{"       decoded name", name})
+		out = append(out, []field{
+			{"locator:", fmt.Sprint(i)},
+			{"       code", "PLAT_CODE_" + strings.ToUpper(l.CodeName())},
+			{"       data_space", c.num(int64(l.DataSpace))},
+			{"       data_length", c.num(int64(l.DataLen))},
+			{"       data_offset", c.unum(l.DataOffset)},
+			name,
+		})
 	}
-	return s
+	return out
 }
 
-func vhdTime(ts uint32) string { return libvhd.TimeOf(ts).Format(time.ANSIC) }
+// vhdTime is C's ctime, as blktap prints timestamps (local time).
+func vhdTime(ts uint32) string { return libvhd.TimeOf(ts).Local().Format(time.ANSIC) }
 
-func sizeText(n int64) string { return fmt.Sprintf("%d MB (%d Bytes)", n>>20, n) }
+func (c *readCmd) sizeText(n int64) string {
+	return fmt.Sprintf("%s MB (%s Bytes)", c.num(n>>20), c.num(n))
+}
+
+// cString is a fixed-size field as C's %s prints it: up to its first NUL.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
 
 func checksumText(stored, computed uint32) string {
 	verdict := "Good!"
 	if stored != computed {
 		verdict = "Bad!"
 	}
-	return fmt.Sprintf("0x%08x|0x%08x (%s)", stored, computed, verdict)
+	return fmt.Sprintf("%#x|%#x (%s)", stored, computed, verdict)
 }
 
 func creatorOS(os uint32) string {

@@ -45,8 +45,8 @@ func TestRead(t *testing.T) {
 		{[]string{"-B"}, "\x90\x00"},
 		{[]string{"-m", "3"}, string(bitmap3)},
 		{[]string{"-m", "1"}, "block 1 not allocated\n"},
-		{[]string{"-i", "12290", "-c", "2"}, "block 3: sec: 12290: 1\nblock 3: sec: 12291: 0\n"},
-		{[]string{"-i", "4095", "-c", "2", "-x"}, "block 0: sec: 0xfff: 1\nblock 0x1: sec: 0x1000: 0\n"},
+		{[]string{"-i", "12290", "-c", "2"}, "block 3: sec: 2: 1\nblock 3: sec: 3: 0\n"},
+		{[]string{"-i", "4095", "-c", "2", "-x"}, "block 0: sec: 0xfff: 1\nblock 0x1: sec: 0: 0\n"},
 		{[]string{"-e", "0", "-c", "12300"}, "0 4096\n12290 1\n"},
 		{[]string{"-t", "12290"}, fmt.Sprintf("logical sector 12290: block number: 3, sector offset: 2, file offset: %d\n", data3)},
 		{[]string{"-t", "4096"}, "logical sector 4096: block number: 1, sector offset: 0, file offset: not allocated\n"},
@@ -69,8 +69,8 @@ func TestRead(t *testing.T) {
 	if code != 0 || out != "" || errs != "batmap for block 0: 1\nbatmap for block 1: 0\n" {
 		t.Errorf("read -j 0 -c 2 = exit %d, stdout %q, stderr %q; want the bits on stderr", code, out, errs)
 	}
-	fails(t, syscall.EINVAL, "BAT has 10 entries", "read", "-n", a, "-b", "10")
-	fails(t, syscall.EINVAL, "BAT has 10 entries", "read", "-n", a, "-b", "9", "-c", "2")
+	fails(t, syscall.ERANGE, "BAT has 10 entries", "read", "-n", a, "-b", "10")
+	fails(t, syscall.ERANGE, "BAT has 10 entries", "read", "-n", a, "-b", "9", "-c", "2")
 	fails(t, syscall.EINVAL, "nothing to read", "read", "-n", a)
 }
 

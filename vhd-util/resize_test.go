@@ -121,7 +121,7 @@ func TestFill(t *testing.T) {
 		if got := readChain(t, leaf); !bytes.Equal(got, want) {
 			t.Errorf("fill %q: the disk reads differently", tt.args)
 		}
-		wantOutput(t, leaf+" is valid\n", "check", "-n", leaf, "-p", "-b")
+		wantOutput(t, validLines(leaf, base), "check", "-n", leaf, "-p", "-b")
 	}
 	fails(t, syscall.EINVAL, "fixed", "fill", "-n", mustFixed(t, dir))
 }

@@ -8,41 +8,52 @@ import (
 	"strings"
 )
 
-// lines renders the scan, as a list or (-p) as a tree.
-func (c *scanCmd) lines(all []scanned) []string {
-	if !c.Pretty {
-		out := make([]string, len(all))
-		for i, s := range all {
-			out[i] = c.line(s, 0, false)
+// tree renders -p: each image under its parent, as blktap orders it.
+// Images are taken by name; the roots that are hidden come first, then
+// the others; under a parent, visible children come before hidden ones.
+func (c *scanCmd) tree(all []scanned) []string {
+	var images []scanned
+	for _, s := range all {
+		if s.Errno == 0 { // error lines were printed as they came
+			images = append(images, s)
 		}
-		return out
 	}
-	byPath := map[string]bool{}
+	slices.SortFunc(images, func(a, b scanned) int { return strings.Compare(a.Name, b.Name) })
+	byName := map[string]bool{}
+	for _, s := range images {
+		byName[s.Name] = true
+	}
 	children := map[string][]scanned{}
-	for _, s := range all {
-		byPath[absPath(s.Name)] = true
-	}
-	var roots []scanned
-	for _, s := range all {
-		if s.Parent != "" && byPath[absPath(s.Parent)] {
-			children[absPath(s.Parent)] = append(children[absPath(s.Parent)], s)
-		} else {
+	var hiddenRoots, roots []scanned
+	for _, s := range images {
+		switch {
+		case s.Parent != "" && byName[s.Parent]:
+			children[s.Parent] = append(children[s.Parent], s)
+		case s.Hidden != 0:
+			hiddenRoots = append(hiddenRoots, s)
+		default:
 			roots = append(roots, s)
 		}
 	}
 	var out []string
-	var walk func(list []scanned, depth int)
-	walk = func(list []scanned, depth int) {
-		// Visible images first, then hidden ones, each by name (blktap's order).
-		slices.SortFunc(list, func(a, b scanned) int {
-			return cmp.Or(cmp.Compare(a.Hidden, b.Hidden), strings.Compare(a.Name, b.Name))
-		})
-		for _, s := range list {
-			out = append(out, c.line(s, depth, s.Parent != "" && !byPath[absPath(s.Parent)]))
-			walk(children[absPath(s.Name)], depth+1)
+	printed := map[string]bool{}
+	var walk func(s scanned, depth int)
+	walk = func(s scanned, depth int) {
+		if printed[s.Name] {
+			return // a cycle of parents
+		}
+		printed[s.Name] = true
+		out = append(out, c.line(s, depth, s.Parent != "" && !byName[s.Parent]))
+		kids := children[s.Name]
+		slices.SortStableFunc(kids, func(a, b scanned) int { return cmp.Compare(a.Hidden, b.Hidden) })
+		for _, k := range kids {
+			walk(k, depth+1)
 		}
 	}
-	walk(roots, 0)
+	// Images in a cycle have no root: they come last, as blktap's.
+	for _, s := range slices.Concat(hiddenRoots, roots, images) {
+		walk(s, 0)
+	}
 	return out
 }
 
@@ -59,9 +70,12 @@ func (c *scanCmd) line(s scanned, depth int, orphan bool) string {
 	if s.Parent == "" {
 		parent = "none"
 	}
-	note := ""
 	if orphan {
-		note = " (not found in scan)"
+		parent += " (not found in scan)"
 	}
-	return fmt.Sprintf("%svhd=%s capacity=%d size=%d hidden=%d parent=%s%s", pad, name, s.Capacity, s.Size, s.Hidden, parent, note)
+	marker := ""
+	if s.Marker != nil {
+		marker = fmt.Sprintf("marker=%d keyhash=%s ", *s.Marker, s.KeyHash)
+	}
+	return fmt.Sprintf("%svhd=%s capacity=%d size=%d hidden=%d %sparent=%s", pad, name, s.Capacity, s.Size, s.Hidden, marker, parent)
 }
