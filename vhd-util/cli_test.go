@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -180,7 +181,7 @@ func TestSet(t *testing.T) {
 func TestRepair(t *testing.T) {
 	a := filepath.Join(t.TempDir(), "a.vhd")
 	ok(t, "create", "-n", a, "-s", "4")
-	wantOutput(t, a+": footer is fine\n", "repair", "-n", a)
+	wantOutput(t, "", "repair", "-n", a)
 	f, err := os.OpenFile(a, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -193,9 +194,40 @@ func TestRepair(t *testing.T) {
 		t.Errorf("check of a damaged footer = %d, %q, %q; want exit 22, blktap's report and gotap's reason", code, out, errs)
 	}
 	wantOutput(t, a+" is valid\n", "check", "-n", a, "-i")
-	wantOutput(t, a+": footer repaired\n", "repair", "-n", a)
+	wantOutput(t, "{\n  \"name\": \""+a+"\",\n  \"repaired\": true,\n  \"uuid_given\": false\n}\n", "repair", "-n", a, "--json")
 	wantOutput(t, a+" is valid\n", "check", "-n", a)
-	wantOutput(t, a+": footer repaired\n", "repair", "-n", a, "-b")
+	wantOutput(t, "", "repair", "-n", a, "-b")
+}
+
+// repair gives an image with a null unique id a new one, in both footers.
+func TestRepairNullUUID(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a.vhd")
+	ok(t, "create", "-n", a, "-s", "4")
+	img, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int{0, len(img) - 512} { // the copy, the EOF footer
+		footer := img[off : off+512]
+		clear(footer[0x44:0x54])
+		binary.BigEndian.PutUint32(footer[0x40:], 0)
+		var sum uint32
+		for _, b := range footer {
+			sum += uint32(b)
+		}
+		binary.BigEndian.PutUint32(footer[0x40:], ^sum)
+	}
+	if err := os.WriteFile(a, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := vhdutil(t, "check", "-n", a); code != int(syscall.EINVAL) || !strings.HasPrefix(out, "primary footer invalid: invalid (NULL) uuid\n") {
+		t.Errorf("check of a null UUID = exit %d, %q; want blktap's reason", code, out)
+	}
+	wantOutput(t, "", "repair", "-n", a)
+	wantOutput(t, a+" is valid\n", "check", "-n", a)
+	if img, _ = os.ReadFile(a); bytes.Equal(img[0x44:0x54], make([]byte, 16)) || !bytes.Equal(img[:512], img[len(img)-512:]) {
+		t.Error("the footers do not carry the same new UUID")
+	}
 }
 
 func TestModify(t *testing.T) {

@@ -11,7 +11,9 @@ type repairCmd struct {
 func (repairCmd) Help() string {
 	return `Rewrites the EOF footer of a dynamic or differencing image from the copy
 at offset 0 when the EOF footer is damaged (bad cookie or checksum), or
-always with -b. Prints "NAME: footer repaired" or "NAME: footer is fine".
+always with -b; then gives an image whose unique id is null a new one
+(both footers). Prints nothing on success, as blktap; --json says what
+was done.
 
 Example:
   vhd-util repair -n disk.vhd`
@@ -22,9 +24,9 @@ func (c *repairCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	msg := c.Name + ": footer is fine"
-	if repaired {
-		msg = c.Name + ": footer repaired"
+	given, err := libvhd.GiveUUID(c.Name, nil)
+	if err != nil {
+		return err
 	}
-	return c.print(e.stdout, map[string]any{"name": c.Name, "repaired": repaired}, msg)
+	return c.print(e.stdout, map[string]any{"name": c.Name, "repaired": repaired, "uuid_given": given})
 }
