@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,7 +92,7 @@ func Attach(srv *nbd.Server, name string, e nbd.Export, opts Options) (*Device, 
 // e's size; that e is the image it served, under snapshots taken since
 // perhaps, is the caller's to know.
 func Recover(srv *nbd.Server, name string, e nbd.Export, index int, opts Options) (*Device, error) {
-	if err := checkRecoverable(index, e.Size()); err != nil {
+	if err := checkRecoverable(fmt.Sprintf("/sys/block/nbd%d", index), e.Size()); err != nil {
 		return nil, fmt.Errorf("recover %s: %w", Path(index), err)
 	}
 	d := &Device{index: index}
@@ -230,11 +231,11 @@ func deviceName(index int) string {
 	return Path(index)
 }
 
-// checkRecoverable refuses a device that is not attached, that Attach did
-// not make, or whose size is not size: another image's.
-func checkRecoverable(index int, size int64) error {
-	sys := fmt.Sprintf("/sys/block/nbd%d/", index)
-	backend, err := os.ReadFile(sys + "backend")
+// checkRecoverable refuses a device (its folder in /sys/block) that is
+// not attached, that Attach did not make, or whose size is not size:
+// another image's.
+func checkRecoverable(sys string, size int64) error {
+	backend, err := os.ReadFile(filepath.Join(sys, "backend"))
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no such device: %w", syscall.ENODEV)
 	}
@@ -244,13 +245,13 @@ func checkRecoverable(index int, size int64) error {
 	if b := strings.TrimSpace(string(backend)); b != Backend {
 		return fmt.Errorf("it is not gotap's (backend %q): %w", b, syscall.EINVAL)
 	}
-	sectors, err := os.ReadFile(sys + "size")
+	sectors, err := os.ReadFile(filepath.Join(sys, "size"))
 	if err != nil {
 		return err
 	}
 	var n int64
 	if _, err := fmt.Sscan(string(sectors), &n); err != nil {
-		return fmt.Errorf("%ssize: %w", sys, err)
+		return fmt.Errorf("%s/size: %w", sys, err)
 	}
 	if n*512 != size {
 		return fmt.Errorf("it has %d bytes, the image %d: another image's? %w", n*512, size, syscall.EMEDIUMTYPE)

@@ -82,11 +82,17 @@ run xmsnap coalesce "$minor"
 leaf=$(field args | sed 's/^vhd://')
 echo "leaf: $leaf"
 
+step "refused: recovering a device its tapdisk still serves"
+refused "in use by another process" tap-ctl create --frontend nbd --device /dev/nbd0 --recover -t 20 -a "vhd:$leaf"
+[ "$(tap-ctl list | wc -l)" = 1 ] || fail "after the refused recovery: $(tap-ctl list)"
+
 step "kill -9 of the tapdisk under the writer, recovered on /dev/nbd0"
 pid=$(field pid)
 sleep 1
 kill -9 "$pid"
 sleep 2
+refused "recover /dev/nbd1: no such device" \
+	tap-ctl create --frontend nbd --device /dev/nbd1 --recover -t 20 -a "vhd:$leaf"
 rdev=$(tap-ctl create --frontend nbd --device /dev/nbd0 --recover -t 20 -a "vhd:$leaf") ||
 	fail "recover exited $?"
 [ "$rdev" = /dev/nbd0 ] || fail "recover printed '$rdev'; want /dev/nbd0"
