@@ -101,7 +101,7 @@ func Recover(srv *nbd.Server, name string, e nbd.Export, index int, opts Options
 	})
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
-		return nil, fmt.Errorf("recover %s: it has no dead connection to replace (is its server still running?)", Path(index))
+		return nil, fmt.Errorf("recover %s: it has no dead connection to replace (is its server still running?): %w", Path(index), err)
 	case errors.Is(err, syscall.EINVAL):
 		return nil, fmt.Errorf("recover %s: it is not attached: %w", Path(index), err)
 	case err != nil:
@@ -237,7 +237,7 @@ func deviceName(index int) string {
 func checkRecoverable(sys string, size int64) error {
 	backend, err := os.ReadFile(filepath.Join(sys, "backend"))
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no such device: %w", syscall.ENODEV)
+		return fmt.Errorf("not attached: %w", syscall.ENODEV)
 	}
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ pid=$(field pid)
 sleep 1
 kill -9 "$pid"
 sleep 2
-refused "recover /dev/nbd1: no such device" \
+refused "recover /dev/nbd1: not attached" \
 	tap-ctl create --frontend nbd --device /dev/nbd1 --recover -t 20 -a "vhd:$leaf"
 rdev=$(tap-ctl create --frontend nbd --device /dev/nbd0 --recover -t 20 -a "vhd:$leaf") ||
 	fail "recover exited $?"
