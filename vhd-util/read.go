@@ -92,12 +92,15 @@ func (c *readCmd) Run(e *env) error {
 // num prints n as blktap does: decimal, or with -x C's %#llx (0 stays 0).
 func (c *readCmd) num(n int64) string { return c.unum(uint64(n)) }
 
-// unum is num of a field C prints unsigned (all ones is not -1).
+// unum is num of a field C prints unsigned (all ones is not -1). blktap
+// formats into a 15-byte buffer: past 14 characters a number is cut
+// (all ones prints 18446744073709, or 0xffffffffffff).
 func (c *readCmd) unum(n uint64) string {
+	s := fmt.Sprint(n)
 	if c.Hex && n != 0 {
-		return fmt.Sprintf("%#x", n)
+		s = fmt.Sprintf("%#x", n)
 	}
-	return fmt.Sprint(n)
+	return s[:min(len(s), 14)]
 }
 
 // rangef refuses blocks or sectors past the image (ERANGE, as blktap).
