@@ -57,12 +57,13 @@ func TestPauseResumeUnderFio(t *testing.T) {
 	}
 	vhdtest.Run(t, "qemu-io", "-f", "raw", "-c", "read -P 0x77 0 64k", p.uris[0])
 
-	// Another size is refused; the VBD stays paused and usable.
+	// A smaller image is refused (a disk never shrinks); the VBD stays
+	// paused and usable.
 	if err := c.Pause(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Resume(ctx, 0, "vhd:"+newVHD(t, 2*size)); !errors.Is(err, syscall.EMEDIUMTYPE) {
-		t.Fatalf("resume with another size: err = %v; want EMEDIUMTYPE", err)
+	if err := c.Resume(ctx, 0, "vhd:"+newVHD(t, size/2)); !errors.Is(err, syscall.EMEDIUMTYPE) {
+		t.Fatalf("resume on a smaller image: err = %v; want EMEDIUMTYPE", err)
 	}
 	if info, _ := c.Stats(ctx, 0); info.State&wire.Paused == 0 || info.State&wire.ResumeFailed == 0 {
 		t.Fatalf("state after the refused resume = %v; want paused|resume-failed", info.State)
