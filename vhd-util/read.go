@@ -18,7 +18,7 @@ type readCmd struct {
 	Headers   bool   `short:"p" help:"Print the footer, dynamic header, parent locators and batmap header (blktap's summaries)."`
 	Translate *int64 `short:"t" placeholder:"SEC" help:"Print where -c virtual sectors from SEC lie in the file."`
 	Entry     *int64 `short:"b" placeholder:"BLK" help:"Print -c BAT entries from block BLK: \"block: BLK: offset: BYTES\" or \"…: offset: not allocated\"."`
-	BAT       bool   `short:"B" name:"bat" help:"Write the BAT as raw bytes: one bit per block, set if allocated, most significant bit first."`
+	BAT       bool   `short:"B" name:"bat" help:"Write the BAT as raw bytes: one bit per block of the disk, set if allocated, most significant bit first."`
 	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Write block BLK's sector bitmap as raw bytes, as stored (\"block BLK not allocated\" if it is not)."`
 	Info      *int64 `short:"i" placeholder:"SEC" help:"Print -c sectors' bitmap bits from virtual sector SEC: \"block BLK: sec: N: 0|1\", N the sector within its block."`
 	Extents   *int64 `short:"e" placeholder:"SEC" help:"Print the runs of the -c sectors from SEC that this image holds: \"START COUNT\" per line."`
@@ -152,7 +152,14 @@ func (c *readCmd) bat(r *report, im *libvhd.Image) error {
 	if im.Type() == libvhd.Fixed {
 		return usagef("%s: a fixed image has no blocks", c.Name)
 	}
-	m := im.AppendAllocationBits(nil)
+	// One bit per block of the disk, as blktap: not per BAT entry, of
+	// which an image made with -S has more (SM compares these bytes
+	// between images of one size made with different -S).
+	blocks := int((im.Size() + im.BlockSize() - 1) / im.BlockSize())
+	m := im.AppendAllocationBits(nil)[:(blocks+7)/8]
+	if tail := blocks % 8; tail != 0 {
+		m[len(m)-1] &= byte(0xFF << (8 - tail))
+	}
 	r.add("bat_bits", m, string(m))
 	return nil
 }

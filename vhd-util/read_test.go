@@ -103,3 +103,16 @@ func BenchmarkReadBAT(b *testing.B) {
 		}
 	}
 }
+
+// read -B has one bit per block of the disk, not per BAT entry: an image
+// made with room to grow (-S) prints as many bytes as one made without.
+func TestReadBATBitsPerBlock(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"-s", "20"}, {"-s", "20", "-S", "40"}, {"-s", "19", "-S", "40"}} {
+		a := filepath.Join(dir, strings.Join(args, "")+".vhd")
+		ok(t, append([]string{"create", "-n", a}, args...)...)
+		writeData(t, a, []byte{1}, 0)
+		writeData(t, a, []byte{1}, 9<<20) // block 4
+		wantOutput(t, "\x88\x00", "read", "-n", a, "-B")
+	}
+}
