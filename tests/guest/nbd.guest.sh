@@ -114,4 +114,18 @@ rminor=$(tap-ctl list | sed -n 's/.*pid=\([0-9]*\) minor=\([0-9]*\) state=[^ ]* 
 run tap-ctl destroy -m "$rminor"
 run tap-ctl destroy -m "$minor" # the dead tapdisk's: its marker freed
 nothing_left "after destroy"
+
+step "tapdisk -R --frontend nbd: a read-only device, printed after the URI, gone with SIGTERM"
+tapdisk -R --frontend nbd "vhd:$leaf" >/tmp/tapdisk.out 2>/tmp/tapdisk.err &
+tpid=$!
+for _ in $(seq 50); do
+	[ "$(wc -l </tmp/tapdisk.out)" -ge 3 ] && break
+	sleep 0.2
+done
+[ "$(sed -n 3p /tmp/tapdisk.out)" = /dev/nbd0 ] || fail "tapdisk printed $(cat /tmp/tapdisk.out) $(cat /tmp/tapdisk.err)"
+[ "$(blockdev --getro /dev/nbd0)" = 1 ] || fail "/dev/nbd0 of a read-only image is writable"
+dd if=/dev/nbd0 of=/dev/null bs=64k count=16 2>/dev/null || fail "reading the read-only device"
+kill -TERM $tpid
+wait $tpid || fail "tapdisk exited $? on SIGTERM"
+nothing_left "after SIGTERM"
 echo "$leaf" >/share/leaf
