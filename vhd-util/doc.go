@@ -16,16 +16,38 @@
 //	create    -n NAME -s SIZE [-r] [-S MAXSIZE]   new dynamic (or, -r, fixed) image
 //	snapshot  -n CHILD -p PARENT [-m] [-l DEPTH] [-e] [-S MAXSIZE]
 //	                                              new differencing image
-//	query     -n NAME [-v -s -p -f -m -d -a -S -u] one value per line, in flag order
-//	read      -n NAME [-p -b BLK -B -m BLK -i SEC -a -j BLK -t SEC -d BLK
-//	          -r SEC -R BYTE -c N -x]             dump metadata and data
+//	query     -n NAME [-v -s -p -f -m -d -a -S -u] one value per line, always in
+//	                                              the order v s p f m d a S
+//	read      -n NAME [-p -t SEC -b BLK -B -m BLK -i SEC -e SEC -a -j BLK
+//	          -d BLK -r SEC -R BYTE -c N -x]      dump metadata and data
 //	set       -n NAME -f hidden|marker -v N       set a flag
-//	repair    -n NAME [-b]                        restore the EOF footer
+//	repair    -n NAME [-b]                        restore the EOF footer, give a
+//	                                              null-UUID image a UUID
 //	modify    -n NAME [-p PARENT [-m]] [-s BYTES] [-z]
 //	                                              reparent, move the footer, empty the BAT
-//	scan      [-f] [-m GLOB] [-p] [-a] [-v] FILES...
+//	scan      [-f] [-m GLOB] [-p] [-a] [-v] [-M] [-c] [FILES...]
 //	                                              one line per image
-//	check     -n NAME [-p] [-b] [-t] [-i] [-B]    verify; "NAME is valid" or the problems
+//	check     -n NAME [-p] [-b] [-t] [-i] [-I] [-B] [-s]
+//	                                              verify; "NAME is valid" or blktap's report
+//	coalesce, resize, revert, fill, convert       see their --help
+//
+// --debug may come anywhere on the line (blktap's biggest user passes it
+// to almost every call): it logs on stderr and never changes stdout.
+//
+// # Output
+//
+// Standard output is blktap's, byte for byte, wherever a script parses
+// it: query's lines in blktap's order (-s the end of the data plus the
+// footer, -p the parent's canonical path; "error opening NAME: -ERRNO"
+// when the image does not open), read's formats (raw bytes for -B -m -a
+// -d -r -R), scan's lines and error lines, check's "is valid" lines,
+// its report of an invalid image (the first problem in blktap's words,
+// "NAME appears invalid; dumping metadata", read -p's summaries) and its
+// -s statistics, coalesce's and resize's lines; set, repair, modify and
+// revert print nothing on success. gotap's extras never change it: --json
+// prints one JSON document instead, and gotap's own explanations (every
+// problem check found, why an image did not open or scan) go to standard
+// error. Not yet: scan -l VG (the logical volumes of an LVM volume group).
 //
 // Every command takes --json and then prints one JSON document instead of
 // the plain text. `vhd-util COMMAND --help` explains each flag and shows an
