@@ -112,10 +112,10 @@ var reasons = []reason{
 	{"locator", regexp.MustCompile(`^data (length|at)`), func(i string, _ []string) string {
 		return fmt.Sprintf("invalid parent locator %s: invalid size", i)
 	}},
-	{"locator", regexp.MustCompile(`^\S+ names (.+): .*(parent not found|no such file)`), func(i string, m []string) string {
+	{"locator", regexp.MustCompile(`^\S+ names (.+?): .*(parent not found|no such file)`), func(i string, m []string) string {
 		return fmt.Sprintf("parent locator %s points to missing file %s", i, m[1])
 	}},
-	{"locator", regexp.MustCompile(`^\S+ names (.+): .*parent UUID mismatch`), func(_ string, m []string) string {
+	{"locator", regexp.MustCompile(`^\S+ names (.+?): .*parent UUID mismatch`), func(_ string, m []string) string {
 		return fmt.Sprintf("invalid parent %s: invalid parent uuid", m[1])
 	}},
 	{"parent", regexp.MustCompile(`parent UUID mismatch`), func(string, []string) string {

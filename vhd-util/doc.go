@@ -89,6 +89,7 @@
 //	           process reads while the command would write it
 //	17 EEXIST  create, snapshot or convert over an existing file
 //	28 ENOSPC  a chain deeper than snapshot -l allows, or a full disk
+//	34 ERANGE  read: a block or sector past the image
 //	38 ENOSYS  set -f marker on an image without a batmap
 //	 5 EIO     a read or write that failed, and any other failure
 //
