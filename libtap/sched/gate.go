@@ -33,7 +33,18 @@ func (g *gate) enter() {
 	g.mu.Unlock()
 }
 
-// leave ends an operation admitted by enter.
+// tryEnter admits one operation if the gate is open.
+func (g *gate) tryEnter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.shut != nil {
+		return false
+	}
+	g.running++
+	return true
+}
+
+// leave ends an operation admitted by enter or tryEnter.
 func (g *gate) leave() {
 	g.mu.Lock()
 	g.running--

@@ -8,6 +8,14 @@
 // queue behind it fills: back-pressure reaches the frontends through the
 // ring, and no request is ever dropped.
 //
+// A driver that can start a read or write without a goroutine waiting for
+// it (Starter: aio on io_uring) gets them straight from Submit, on the
+// frontend's goroutine, while nothing waits in the queue and a job is
+// free within Depth: no dispatcher, no worker, and the completion comes
+// back on the goroutine that reaps it. Requests that queue up behind
+// (the depth reached, a pause, other operations) take the path above,
+// and are merged there.
+//
 // Pausing shuts the driver gate: workers finish what they are doing, the
 // rest wait at the gate (not failed) until Resume hands over a driver
 // again. A pause that cannot wait that long (a driver operation hangs)
@@ -68,10 +76,15 @@ type Scheduler struct {
 	stats *stats.Counters
 	queue chan *ring.Request
 	work  chan *job
-	jobs  chan *job // free jobs: at most Depth in the workers' hands, plus one being built
+	// jobs are the free jobs, Depth of them: every operation in the
+	// driver holds one, workers' and started alike, so Depth bounds them
+	// together; the dispatcher holds one while it builds it.
+	jobs chan *job
 
 	gate gate        // driver operations pass it; Pause shuts it
 	drv  disk.Driver // changed only while the gate is shut
+	// starter is drv as a Starter, if it is one; changed with drv.
+	starter Starter
 	// nativeFUA caches drv's FUA support, read once per driver: without
 	// it, a FUA request is made durable by a flush after it (durable).
 	nativeFUA bool
@@ -87,10 +100,21 @@ const (
 	failLogPeriod = time.Second
 )
 
+// Starter is a driver that can start reads and writes without waiting
+// for them (see disk.Driver's ReadV and WriteV for their arguments).
+// StartV returns false, having started nothing, when it cannot start one
+// now; otherwise done is called once with the outcome.
+type Starter interface {
+	StartV(write bool, bufs [][]byte, off int64, fua bool, done func(error)) bool
+}
+
 // job is one driver operation: one request, or several merged.
 type job struct {
 	reqs []*ring.Request
 	iov  [][]byte
+	s    *Scheduler
+	// finished is j.finish, made once: a Starter's done.
+	finished func(error)
 }
 
 // New starts a scheduler for drv. queueCap must be at least the number
@@ -103,14 +127,17 @@ func New(drv disk.Driver, st *stats.Counters, queueCap int, cfg Config) *Schedul
 		stats:     st,
 		queue:     make(chan *ring.Request, queueCap),
 		work:      make(chan *job),
-		jobs:      make(chan *job, cfg.Depth+1),
+		jobs:      make(chan *job, cfg.Depth),
 		drv:       drv,
 		nativeFUA: drv.Caps().FUA == disk.Native,
 		stopping:  make(chan struct{}),
 		failLog:   ratelog.New(cfg.Logger, "request failed", failLogBurst, failLogPeriod),
 	}
-	for range cfg.Depth + 1 {
-		s.jobs <- &job{reqs: make([]*ring.Request, 0, cfg.MaxIovecs), iov: make([][]byte, 0, cfg.MaxIovecs)}
+	s.starter, _ = drv.(Starter)
+	for range cfg.Depth {
+		j := &job{reqs: make([]*ring.Request, 0, cfg.MaxIovecs), iov: make([][]byte, 0, cfg.MaxIovecs), s: s}
+		j.finished = j.finish
+		s.jobs <- j
 	}
 	s.done.Add(1 + cfg.Depth)
 	go s.dispatch()
@@ -125,7 +152,69 @@ func (s *Scheduler) Submit(req *ring.Request) {
 	req.Submitted = time.Now()
 	req.SetInFlight(true)
 	s.stats.InFlight.Add(1)
+	if (req.Op == ring.Read || req.Op == ring.Write) && len(s.queue) == 0 && s.start(req) {
+		return
+	}
 	s.queue <- req
+}
+
+// start hands req straight to a Starter driver, if the gate is open, a
+// job is free and the driver takes it; false: req goes the queue's way.
+// A FUA write goes so only where the driver makes it durable itself.
+func (s *Scheduler) start(req *ring.Request) bool {
+	if !s.gate.tryEnter() {
+		return false
+	}
+	if s.starter == nil || (req.Flags&ring.FUA != 0 && !s.nativeFUA) {
+		s.gate.leave()
+		return false
+	}
+	var j *job
+	select {
+	case j = <-s.jobs:
+	default:
+		s.gate.leave()
+		return false
+	}
+	j.add(req)
+	s.done.Add(1) // Stop waits for it too
+	if s.starter.StartV(req.Op == ring.Write, j.iov, req.Offset, req.Flags&ring.FUA != 0, j.finished) {
+		return true
+	}
+	s.done.Done()
+	s.release(j)
+	s.gate.leave()
+	return false
+}
+
+// finish ends a job a Starter ran. Errors worth a retry are retried the
+// worker's way, on a goroutine of their own: they are rare, and the
+// reaping goroutine must not sleep.
+func (j *job) finish(err error) {
+	s := j.s
+	s.gate.leave()
+	if err != nil && retryable(err) {
+		go func() {
+			s.gate.enter()
+			err := s.retry(j, err)
+			s.gate.leave()
+			s.end(j, err)
+		}()
+		return
+	}
+	s.end(j, err)
+}
+
+// end completes a started job's requests and frees it.
+func (s *Scheduler) end(j *job, err error) {
+	s.complete(j, err)
+	s.release(j)
+	s.done.Done()
+}
+
+func (s *Scheduler) release(j *job) {
+	j.reqs, j.iov = j.reqs[:0], j.iov[:0]
+	s.jobs <- j
 }
 
 // Pause waits for the driver operations in progress, then keeps every
@@ -137,13 +226,14 @@ func (s *Scheduler) Pause(ctx context.Context) (disk.Driver, error) {
 		return nil, err
 	}
 	d := s.drv
-	s.drv = nil
+	s.drv, s.starter = nil, nil
 	return d, nil
 }
 
 // Resume lets the waiting requests run against drv.
 func (s *Scheduler) Resume(drv disk.Driver) {
 	s.drv = drv
+	s.starter, _ = drv.(Starter)
 	s.nativeFUA = drv.Caps().FUA == disk.Native
 	s.gate.open()
 }
@@ -215,17 +305,18 @@ func (s *Scheduler) worker() {
 		err := s.runWithRetry(j)
 		s.gate.leave()
 		s.complete(j, err)
-		j.reqs, j.iov = j.reqs[:0], j.iov[:0]
-		s.jobs <- j
+		s.release(j)
 	}
 }
 
 // runWithRetry retries what blktap retries (EAGAIN, EBUSY, EINTR), EBUSY
 // at once and the others RetryGap apart, until Timeout.
-func (s *Scheduler) runWithRetry(j *job) error {
+func (s *Scheduler) runWithRetry(j *job) error { return s.retry(j, s.run(j)) }
+
+// retry goes on from a first attempt that returned err.
+func (s *Scheduler) retry(j *job, err error) error {
 	first := j.reqs[0]
 	for {
-		err := s.run(j)
 		if err == nil || !retryable(err) || time.Since(first.Submitted) >= s.cfg.Timeout {
 			return err
 		}
@@ -236,6 +327,7 @@ func (s *Scheduler) runWithRetry(j *job) error {
 		if disk.Errno(err) != syscall.EBUSY {
 			time.Sleep(s.cfg.RetryGap)
 		}
+		err = s.run(j)
 	}
 }
 

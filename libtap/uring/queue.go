@@ -15,7 +15,9 @@ import (
 // each waiting for its own: a goroutine takes a Call, fills its entry,
 // and Run submits it and parks the goroutine until its completion. A
 // Queue has as many Calls as the ring has entries, made once: nothing is
-// allocated per operation, and the completion queue cannot overflow.
+// allocated per operation, and the completion queue cannot overflow. Or
+// the goroutine Starts the Call and goes on with its work, and a Handler
+// hears of the completion on the goroutine that reaps it.
 //
 // Completions are reaped by the goroutine that submits, when they are
 // already there (a read from the page cache completes inside the
@@ -34,6 +36,10 @@ type Queue struct {
 	cqMu  sync.Mutex // the reaping side of ring
 	calls []Call
 	free  chan *Call
+	// ready holds Calls started with Start whose completion was reaped,
+	// for the reaping goroutine to hand to their Handlers once it has let
+	// go of cqMu (a Handler may Start again, or block a while).
+	ready chan *Call
 	fixed []byte // registered buffer 0, if registration worked
 
 	efd    *os.File
@@ -54,7 +60,10 @@ type Call struct {
 	// kernel, which the race detector cannot see: hence atomic.
 	res  atomic.Int32
 	done chan struct{}
-	id   uint64
+	h    Handler // set by Start, before async
+	// async: started by Start; atomic for the same reason as res.
+	async atomic.Bool
+	id    uint64
 }
 
 // NewQueue sets up a ring of entries and registers fixed, if not empty,
@@ -76,6 +85,7 @@ func NewQueue(entries uint32, fixed []byte) (*Queue, error) {
 	n := r.Entries()
 	q.calls = make([]Call, n)
 	q.free = make(chan *Call, n)
+	q.ready = make(chan *Call, n)
 	for i := range q.calls {
 		q.calls[i] = Call{id: uint64(i), done: make(chan struct{}, 1)}
 		q.free <- &q.calls[i]
@@ -116,8 +126,49 @@ func (q *Queue) Fixed(b []byte) bool {
 	return p >= base && p+uintptr(len(b)) <= base+uintptr(len(q.fixed))
 }
 
+// Entries is how many Calls the Queue has.
+func (q *Queue) Entries() int { return len(q.calls) }
+
 // HasFixed reports whether buffers were registered.
 func (q *Queue) HasFixed() bool { return len(q.fixed) > 0 }
+
+// Handler hears of the completion of a Call started with Start.
+type Handler interface {
+	// Completed is called on the goroutine that reaped the completion,
+	// holding no lock of the Queue: it may Start the Call again, or Put
+	// it. It must not Run.
+	Completed(c *Call, res int32)
+}
+
+// TryGet takes a free Call, or returns nil if all are running.
+func (q *Queue) TryGet() *Call {
+	select {
+	case c := <-q.free:
+		c.sqe.Reset()
+		return c
+	default:
+		return nil
+	}
+}
+
+// ID numbers the Call among its Queue's, from 0.
+func (c *Call) ID() int { return int(c.id) }
+
+// Start submits the Call's entry and returns at once; h hears of its
+// completion, on the reaper's goroutine (or on another that reaps).
+// Between the two the goroutine that started it goes on with its own
+// work: no goroutine waits for the operation.
+func (q *Queue) Start(c *Call, h Handler) error {
+	c.h = h
+	c.async.Store(true)
+	q.sqMu.Lock()
+	e := q.ring.SQE()
+	*e = c.sqe
+	e.UserData = c.id
+	_, err := q.ring.Submit()
+	q.sqMu.Unlock()
+	return err
+}
 
 // Get takes a free Call, waiting while all are running.
 func (q *Queue) Get() *Call {
@@ -126,8 +177,12 @@ func (q *Queue) Get() *Call {
 	return c
 }
 
-// Put returns a Call taken by Get.
-func (q *Queue) Put(c *Call) { q.free <- c }
+// Put returns a Call taken by Get or TryGet.
+func (q *Queue) Put(c *Call) {
+	c.async.Store(false)
+	c.h = nil
+	q.free <- c
+}
 
 // SQE is the entry Run will submit.
 func (c *Call) SQE() *SQE { return &c.sqe }
@@ -163,6 +218,7 @@ func (q *Queue) Run(c *Call) (int32, error) {
 	q.reapLocked()
 	q.cqMu.Unlock()
 	q.sqMu.Unlock()
+	q.handReady()
 	if err != nil {
 		return 0, err
 	}
@@ -183,6 +239,19 @@ func (q *Queue) reap() {
 		q.cqMu.Lock()
 		q.reapLocked()
 		q.cqMu.Unlock()
+		q.handReady()
+	}
+}
+
+// handReady calls the Handlers of the reaped Calls.
+func (q *Queue) handReady() {
+	for {
+		select {
+		case c := <-q.ready:
+			c.h.Completed(c, c.res.Load())
+		default:
+			return
+		}
 	}
 }
 
@@ -205,6 +274,10 @@ func (q *Queue) reapLocked() {
 		c := &q.calls[e.UserData]
 		c.res.Store(e.Res)
 		q.ring.SeenCQE()
+		if c.async.Load() {
+			q.ready <- c
+			continue
+		}
 		c.done <- struct{}{}
 	}
 }

@@ -37,6 +37,7 @@ type Disk struct {
 	ro      bool
 	regular bool         // a regular file: holes, punch and SEEK_DATA work
 	q       *uring.Queue // nil: the syscall path
+	ops     []asyncOp    // StartV's, one per entry of q
 }
 
 // Options tune Open.
@@ -91,7 +92,12 @@ func Open(path string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
 	}
 	d := &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}
-	d.q = newQueue(opts.Buffers)
+	if d.q = newQueue(opts.Buffers); d.q != nil {
+		d.ops = make([]asyncOp, d.q.Entries())
+		for i := range d.ops {
+			d.ops[i].d = d
+		}
+	}
 	return d, nil
 }
 

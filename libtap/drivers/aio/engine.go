@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"gotap.dev/libtap/uring"
 )
 
@@ -58,38 +60,54 @@ var unavailable sync.Once
 // rw_flags (RWF_DSYNC for FUA). A buffer inside the registered memory
 // goes as a fixed read or write, sparing the kernel its page pinning.
 func (d *Disk) ringIO(write bool, bufs [][]byte, off int64, flags uint32) error {
-	one, fixed, vec := uring.OpRead, uring.OpReadFixed, uring.OpReadv
-	if write {
-		one, fixed, vec = uring.OpWrite, uring.OpWriteFixed, uring.OpWritev
-	}
 	for len(bufs) > 0 {
 		c := d.q.Get()
-		e := c.SQE()
-		switch {
-		case len(bufs) > 1:
-			e.PrepVec(vec, d.fd, c.Iovecs(bufs), off)
-		case d.q.Fixed(bufs[0]):
-			e.PrepFixed(fixed, d.fd, bufs[0], off, 0)
-		default:
-			e.PrepBuf(one, d.fd, bufs[0], off)
-		}
-		e.OpFlags = flags
+		d.prep(c, write, bufs, off, flags)
 		res, err := d.q.Run(c)
 		d.q.Put(c)
+		if err == nil {
+			err = result(write, off, res)
+		}
 		switch {
 		case err != nil:
 			return err
-		case res < 0:
-			return syscall.Errno(-res)
-		case res == 0 && write:
-			return fmt.Errorf("aio: write at %d moved no byte: %w", off, syscall.EIO)
-		case res == 0:
+		case res == 0: // a read past the end of the file
 			for _, b := range bufs {
 				clear(b)
 			}
 			return nil
 		}
 		bufs, off = advance(bufs, int(res)), off+int64(res)
+	}
+	return nil
+}
+
+// prep fills c's entry for the transfer.
+func (d *Disk) prep(c *uring.Call, write bool, bufs [][]byte, off int64, flags uint32) {
+	one, fixed, vec := uring.OpRead, uring.OpReadFixed, uring.OpReadv
+	if write {
+		one, fixed, vec = uring.OpWrite, uring.OpWriteFixed, uring.OpWritev
+	}
+	e := c.SQE()
+	switch {
+	case len(bufs) > 1:
+		e.PrepVec(vec, d.fd, c.Iovecs(bufs), off)
+	case d.q.Fixed(bufs[0]):
+		e.PrepFixed(fixed, d.fd, bufs[0], off, 0)
+	default:
+		e.PrepBuf(one, d.fd, bufs[0], off)
+	}
+	e.OpFlags = flags
+}
+
+// result is a transfer's error: a negative result's errno, or EIO for a
+// write that moved nothing (it would be retried forever).
+func result(write bool, off int64, res int32) error {
+	switch {
+	case res < 0:
+		return syscall.Errno(-res)
+	case res == 0 && write:
+		return fmt.Errorf("aio: write at %d moved no byte: %w", off, syscall.EIO)
 	}
 	return nil
 }
@@ -103,4 +121,71 @@ func (d *Disk) ringFlush() error {
 		err = syscall.Errno(-res)
 	}
 	return err
+}
+
+// asyncOp is a read or write started with StartV: one per Call of the
+// disk's queue, made at open, so starting one allocates nothing.
+type asyncOp struct {
+	d     *Disk
+	write bool
+	bufs  [][]byte
+	off   int64
+	flags uint32
+	done  func(error)
+}
+
+// StartV starts reading (or writing) bufs at off without waiting: done
+// is called with the outcome once all of it has moved, on the goroutine
+// that reaps the completion. It returns false, having started nothing,
+// when the disk has no io_uring or no free entry; the caller then uses
+// ReadV or WriteV. bufs stay the disk's until done.
+func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua bool, done func(error)) bool {
+	if d.q == nil {
+		return false
+	}
+	c := d.q.TryGet()
+	if c == nil {
+		return false
+	}
+	op := &d.ops[c.ID()]
+	op.write, op.bufs, op.off, op.flags, op.done = write, bufs, off, 0, done
+	if fua {
+		op.flags = unix.RWF_DSYNC
+	}
+	op.start(c)
+	return true
+}
+
+// start submits the op's remaining transfer on c.
+func (op *asyncOp) start(c *uring.Call) {
+	op.d.prep(c, op.write, op.bufs, op.off, op.flags)
+	if err := op.d.q.Start(c, op); err != nil {
+		op.finish(c, err)
+	}
+}
+
+// Completed continues a short transfer, as the syscall path does, or
+// ends the op.
+func (op *asyncOp) Completed(c *uring.Call, res int32) {
+	err := result(op.write, op.off, res)
+	if err == nil && res > 0 {
+		if op.bufs, op.off = advance(op.bufs, int(res)), op.off+int64(res); len(op.bufs) > 0 {
+			c.SQE().Reset()
+			op.start(c)
+			return
+		}
+	}
+	if err == nil && res == 0 { // a read past the end of the file
+		for _, b := range op.bufs {
+			clear(b)
+		}
+	}
+	op.finish(c, err)
+}
+
+func (op *asyncOp) finish(c *uring.Call, err error) {
+	done := op.done
+	op.bufs, op.done = nil, nil
+	op.d.q.Put(c)
+	done(err)
 }
