@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,12 +37,13 @@ var blockFrontends = map[string]attachFunc{
 func checkFrontend(req control.OpenRequest) error {
 	if req.Frontend == "" || req.Frontend == control.FrontendNone {
 		if req.Device != "" || req.Recover {
-			return control.Errorf(syscall.EINVAL, "a device and recover need a frontend that makes one (frontend %s)", control.FrontendNBD)
+			return control.Errorf(syscall.EINVAL, "a device and recover need a frontend that makes devices")
 		}
 		return nil
 	}
 	if blockFrontends[req.Frontend] == nil {
-		return control.Errorf(syscall.EINVAL, "frontend %q: want %s or %s", req.Frontend, control.FrontendNone, control.FrontendNBD)
+		return control.Errorf(syscall.EINVAL, "frontend %q: want %s or one of %s", req.Frontend, control.FrontendNone,
+			strings.Join(slices.Sorted(maps.Keys(blockFrontends)), ", "))
 	}
 	if req.Recover && req.Device == "" {
 		return control.Errorf(syscall.EINVAL, "recover needs the device to recover")
