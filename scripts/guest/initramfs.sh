@@ -39,14 +39,14 @@ done
 # reads neither xz nor a depmod it did not make itself.
 mdir=$(find "$kdir/lib/modules" -mindepth 1 -maxdepth 1 -type d | head -1)
 kver=$(basename "$mdir")
-want=($modules)
+read -ra want <<<"$modules"
 seen=" "
 while [ ${#want[@]} -gt 0 ]; do
 	m=${want[0]}
 	want=("${want[@]:1}")
 	case $seen in *" $m "*) continue ;; esac
 	seen="$seen$m "
-	name=$(echo "$m" | sed 's/[-_]/[-_]/g')
+	name=${m//[-_]/[-_]}
 	f=$(find "$mdir" -regex ".*/$name\.ko\(\.xz\)?" | head -1)
 	[ -n "$f" ] || { echo "initramfs.sh: module $m not in $kver" >&2; exit 1; }
 	rel=${f#"$kdir"/}
@@ -56,8 +56,8 @@ while [ ${#want[@]} -gt 0 ]; do
 	*.xz) xz -dc "$f" >"$stage/$rel" ;;
 	*) cp "$f" "$stage/$rel" ;;
 	esac
-	deps=$(busybox strings "$stage/$rel" | sed -n 's/^depends=//p' | head -1 | tr ',' ' ')
-	want+=($deps)
+	read -ra deps <<<"$(busybox strings "$stage/$rel" | sed -n 's/^depends=//p' | head -1 | tr ',' ' ')"
+	want+=("${deps[@]}")
 done
 
 cp "$here/init" "$stage/init"

@@ -5,7 +5,6 @@
 # Leaves in /share: the chain, sums (sha256sum -c format, paths from the
 # file system's root) and leaf (the chain's leaf) for the host to judge.
 . /guest/lib.sh
-cd /share
 
 # nothing_left WHEN: no tapdisk, no minor, no NBD device connected.
 nothing_left() {
