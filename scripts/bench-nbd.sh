@@ -65,6 +65,9 @@ serve() {
 		if [ "$type" = vhd-deferred ]; then type=vhd extra=(--defer-metadata); fi
 		if [ "$type" = aio-syscalls ]; then type=aio env=(GOTAP_NO_IO_URING=1); fi
 		mkdir -p "$dir/run"
+		# Emptied here, not by the redirection below, which runs in the
+		# child: the wait could read the last tapdisk's lines.
+		: >"$out"
 		env "${env[@]}" "$tapdisk" --run-dir "$dir/run" --log-level warn "${td_flags[@]}" "${extra[@]}" "$type:$file" >"$out" &
 		pids+=($!)
 		until [ "$(wc -l <"$out")" -ge 2 ]; do sleep 0.05; done
