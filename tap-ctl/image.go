@@ -17,8 +17,8 @@ type imageFlags struct {
 	ReadOnly  bool   `short:"R" help:"Open it read-only."`
 	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio)."`
 	Timeout   int    `short:"t" placeholder:"SECS" help:"Give up retrying a request after SECS seconds (default 120)."`
-	Frontend  string `default:"none" enum:"none,nbd" help:"Also serve the disk as a kernel block device, whose path is printed instead of the NBD URI: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), none the NBD socket only."`
-	Device    string `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3); default: the kernel picks a free one."`
+	Frontend  string `default:"none" enum:"none,nbd,ublk" help:"Also serve the disk as a kernel block device, whose path is printed instead of the NBD URI: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), ublk the kernel's ublk driver (/dev/ublkbN; modprobe ublk_drv), none the NBD socket only."`
+	Device    string `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3, /dev/ublkb3); default: the kernel picks a free one."`
 	Recover   bool   `help:"With --frontend and --device: reattach the image to the device its tapdisk left waiting when it died (kill -9): the requests the device holds go on, none fails, if this comes within the request timeout (-t) of the death."`
 	Secondary string `short:"2" placeholder:"TYPE:PATH" help:"blktap's mirror secondary: refused, gotap has no mirroring."`
 	Standby   bool   `short:"s" help:"blktap's standby mode for the mirror secondary: refused, gotap has no mirroring."`

@@ -13,7 +13,7 @@ import (
 )
 
 // blockDevice is a kernel block device serving a minor's VBD beside its
-// NBD socket: /dev/nbdN (kernelnbd.go); /dev/ublkbN is to come.
+// NBD socket: /dev/nbdN (kernelnbd.go), /dev/ublkbN (ublk.go).
 type blockDevice interface {
 	Path() string
 	// Close removes the device; wait bounds the wait for its requests
@@ -29,7 +29,8 @@ type attachFunc func(d *daemon, fe *frontends, v *vbd.VBD, req control.OpenReque
 // blockFrontends are the --frontend values that make a device; "none"
 // (or nothing) makes none.
 var blockFrontends = map[string]attachFunc{
-	control.FrontendNBD: attachKernelNBD,
+	control.FrontendNBD:  attachKernelNBD,
+	control.FrontendUblk: attachUblk,
 }
 
 // checkFrontend refuses a frontend tapdisk does not know, and device

@@ -90,6 +90,16 @@
 // vhd:/srv/vm.vhd does the same; after a live snapshot, give the image the
 // device served last: its chain's leaf.)
 //
+// --frontend ublk makes /dev/ublkbN instead, through the kernel's ublk
+// driver (ublk_drv, Linux 6.5 or later; modprobe ublk_drv): the kernel
+// hands requests to a queue per CPU (up to 4), each served inline by an
+// OS thread of tapdisk's over io_uring (libtap/ublk). Its device is made
+// with user recovery: a tapdisk that dies leaves it waiting with its
+// requests held, with no timeout, and --recover (with --device
+// /dev/ublkbN, the image's leaf) takes it over; the requests held are
+// reissued, none fails. The same refusals leave nothing behind (no
+// /dev/ublkbN).
+//
 // # Who may connect
 //
 // Every socket checks who is at the other end. The control socket and
@@ -171,9 +181,9 @@
 //	                   (default 5s; 0: only when the client flushes)
 //	--parent-dir DIR   VHD: also accept parents under DIR (repeatable;
 //	                   see Parents)
-//	--frontend F       none (the NBD socket only, the default) or nbd:
-//	                   also a kernel block device /dev/nbdN (see Kernel
-//	                   block devices)
+//	--frontend F       none (the NBD socket only, the default), nbd or
+//	                   ublk: also a kernel block device /dev/nbdN or
+//	                   /dev/ublkbN (see Kernel block devices)
 //	--device DEV       with --frontend, for one image: the device to take
 //	--recover          with --frontend and --device: reattach the image to
 //	                   the device a dead tapdisk left waiting

@@ -33,8 +33,8 @@ type flags struct {
 	DeferMetadata bool          `name:"defer-metadata" help:"VHD images: keep the metadata of new writes (sector bitmaps, block table) in memory until the client flushes or --flush-interval passes. Faster writes to new sectors, but a write acknowledged since the last flush is lost if tapdisk is killed. Default: metadata reaches the file before a write is acknowledged, so acknowledged writes survive kill -9."`
 	FlushInterval time.Duration `name:"flush-interval" default:"5s" placeholder:"DURATION" help:"VHD images: make written data durable at least this often when the client does not flush (0: only when asked). Bounds what a power cut (or, with --defer-metadata, a crash) can take."`
 	ParentDirs    []string      `name:"parent-dir" sep:"none" placeholder:"DIR" help:"VHD images: also accept parents anywhere under DIR (repeatable), beside the child's own folder and those of $GOTAP_PARENT_DIRS (colon-separated); block devices (an LVM volume group's /dev/VG) only there. Other parents are refused, so that an image cannot make tapdisk serve another file or disk."`
-	Frontend      string        `default:"none" enum:"none,nbd" help:"Also serve each image as a kernel block device: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), none the NBD socket only. The device's path is printed after the image's NBD URI."`
-	Device        string        `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3), for one image; default: the kernel picks a free one."`
+	Frontend      string        `default:"none" enum:"none,nbd,ublk" help:"Also serve each image as a kernel block device: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), ublk the kernel's ublk driver (/dev/ublkbN; modprobe ublk_drv), none the NBD socket only. The device's path is printed after the image's NBD URI."`
+	Device        string        `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3, /dev/ublkb3), for one image; default: the kernel picks a free one."`
 	Recover       bool          `help:"With --frontend and --device: reattach the image to the device a tapdisk that died (kill -9) left waiting: requests it held go on, none fails, if this comes within the request timeout (-t) of its death."`
 	NBDConns      int           `name:"nbd-conns" default:"2" placeholder:"N" help:"Connections of each kernel NBD device (--frontend nbd): the kernel spreads requests over them."`
 	Procs         int           `default:"1" help:"Threads running Go code at once (GOMAXPROCS; the environment's GOMAXPROCS wins). 1, like blktap's single-threaded tapdisk, is fastest: hand-offs between goroutines stay on one thread, and I/O that blocks still runs on threads of its own."`
@@ -62,6 +62,9 @@ without an I/O error, within -t seconds:
   nbd+unix:///?socket=/run/blktap-control/nbd4242.0
   /dev/nbd0
   $ tapdisk --frontend nbd --device /dev/nbd0 --recover vhd:/srv/vm.vhd
+
+--frontend ublk does the same through the kernel's ublk driver (/dev/ublkbN),
+whose device waits for a --recover however long it takes.
 
 Filter layers stack over an image, outermost first, each NAME:OPTIONS: with
 OPTIONS key=value pairs separated by commas (or none):

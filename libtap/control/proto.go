@@ -58,7 +58,8 @@ type OpenRequest struct {
 	// Timeout is the per-request timeout in seconds; 0: blktap's 120.
 	Timeout int `json:"timeout,omitempty"`
 	// Frontend is a kernel block device served beside the NBD socket:
-	// FrontendNBD, or FrontendNone ("" too) for the socket only.
+	// FrontendNBD, FrontendUblk, or FrontendNone ("" too) for the socket
+	// only.
 	Frontend string `json:"frontend,omitempty"`
 	// Device is the frontend's device to take (/dev/nbd3); "" lets the
 	// kernel pick one. With Recover, the device a tapdisk that died left
@@ -70,7 +71,8 @@ type OpenRequest struct {
 // Frontends (OpenRequest.Frontend).
 const (
 	FrontendNone = "none"
-	FrontendNBD  = "nbd" // the kernel's NBD client: /dev/nbdN
+	FrontendNBD  = "nbd"  // the kernel's NBD client: /dev/nbdN
+	FrontendUblk = "ublk" // ublk_drv: /dev/ublkbN
 )
 
 // RequestTimeout is Timeout as a duration (0 if unset).
