@@ -11,8 +11,9 @@ const maxBlockOffset = int64(unallocated-1) * SectorSize
 
 // allocateLocked places block blk past the end of the file and writes the
 // first data into it. The block lies wholly beyond the old end of file, so
-// it starts as a hole: it cannot expose stale bytes, and the old footer is
-// never overwritten (it is left in the padding before the bitmap). Then:
+// it starts as a hole (on a block device, zeroed: blockdev.go): it cannot
+// expose stale bytes, and the old footer is never overwritten (it is left
+// in the padding before the bitmap). Then:
 //
 //  1. the new EOF footer, past the new block: the file never lacks one,
 //     whichever later writes reach the disk;
@@ -29,6 +30,9 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	end := dataOff + im.blockSize
 	if pos > maxBlockOffset {
 		return fmt.Errorf("allocate block %d: file would pass 2 TiB, beyond what a BAT entry can address", blk)
+	}
+	if err := im.roomForLocked(blk, end); err != nil {
+		return err
 	}
 	i, err := im.freeSlotLocked()
 	if err != nil {
@@ -49,6 +53,10 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	if _, err := im.file.WriteAt(data, dataOff+in); err != nil {
 		im.cache.release(i)
 		return fmt.Errorf("write data: %w", err)
+	}
+	if err := im.zeroBlockRestLocked(dataOff, in, int64(len(data))); err != nil {
+		im.cache.release(i)
+		return err
 	}
 
 	im.bat[blk] = uint32(pos / SectorSize)

@@ -192,7 +192,7 @@ func checkOne(path string, opts CheckOptions) (*checker, error) {
 		return nil, fmt.Errorf("open image: %w", err)
 	}
 	defer f.Close()
-	size, err := f.Size()
+	size, _, err := imageSize(f, path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: size: %w", path, err)
 	}

@@ -49,8 +49,9 @@ var crashOps = []crashOp{
 	{"fill a block, close (batmap)", 5 * crashBlock, crashBlock, true},
 }
 
-// crashMode is the image kind and OpenOptions.DeferMetadata.
-type crashMode struct{ diff, deferMeta bool }
+// crashMode is the image kind, OpenOptions.DeferMetadata, and whether
+// the images live on block devices (LVHD: blockdev.go).
+type crashMode struct{ diff, deferMeta, device bool }
 
 func (m crashMode) String() string {
 	s := "dynamic"
@@ -60,11 +61,17 @@ func (m crashMode) String() string {
 	if m.deferMeta {
 		s += ", deferred metadata"
 	}
+	if m.device {
+		s += ", on a block device"
+	}
 	return s
 }
 
+// crashDeviceSize holds every block of the crash disk with room to spare.
+const crashDeviceSize = 2 * crashDiskSize
+
 func TestCrashInjection(t *testing.T) {
-	for _, m := range []crashMode{{false, false}, {true, false}, {false, true}, {true, true}} {
+	for _, m := range []crashMode{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {false, false, true}, {true, false, true}} {
 		for _, op := range crashOps {
 			t.Run(fmt.Sprintf("%s (%v)", op.name, m), func(t *testing.T) { crashAtEveryWrite(t, op, m) })
 		}
@@ -90,6 +97,10 @@ func fillPattern(b []byte, seed byte) {
 func runCrashScenario(t *testing.T, op crashOp, m crashMode, limit int, tear bool) crashRun {
 	t.Helper()
 	c := newCrashFS()
+	if m.device {
+		c.addDevice("base.vhd", crashDeviceSize)
+		c.addDevice("child.vhd", crashDeviceSize)
+	}
 	model := make([]byte, crashDiskSize)
 	opts := CreateOptions{Type: Dynamic, Size: crashDiskSize, BlockSize: crashBlock, FS: c}
 	im, err := Create("base.vhd", opts)
@@ -181,7 +192,7 @@ func checkSurvivors(t *testing.T, r crashRun, m crashMode, what string) {
 		t.Helper()
 		fs := newCrashFS()
 		for name, f := range r.fs.files {
-			fs.files[name] = &memFile{fs: fs, written: pick(f)}
+			fs.files[name] = &memFile{fs: fs, device: f.device, written: pick(f)}
 		}
 		want := verdict{
 			// Written through: an acknowledged write is in the file.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -31,6 +32,16 @@ var errCrashed = errors.New("crashed")
 
 func newCrashFS() *crashFS { return &crashFS{files: map[string]*memFile{}, limit: -1} }
 
+// addDevice makes name a block device of size bytes holding stale
+// bytes (a pattern), all durable: what lvcreate leaves.
+func (c *crashFS) addDevice(name string, size int) {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 0xA5
+	}
+	c.files[name] = &memFile{fs: c, device: true, written: b, durable: bytes.Clone(b)}
+}
+
 func (c *crashFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -50,7 +61,10 @@ func (c *crashFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
 func (c *crashFS) crashed() bool { return c.limit >= 0 && c.writes >= c.limit }
 
 type memFile struct {
-	fs       *crashFS
+	fs *crashFS
+	// device: a block device (blockdev.go) of len(written) bytes, which
+	// writes cannot grow (ENOSPC).
+	device   bool
 	written  []byte
 	durable  []byte
 	unsynced []memWrite // since the last Sync, in order
@@ -83,6 +97,9 @@ func (h *memHandle) WriteAt(p []byte, off int64) (int, error) {
 	defer c.mu.Unlock()
 	if c.crashed() {
 		return 0, errCrashed
+	}
+	if h.device && off+int64(len(p)) > int64(len(h.written)) {
+		return 0, &fs.PathError{Op: "write", Path: "device", Err: syscall.ENOSPC}
 	}
 	c.writes++
 	if c.crashed() && c.tear {
@@ -145,6 +162,8 @@ func (h *memHandle) Size() (int64, error) {
 	defer h.fs.mu.Unlock()
 	return int64(len(h.written)), nil
 }
+
+func (h *memHandle) isBlockDevice() bool { return h.device }
 
 func (h *memHandle) ModTime() (time.Time, error) { return time.Unix(1e9, 0), nil }
 func (h *memHandle) Close() error                { return nil }

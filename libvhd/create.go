@@ -30,8 +30,9 @@ type CreateOptions struct {
 	Now        func() time.Time
 }
 
-// Create makes a new image (refusing to overwrite an existing file) and
-// opens it for writing. Fixed images are sparse files.
+// Create makes a new image (refusing to overwrite an existing file, but
+// writing into an existing block device: blockdev.go) and opens it for
+// writing. Fixed images are sparse files.
 func Create(path string, opts CreateOptions) (*Image, error) {
 	if opts.FS == nil {
 		opts.FS = OSFS{}
@@ -49,13 +50,15 @@ func Create(path string, opts CreateOptions) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	f, err := opts.FS.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, created, err := createFile(opts.FS, path, plan.footerOff+FooterSize)
 	if err != nil {
 		return nil, fmt.Errorf("create image: %w", err)
 	}
 	if err := plan.write(f); err != nil {
 		f.Close()
-		os.Remove(path)
+		if created {
+			os.Remove(path)
+		}
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {

@@ -22,6 +22,7 @@ type Image struct {
 	footerBuf [FooterSize]byte // encoded footer, written at each new EOF position
 	footerOff int64            // where the EOF footer starts
 	fileSize  int64            // bytes in the file as far as this Image wrote or saw
+	devSize   int64            // a block device's size (blockdev.go); 0: a regular file
 	repairEOF bool             // the EOF footer was damaged: rewrite it at close
 
 	// Dynamic and differencing images only.

@@ -89,11 +89,11 @@ func openDepth(path string, opts OpenOptions, depth int) (*Image, error) {
 }
 
 func (im *Image) load(opts OpenOptions, depth int) error {
-	size, err := im.file.Size()
+	size, devSize, err := imageSize(im.file, im.path)
 	if err != nil {
 		return fmt.Errorf("size: %w", err)
 	}
-	im.fileSize = size
+	im.fileSize, im.devSize = size, devSize
 	if err := im.readFooter(size, opts); err != nil {
 		return err
 	}

@@ -1,0 +1,138 @@
+package libvhd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"gotap.dev/libvhd/imagefile"
+)
+
+// Images on block devices (LVHD: an LVM logical volume holding one VHD,
+// as XenServer's storage manager lays them out). A device's size is
+// fixed and usually larger than the image, so:
+//
+//   - the EOF footer is at the end of the image's data (its last block,
+//     else its metadata), not at the end of the device; the bytes past it
+//     are the device's, unused. Open and Check find that end from the
+//     footer copy at offset 0, the header and the BAT, then treat the
+//     device as a file of that size: every other rule is a file's;
+//   - blocks are allocated up to the device's size, ENOSPC beyond;
+//   - a new block's bytes are whatever the device held, not a hole's
+//     zeros, so every byte the first write does not cover is zeroed
+//     (readers that ignore a dynamic disk's bitmap must see zeros);
+//   - Create writes into an existing device (lvcreate made it), never
+//     into an existing regular file.
+
+// ErrDeviceTooSmall: the block device cannot hold the image's metadata
+// (Create) or another block (a write). It matches ENOSPC.
+var ErrDeviceTooSmall = fmt.Errorf("block device too small: %w", syscall.ENOSPC)
+
+// blockDevice is the optional side of a File that says whether it is a
+// block device. Files without it are regular files.
+type blockDevice interface{ isBlockDevice() bool }
+
+func (f osFile) isBlockDevice() bool {
+	st, err := f.Stat()
+	return err == nil && imagefile.IsBlockDevice(st.Mode())
+}
+
+func isBlockDevice(f File) bool {
+	d, ok := f.(blockDevice)
+	return ok && d.isBlockDevice()
+}
+
+// imageSize is the size a file holding an image counts as: its own for a
+// regular file; for a block device the end of the image's EOF footer
+// (lvhdEnd). devSize is the device's size, 0 for a regular file.
+func imageSize(f File, path string) (size, devSize int64, err error) {
+	size, err = f.Size()
+	if err != nil || !isBlockDevice(f) {
+		return size, 0, err
+	}
+	return lvhdEnd(f, path, size), size, nil
+}
+
+// lvhdEnd is where the EOF footer of the image on a device of devSize
+// bytes ends: after the end of its data, as the footer copy at offset 0,
+// the header and the BAT say. An image without a usable copy (a fixed
+// one, or damaged) keeps the device's size: the ordinary rules (a footer
+// at the very end, else the copy) then apply and say what is wrong.
+func lvhdEnd(f File, path string, devSize int64) int64 {
+	var buf [FooterSize]byte
+	if readFull(f, buf[:], 0) != nil {
+		return devSize
+	}
+	ft, err := ParseFooter(buf[:])
+	if err != nil || ft.Type == Fixed {
+		return devSize
+	}
+	probe := &Image{path: path, file: f, readOnly: true, footer: ft, fileSize: devSize}
+	ro := OpenOptions{ReadOnly: true, AllowDisabled: true}
+	if probe.readHeader(ro) != nil || probe.readBAT() != nil {
+		return devSize
+	}
+	probe.readBatmap()
+	probe.measureMetadata()
+	return min(roundUp(probe.dataEnd, SectorSize)+FooterSize, devSize)
+}
+
+// roomForLocked refuses a block ending at end (its EOF footer after it)
+// on a device too small for it, before anything is written.
+func (im *Image) roomForLocked(blk int, end int64) error {
+	if im.devSize > 0 && end+FooterSize > im.devSize {
+		return fmt.Errorf("allocate block %d: %w: the block and footer would end at %d, the device holds %d bytes", blk, ErrDeviceTooSmall, end+FooterSize, im.devSize)
+	}
+	return nil
+}
+
+// zeroBlockRestLocked zeroes, on a device, the bytes of a new block's
+// data before and after the first write, [dataOff+in, dataOff+in+n).
+func (im *Image) zeroBlockRestLocked(dataOff, in, n int64) error {
+	if im.devSize == 0 {
+		return nil
+	}
+	zeros := make([]byte, max(in, im.blockSize-in-n))
+	if in > 0 {
+		if _, err := im.file.WriteAt(zeros[:in], dataOff); err != nil {
+			return fmt.Errorf("zero new block: %w", err)
+		}
+	}
+	if rest := im.blockSize - in - n; rest > 0 {
+		if _, err := im.file.WriteAt(zeros[:rest], dataOff+in+n); err != nil {
+			return fmt.Errorf("zero new block: %w", err)
+		}
+	}
+	return nil
+}
+
+// createFile opens path for a new image of need bytes: a new regular
+// file, or an existing block device at least that large (created says
+// which, so a failed create removes only a file it made). An existing
+// regular file is refused with EEXIST.
+func createFile(fsys FS, path string, need int64) (f File, created bool, err error) {
+	f, err = fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return f, err == nil, err
+	}
+	exist := err
+	f, err = fsys.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, exist
+	}
+	if !isBlockDevice(f) {
+		f.Close()
+		return nil, false, exist
+	}
+	size, err := f.Size()
+	if err == nil && size < need {
+		err = fmt.Errorf("%w: the image needs %d bytes, %s holds %d", ErrDeviceTooSmall, need, path, size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, false, nil
+}

@@ -1,0 +1,132 @@
+package libvhd
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"syscall"
+	"testing"
+)
+
+// LVHD: images inside block devices (blockdev.go), on crashFS devices
+// whose unused bytes are stale (0xA5), never a hole's zeros. The crash
+// tests run on such devices too (crash_test.go).
+
+const devBlock = 64 << 10
+
+func TestCreateWhereAFileExists(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(*crashFS)
+		want    error
+	}{
+		{"regular file", func(c *crashFS) { c.files["d"] = &memFile{fs: c, written: make([]byte, 1<<20)} }, fs.ErrExist},
+		{"device smaller than the metadata", func(c *crashFS) { c.addDevice("d", 2048) }, syscall.ENOSPC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCrashFS()
+			tt.prepare(c)
+			before := bytes.Clone(c.files["d"].written)
+			_, err := Create("d", CreateOptions{Type: Dynamic, Size: 1 << 20, BlockSize: devBlock, FS: c})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Create = %v; want %v", err, tt.want)
+			}
+			if !bytes.Equal(c.files["d"].written, before) {
+				t.Errorf("Create changed the existing file")
+			}
+		})
+	}
+}
+
+// TestBlockDeviceImage follows an LVHD's life: create in a device, write,
+// reopen, snapshot into another device, fill the device up.
+func TestBlockDeviceImage(t *testing.T) {
+	const devSize = 8 * devBlock
+	c := newCrashFS()
+	c.addDevice("base", devSize)
+	c.addDevice("child", devSize)
+	im, err := Create("base", CreateOptions{Type: Dynamic, Size: 16 * devBlock, BlockSize: devBlock, FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaEnd := im.PhysicalEnd()
+	if metaEnd >= devSize || metaEnd < 2048 {
+		t.Errorf("PhysicalEnd of a new image = %d; want its metadata's end + 512, not the device's %d", metaEnd, devSize)
+	}
+	data := bytes.Repeat([]byte{0x42}, 1024)
+	mustWrite(t, im, data, 3*devBlock+8192)
+	if err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkDevice(t, c, "base")
+
+	im = openClean(t, c, "base")
+	// The block's 512-byte bitmap right after the old footer, its data
+	// 4 KiB aligned, then the footer.
+	if got, want := im.PhysicalEnd(), roundUp(metaEnd+SectorSize, blockAlign)+devBlock+FooterSize; got != want {
+		t.Errorf("PhysicalEnd after one block = %d; want %d", got, want)
+	}
+	got := make([]byte, 3*devBlock)
+	if _, err := im.ReadAt(got, 2*devBlock); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 3*devBlock)
+	copy(want[devBlock+8192:], data)
+	if !bytes.Equal(got, want) {
+		t.Errorf("ReadAt around the block written: not the data and zeros written")
+	}
+	im.Close()
+
+	child, err := Snapshot("child", "base", SnapshotOptions{FS: c})
+	if err != nil {
+		t.Fatalf("Snapshot into a device: %v", err)
+	}
+	if err := child.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkDevice(t, c, "child")
+	openClean(t, c, "child").Close()
+
+	// Fill base until the device holds no more blocks: ENOSPC, clean.
+	im = openClean(t, c, "base")
+	full := bytes.Repeat([]byte{0x17}, devBlock)
+	var werr error
+	for b := int64(0); b < 16 && werr == nil; b++ {
+		_, werr = im.WriteAt(full, b*devBlock)
+	}
+	if !errors.Is(werr, syscall.ENOSPC) || !errors.Is(werr, ErrDeviceTooSmall) {
+		t.Errorf("writing past the device's room = %v; want ErrDeviceTooSmall (ENOSPC)", werr)
+	}
+	if err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkDevice(t, c, "base")
+}
+
+// checkDevice: Check finds nothing, data checked against the bitmaps
+// included (stale device bytes under clear bits would be reported).
+func checkDevice(t *testing.T, c *crashFS, name string) {
+	t.Helper()
+	problems, err := Check(name, CheckOptions{Parents: true, Bitmaps: true, Data: true, FS: c})
+	if err != nil {
+		t.Fatalf("Check %s: %v", name, err)
+	}
+	for _, p := range problems {
+		t.Errorf("Check %s: %v", name, p)
+	}
+}
+
+// openClean opens name for writing and fails on any warning: the footer
+// is found at the end of the data, not looked for at the device's end.
+func openClean(t *testing.T, c *crashFS, name string) *Image {
+	t.Helper()
+	im, err := Open(name, OpenOptions{FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := im.Warnings(); len(w) > 0 {
+		t.Errorf("Open %s warned: %q", name, w)
+	}
+	return im
+}
