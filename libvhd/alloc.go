@@ -24,7 +24,7 @@ const maxBlockOffset = int64(unallocated-1) * SectorSize
 // and then the BAT sector (commitBlockLocked); with DeferMetadata it stays
 // in memory until Flush does both (flush.go).
 func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
-	base := max(im.dataEnd, im.fileSize)
+	base := im.allocBaseLocked()
 	pos := roundUp(base+im.bmSize, blockAlign) - im.bmSize
 	dataOff := pos + im.bmSize
 	end := dataOff + im.blockSize
@@ -38,10 +38,12 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := im.file.WriteAt(im.footerBuf[:], end); err != nil {
-		return fmt.Errorf("write footer: %w", err)
+	if end > im.footerOff || im.repairEOF {
+		if _, err := im.file.WriteAt(im.footerBuf[:], end); err != nil {
+			return fmt.Errorf("write footer: %w", err)
+		}
+		im.footerOff, im.fileSize, im.repairEOF = end, end+FooterSize, false
 	}
-	im.footerOff, im.fileSize, im.repairEOF = end, end+FooterSize, false
 
 	s := im.cache.assign(i, blk)
 	clear(s.bits)

@@ -19,10 +19,14 @@ import (
 //     are the device's, unused. Open and Check find that end from the
 //     footer copy at offset 0, the header and the BAT, then treat the
 //     device as a file of that size: every other rule is a file's;
-//   - blocks are allocated up to the device's size, ENOSPC beyond;
+//   - blocks are allocated up to the device's size, ENOSPC beyond; the
+//     footer moves past each new block, unless it already lies further
+//     (a volume inflated for a VM's writes, footer at its end);
 //   - a new block's bytes are whatever the device held, not a hole's
 //     zeros, so every byte the first write does not cover is zeroed
 //     (readers that ignore a dynamic disk's bitmap must see zeros);
+//   - moving the footer (`vhd-util modify -s`, a storage manager's
+//     inflate and deflate) erases the old one instead of cutting the file;
 //   - Create writes into an existing device (lvcreate made it), never
 //     into an existing regular file.
 
@@ -45,14 +49,33 @@ func isBlockDevice(f File) bool {
 }
 
 // imageSize is the size a file holding an image counts as: its own for a
-// regular file; for a block device the end of the image's EOF footer
-// (lvhdEnd). devSize is the device's size, 0 for a regular file.
+// regular file and for a device whose last sector is the footer (a
+// storage manager inflates a volume by moving the footer there: `vhd-util
+// modify -s`); else, on a block device, the end of the image's EOF
+// footer (lvhdEnd). devSize is the device's size, 0 for a regular file.
 func imageSize(f File, path string) (size, devSize int64, err error) {
 	size, err = f.Size()
 	if err != nil || !isBlockDevice(f) {
 		return size, 0, err
 	}
+	var buf [FooterSize]byte
+	if size >= FooterSize && readFull(f, buf[:], size-FooterSize) == nil {
+		if _, err := ParseFooter(buf[:]); err == nil {
+			return size, size, nil
+		}
+	}
 	return lvhdEnd(f, path, size), size, nil
+}
+
+// allocBaseLocked is where a new block may start: past the data and the
+// footer, which moves after the block; but on a device whose footer
+// lies past the data (an inflated volume), right after the data, the
+// footer staying where it is until the blocks reach it.
+func (im *Image) allocBaseLocked() int64 {
+	if im.devSize > 0 && im.footerOff > im.dataEnd && !im.repairEOF {
+		return im.dataEnd
+	}
+	return max(im.dataEnd, im.fileSize)
 }
 
 // lvhdEnd is where the EOF footer of the image on a device of devSize
@@ -135,4 +158,27 @@ func createFile(fsys FS, path string, need int64) (f File, created bool, err err
 		return nil, false, err
 	}
 	return f, false, nil
+}
+
+// moveDeviceFooterLocked writes the EOF footer at off on a device, which
+// cannot be cut: the old footer is erased instead, once the new one is
+// durable, so the device never holds two (an image reopened must not
+// take a stale one at the device's end for its own).
+func (im *Image) moveDeviceFooterLocked(off int64) error {
+	if off+FooterSize > im.devSize {
+		return fmt.Errorf("move footer to %d: %w: the device holds %d bytes", off, ErrDeviceTooSmall, im.devSize)
+	}
+	if _, err := im.file.WriteAt(im.footerBuf[:], off); err != nil {
+		return fmt.Errorf("write footer: %w", err)
+	}
+	if err := im.file.Sync(); err != nil {
+		return err
+	}
+	if old := im.footerOff; old != off && !im.repairEOF {
+		if _, err := im.file.WriteAt(make([]byte, FooterSize), old); err != nil {
+			return fmt.Errorf("erase old footer: %w", err)
+		}
+	}
+	im.footerOff, im.fileSize, im.repairEOF = off, off+FooterSize, false
+	return im.file.Sync()
 }

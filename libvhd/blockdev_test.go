@@ -130,3 +130,48 @@ func openClean(t *testing.T, c *crashFS, name string) *Image {
 	}
 	return im
 }
+
+// TestBlockDeviceInflate: SM inflates a volume by moving the footer to
+// its end (SetPhysicalSize, `vhd-util modify -s`); blocks then go in
+// front of it, the footer staying; deflating moves it back after the
+// data. Each state opens without a warning and checks clean.
+func TestBlockDeviceInflate(t *testing.T) {
+	const devSize = 8 * devBlock
+	c := newCrashFS()
+	c.addDevice("lv", devSize)
+	im, err := Create("lv", CreateOptions{Type: Dynamic, Size: 16 * devBlock, BlockSize: devBlock, FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im.Close()
+	if err := SetPhysicalSize("lv", devSize, c); err != nil {
+		t.Fatalf("inflate: %v", err)
+	}
+	checkDevice(t, c, "lv")
+	im = openClean(t, c, "lv")
+	data := bytes.Repeat([]byte{0x33}, 4096)
+	mustWrite(t, im, data, 0)
+	mustWrite(t, im, data, 5*devBlock)
+	if got, want := im.footerOff, int64(devSize-FooterSize); got != want {
+		t.Errorf("footer after writes to an inflated volume at %d; want it left at the end, %d", got, want)
+	}
+	end := im.PhysicalEnd()
+	if err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkDevice(t, c, "lv")
+
+	if err := SetPhysicalSize("lv", end, c); err != nil {
+		t.Fatalf("deflate: %v", err)
+	}
+	checkDevice(t, c, "lv")
+	im = openClean(t, c, "lv")
+	defer im.Close()
+	if im.footerOff != end-FooterSize {
+		t.Errorf("footer after deflating at %d; want %d", im.footerOff, end-FooterSize)
+	}
+	got := make([]byte, 4096)
+	if _, err := im.ReadAt(got, 5*devBlock); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("ReadAt after deflating = %v, data equal %v", err, bytes.Equal(got, data))
+	}
+}

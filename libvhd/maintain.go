@@ -154,6 +154,9 @@ func SetPhysicalSize(path string, size int64, fsys FS) error {
 
 // moveFooterLocked writes the EOF footer at off and cuts the file after it.
 func (im *Image) moveFooterLocked(off int64) error {
+	if im.devSize > 0 {
+		return im.moveDeviceFooterLocked(off)
+	}
 	t, ok := im.file.(interface{ Truncate(int64) error })
 	if !ok {
 		return errors.New("file cannot be truncated")
