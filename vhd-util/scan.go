@@ -18,6 +18,7 @@ type scanCmd struct {
 	Verbose  bool     `short:"v" help:"Print full paths instead of base names."`
 	Markers  bool     `short:"M" help:"Also print the batmap marker and the key hash: \"marker=N keyhash=HEX\" before parent=."`
 	Continue bool     `short:"c" help:"Go on past an image that cannot be scanned (its error line printed) and exit 0."`
+	VG       string   `short:"l" placeholder:"VG" help:"Scan the logical volumes of LVM volume group VG that GLOB matches, each holding one VHD (LVHD), instead of files: listed with lvs, inactive ones activated for the scan."`
 	Files    []string `arg:"" optional:"" name:"FILES" help:"Images to scan."`
 }
 
@@ -35,16 +36,24 @@ status is ERRNO. With -p, children follow their parent, indented (hidden
 roots first; under a parent, visible children first), each by name;
 error lines come first.
 
+With -l VG the images are the logical volumes of LVM volume group VG
+whose names GLOB matches, each holding one VHD (LVHD): vhd= and parent=
+are volume names, size the volume's size. They are listed with lvs; a
+volume not active is activated for the scan (lvchange -ay) and
+deactivated after it.
+
 Example:
   vhd-util scan -f -c -m '/srv/sr/*.vhd'
+  vhd-util scan -f -c -l VG_XenStorage-SR -m 'VHD-*'
   vhd-util scan -p -a -v /srv/sr/leaf.vhd`
 }
 
 // scanTarget is one image to scan: the name printed and the file read.
-// They are the same path for a file; an LVM volume (blktap's -l, not
-// supported yet) would add its name and its device as another source.
+// They are the same path for a file; an LVM volume (-l, scan_lvm.go) is
+// named by its name, read through its device.
 type scanTarget struct {
 	name, device string
+	volume       bool
 }
 
 // scanned is one image's line.
@@ -69,7 +78,8 @@ func (c *scanCmd) Run(e *env) error {
 	if c.Pretty {
 		c.Fast = false // as blktap: the tree needs the parents' real paths
 	}
-	targets, err := c.fileTargets()
+	targets, release, err := c.scanTargets(e.stderr)
+	defer release()
 	if err != nil {
 		return err
 	}
@@ -85,7 +95,7 @@ func (c *scanCmd) Run(e *env) error {
 		done[filepath.Base(targets[i].name)] = true
 		if c.Parents && s.next != "" && !done[filepath.Base(s.next)] {
 			done[filepath.Base(s.next)] = true
-			targets = append(targets, scanTarget{s.next, s.next})
+			targets = append(targets, parentTarget(targets[i], s.next))
 		}
 		if s.Errno != 0 && failed == nil {
 			failed = &out[len(out)-1]
@@ -126,7 +136,7 @@ func (c *scanCmd) fileTargets() ([]scanTarget, error) {
 	for _, n := range append(names, c.Files...) {
 		if !seen[absPath(n)] {
 			seen[absPath(n)] = true
-			out = append(out, scanTarget{n, n})
+			out = append(out, scanTarget{name: n, device: n})
 		}
 	}
 	return out, nil
@@ -144,7 +154,7 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 	if err != nil {
 		return fail("failure scanning target", err)
 	}
-	if c.Pretty {
+	if c.Pretty && !t.volume {
 		if s.Name, err = filepath.EvalSymlinks(absPath(t.name)); err != nil {
 			s.Name = t.name
 			return fail("resolving name", err)
@@ -156,6 +166,11 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 	}
 	defer im.Close()
 	s.Capacity, s.Size = im.Size(), st.Size()
+	if t.volume {
+		if s.Size, err = volumeSize(t.device); err != nil {
+			return fail("failure scanning target", err)
+		}
+	}
 	if s.Hidden, err = im.Hidden(); err != nil {
 		return fail("checking 'hidden' field", err)
 	}
@@ -167,17 +182,17 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 		}
 	}
 	if im.Type() == libvhd.Differencing {
-		if s.Parent, s.next, err = c.parentOf(im); err != nil {
+		if s.Parent, s.next, err = c.parentOf(im, t.volume); err != nil {
 			return fail("getting parent", err)
 		}
 	}
 	return s
 }
 
-// parentOf is the parent as blktap prints it (with -f the header's
-// parent name, else the file found, canonical; failing that what the
-// first locator says) and the file -a scans next.
-func (c *scanCmd) parentOf(im *libvhd.Image) (name, file string, err error) {
+// parentOf is the parent as blktap prints it (with -f or of a volume the
+// header's parent name, else the file found, canonical; failing that
+// what the first locator says) and the file -a scans next.
+func (c *scanCmd) parentOf(im *libvhd.Image, volume bool) (name, file string, err error) {
 	beside := func(n string) string { // a name relative to the image's folder
 		if filepath.IsAbs(n) {
 			return n
@@ -185,10 +200,10 @@ func (c *scanCmd) parentOf(im *libvhd.Image) (name, file string, err error) {
 		return filepath.Join(filepath.Dir(im.Path()), n)
 	}
 	h, _ := im.Header()
-	if c.Fast && h.ParentNameString() != "" {
+	if (c.Fast || volume) && h.ParentNameString() != "" {
 		return h.ParentNameString(), beside(h.ParentNameString()), nil
 	}
-	if !c.Fast {
+	if !c.Fast && !volume {
 		if p, err := im.LocateParent(); err == nil {
 			if p, err = canonPath(p); err == nil {
 				return p, p, nil
