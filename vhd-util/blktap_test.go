@@ -50,6 +50,7 @@ func TestBlktapOutputs(t *testing.T) {
 		{args: []string{"check", "-s", "-n", "leaf.vhd"}, golden: "check-s"},
 		{args: []string{"check", "-p", "-n", "leaf.vhd"}, golden: "check-p"},
 		{args: []string{"check", "-n", "bad.img"}, golden: "check-invalid", code: syscall.EINVAL},
+		{args: []string{"check", "-n", "junk.img"}, golden: "check-junk", code: syscall.EINVAL},
 		{args: []string{"query", "--debug", "-vsafp", "-n", "leaf.vhd"}, golden: "query-sm"},
 		{args: []string{"query", "-n", "base.vhd", "-S", "-a", "-d", "-m", "-f", "-p", "-s", "-v"}, golden: "query-all"},
 	}

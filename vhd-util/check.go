@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -173,18 +172,4 @@ func (c *checkCmd) invalid(e *env, path string, parent bool, valid []string, pro
 		fmt.Fprintf(e.stdout, "error checking parents: %d\n", -int(syscall.EINVAL))
 	}
 	return failure
-}
-
-// dumpHeaders prints read -p's summaries of an image check found invalid,
-// as far as it opens.
-func dumpHeaders(w io.Writer, path string) {
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: true, NoParent: true, NoLock: true, AllowDisabled: true})
-	if err != nil {
-		fmt.Fprintf(w, "Failed to open %s: %d\n", path, -int(errnoOf(err)))
-		return
-	}
-	defer im.Close()
-	r := newReport(w, false)
-	(&readCmd{}).headers(r, im)
-	r.done()
 }

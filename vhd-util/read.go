@@ -51,6 +51,9 @@ func (c *readCmd) Run(e *env) error {
 	chain := c.Sectors != nil || c.Bytes != nil
 	im, err := libvhd.Open(c.Name, libvhd.OpenOptions{ReadOnly: true, NoParent: !chain, NoLock: true, AllowDisabled: true, ParentDirs: c.ParentDirs})
 	if err != nil {
+		if !c.JSON {
+			c.unopened(e.stdout, err)
+		}
 		return err
 	}
 	defer im.Close()

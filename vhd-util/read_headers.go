@@ -36,6 +36,13 @@ func (c *readCmd) headers(r *report, im *libvhd.Image) error {
 			{"Checksum", checksumText(bh.Checksum, bh.ComputedChecksum(bits))},
 		}}})
 	}
+	text, doc := render(secs)
+	r.add("headers", doc, text)
+	return nil
+}
+
+// render is the sections as blktap prints them, and as a JSON document.
+func render(secs []section) (string, map[string]any) {
 	var text strings.Builder
 	doc := map[string]any{}
 	for _, s := range secs {
@@ -56,8 +63,7 @@ func (c *readCmd) headers(r *report, im *libvhd.Image) error {
 			doc[s.title] = groups
 		}
 	}
-	r.add("headers", doc, text.String())
-	return nil
+	return text.String(), doc
 }
 
 func (c *readCmd) footerFields(f libvhd.Footer) []field {
@@ -164,14 +170,13 @@ func creatorOS(os uint32) string {
 	return "Unknown!"
 }
 
+// diskTypes are blktap's names of the footer's disk types.
+var diskTypes = []string{"None", "Reserved (deprecated)", "Fixed hard disk", "Dynamic hard disk",
+	"Differencing hard disk", "Reserved (deprecated)", "Reserved (deprecated)"}
+
 func diskType(t libvhd.DiskType) string {
-	switch t {
-	case libvhd.Fixed:
-		return "Fixed hard disk"
-	case libvhd.Dynamic:
-		return "Dynamic hard disk"
-	case libvhd.Differencing:
-		return "Differencing hard disk"
+	if int(t) < len(diskTypes) {
+		return diskTypes[t]
 	}
-	return fmt.Sprintf("Unknown (%d)", uint32(t))
+	return "Unknown type!\n" // sic: blktap's line ends blank
 }
