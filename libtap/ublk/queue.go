@@ -96,7 +96,7 @@ func (q *queue) setup() error {
 	page := os.Getpagesize()
 	var err error
 	size := descsSize(q.depth, page)
-	q.descs, err = unix.Mmap(q.fd, int64(q.id)*int64(size), size, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	q.descs, err = unix.Mmap(q.fd, descsOffset(int(q.id), page), size, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("queue %d: map descriptors: %w", q.id, err)
 	}

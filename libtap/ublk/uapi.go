@@ -240,3 +240,8 @@ func descsSize(depth, pageSize int) int {
 	n := depth * descSize
 	return (n + pageSize - 1) / pageSize * pageSize
 }
+
+// descsOffset is where queue q's descriptors are mapped from in
+// /dev/ublkcN: the kernel spaces the queues' arrays by the largest one
+// (of maxDepth tags), whatever the device's depth.
+func descsOffset(q, pageSize int) int64 { return int64(q) * int64(descsSize(maxDepth, pageSize)) }

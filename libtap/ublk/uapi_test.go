@@ -158,3 +158,18 @@ func TestDescsSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDescsOffset: queues' arrays lie 4096 descriptors apart, rounded up
+// to pages, whatever the depth (queue 1 at 4096 bytes would be read by
+// the kernel as queue 0's: every request of queue 1 then reads queue 0's
+// descriptors).
+func TestDescsOffset(t *testing.T) {
+	for _, tc := range []struct {
+		q, page int
+		want    int64
+	}{{0, 4096, 0}, {1, 4096, 98304}, {3, 4096, 3 * 98304}, {1, 65536, 131072}} {
+		if got := descsOffset(tc.q, tc.page); got != tc.want {
+			t.Errorf("descsOffset(%d, %d) = %d; want %d", tc.q, tc.page, got, tc.want)
+		}
+	}
+}
