@@ -25,7 +25,7 @@
 //	                                              null-UUID image a UUID
 //	modify    -n NAME [-p PARENT [-m]] [-s BYTES] [-z]
 //	                                              reparent, move the footer, empty the BAT
-//	scan      [-f] [-m GLOB] [-p] [-a] [-v] [-M] [-c] [FILES...]
+//	scan      [-f] [-m GLOB] [-l VG] [-p] [-a] [-v] [-M] [-c] [FILES...]
 //	                                              one line per image
 //	check     -n NAME [-p] [-b] [-t] [-i] [-I] [-B] [-s]
 //	                                              verify; "NAME is valid" or blktap's report
@@ -47,7 +47,7 @@
 // revert print nothing on success. gotap's extras never change it: --json
 // prints one JSON document instead, and gotap's own explanations (every
 // problem check found, why an image did not open or scan) go to standard
-// error. Not yet: scan -l VG (the logical volumes of an LVM volume group).
+// error.
 //
 // Every command takes --json and then prints one JSON document instead of
 // the plain text. `vhd-util COMMAND --help` explains each flag and shows an
