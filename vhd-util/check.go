@@ -163,7 +163,7 @@ func (c *checkCmd) invalid(e *env, path string, parent bool, valid []string, pro
 		}
 		return failure
 	}
-	lines := append(valid, blktapReason(problems[0]), path+" appears invalid; dumping metadata")
+	lines := append(valid, blktapReason(firstProblem(problems)), path+" appears invalid; dumping metadata")
 	for _, l := range lines {
 		fmt.Fprintln(e.stdout, l)
 	}

@@ -3,11 +3,35 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gotap.dev/libvhd"
 )
+
+// blktapOrder is the order in which blktap's check looks at the
+// structures: it reports the first problem it meets, and libvhd's Check
+// lists them in another order (the locators before the BAT).
+var blktapOrder = []string{"file", "footer", "footer copy", "header", "bat", "bitmap", "batmap", "locator", "parent"}
+
+// firstProblem is the problem blktap's check would meet first.
+func firstProblem(problems []libvhd.Problem) libvhd.Problem {
+	rank := func(p libvhd.Problem) int {
+		family, _, _ := strings.Cut(p.Structure, "[")
+		if family == "locator" && strings.HasSuffix(p.Msg, "on a dynamic disk") {
+			family = "header" // blktap's differencing-header check
+		}
+		return slices.Index(blktapOrder, family)
+	}
+	first := problems[0]
+	for _, p := range problems[1:] {
+		if rank(p) < rank(first) {
+			first = p
+		}
+	}
+	return first
+}
 
 // blktapReason is the one line blktap's check prints for the first
 // problem it meets, in its words; problems it has no words for keep

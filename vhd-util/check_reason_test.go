@@ -30,3 +30,19 @@ func TestBlktapReason(t *testing.T) {
 		}
 	}
 }
+
+// blktap checks the BAT before the parent locators; libvhd lists them the
+// other way round.
+func TestFirstProblem(t *testing.T) {
+	problems := []libvhd.Problem{
+		{Structure: "locator[0]", Msg: "data length 600 exceeds its space of 512 bytes"},
+		{Structure: "bat", Msg: "block 3 at 0x2000-0x202200 overlaps the BAT at 0x600-0x800"},
+		{Structure: "locator[1]", Msg: "parent locator W2ku on a dynamic disk"},
+	}
+	if got, want := firstProblem(problems), problems[2]; got != want {
+		t.Errorf("firstProblem = %v; want %v", got, want)
+	}
+	if got, want := firstProblem(problems[:2]), problems[1]; got != want {
+		t.Errorf("firstProblem = %v; want %v", got, want)
+	}
+}
