@@ -19,15 +19,15 @@ type readCmd struct {
 	Translate *int64 `short:"t" placeholder:"SEC" help:"Print where -c virtual sectors from SEC lie in the file."`
 	Entry     *int64 `short:"b" placeholder:"BLK" help:"Print -c BAT entries from block BLK: \"block: BLK: offset: BYTES\" or \"…: offset: not allocated\"."`
 	BAT       bool   `short:"B" name:"bat" help:"Write the BAT as raw bytes: one bit per block of the disk, set if allocated, most significant bit first."`
-	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Write block BLK's sector bitmap as raw bytes, as stored (\"block BLK not allocated\" if it is not)."`
+	Bitmap    *int64 `short:"m" placeholder:"BLK" help:"Write the sector bitmaps of -c blocks from BLK as raw bytes, as stored (\"block BLK not allocated\" for one that is not)."`
 	Info      *int64 `short:"i" placeholder:"SEC" help:"Print -c sectors' bitmap bits from virtual sector SEC: \"block BLK: sec: N: 0|1\", N the sector within its block."`
 	Extents   *int64 `short:"e" placeholder:"SEC" help:"Print the runs of the -c sectors from SEC that this image holds: \"START COUNT\" per line."`
 	Batmap    bool   `short:"a" help:"Write the batmap as raw bytes."`
 	BatmapBit *int64 `short:"j" placeholder:"BLK" help:"Print -c batmap bits from block BLK on stderr: \"batmap for block BLK: 0|1\"."`
-	Data      *int64 `short:"d" placeholder:"BLK" help:"Write block BLK's data as stored in the file (\"block BLK not allocated\" if it is not)."`
+	Data      *int64 `short:"d" placeholder:"BLK" help:"Write the data of -c blocks from BLK as stored in the file (\"block BLK not allocated\" for one that is not)."`
 	Sectors   *int64 `short:"r" placeholder:"SEC" help:"Write -c sectors of the virtual disk from sector SEC (through the chain)."`
 	Bytes     *int64 `short:"R" placeholder:"BYTE" help:"Write -c bytes of the virtual disk from byte BYTE (through the chain)."`
-	Count     int64  `short:"c" default:"1" placeholder:"N" help:"How many blocks (-b, -j), sectors (-i, -e, -t, -r) or bytes (-R)."`
+	Count     int64  `short:"c" default:"1" placeholder:"N" help:"How many blocks (-b, -m, -j, -d), sectors (-i, -e, -t, -r) or bytes (-R)."`
 	Hex       bool   `short:"x" help:"Print the numbers of -p, -b, -i, -e and -t in hex (0x…)."`
 }
 
@@ -167,23 +167,37 @@ func (c *readCmd) bat(r *report, im *libvhd.Image) error {
 	return nil
 }
 
-// unallocatedLine is blktap's answer for a block that has no bytes.
-func unallocatedLine(blk int64) string { return fmt.Sprintf("block %d not allocated\n", blk) }
-
 func (c *readCmd) bitmap(r *report, im *libvhd.Image) error {
-	blk := *c.Bitmap
-	if _, _, err := c.blocks(im, blk); err != nil {
-		return err
-	}
-	m, err := im.StoredBitmap(int(blk))
+	return c.blockBytes(r, im, "bitmaps", *c.Bitmap, im.StoredBitmap)
+}
+
+// blockBytes is one block's raw bytes (null: not allocated).
+type blockBytes struct {
+	Block int    `json:"block"`
+	Bytes []byte `json:"bytes"`
+}
+
+// blockBytes writes what get returns of -c blocks from first, raw, or
+// blktap's "block N not allocated" line for a block without bytes.
+func (c *readCmd) blockBytes(r *report, im *libvhd.Image, key string, first int64, get func(int) ([]byte, error)) error {
+	from, to, err := c.blocks(im, first)
 	if err != nil {
 		return err
 	}
-	if m == nil {
-		r.add("bitmap", nil, unallocatedLine(blk))
-		return nil
+	var list []blockBytes
+	var b strings.Builder
+	for blk := from; blk < to; blk++ {
+		p, err := get(blk)
+		if err != nil {
+			return err
+		}
+		list = append(list, blockBytes{blk, p})
+		if p == nil {
+			fmt.Fprintf(&b, "block %s not allocated\n", c.num(int64(blk)))
+		}
+		b.Write(p)
 	}
-	r.add("bitmap", m, string(m))
+	r.add(key, list, b.String())
 	return nil
 }
 
@@ -323,20 +337,7 @@ func (c *readCmd) translate(r *report, im *libvhd.Image) error {
 }
 
 func (c *readCmd) data(r *report, im *libvhd.Image) error {
-	blk := *c.Data
-	if _, _, err := c.blocks(im, blk); err != nil {
-		return err
-	}
-	p, err := im.BlockData(int(blk))
-	if err != nil {
-		return err
-	}
-	if p == nil {
-		r.add("data", nil, unallocatedLine(blk))
-		return nil
-	}
-	r.add("data", p, string(p))
-	return nil
+	return c.blockBytes(r, im, "blocks", *c.Data, im.BlockData)
 }
 
 // read reads n bytes of the virtual disk at off.

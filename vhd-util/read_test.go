@@ -45,6 +45,8 @@ func TestRead(t *testing.T) {
 		{[]string{"-B"}, "\x90\x00"},
 		{[]string{"-m", "3"}, string(bitmap3)},
 		{[]string{"-m", "1"}, "block 1 not allocated\n"},
+		{[]string{"-m", "1", "-c", "3"}, "block 1 not allocated\nblock 2 not allocated\n" + string(bitmap3)},
+		{[]string{"-d", "1", "-c", "2", "-x"}, "block 0x1 not allocated\nblock 0x2 not allocated\n"},
 		{[]string{"-i", "12290", "-c", "2"}, "block 3: sec: 2: 1\nblock 3: sec: 3: 0\n"},
 		{[]string{"-i", "4095", "-c", "2", "-x"}, "block 0: sec: 0xfff: 1\nblock 0x1: sec: 0: 0\n"},
 		{[]string{"-e", "0", "-c", "12300"}, "0 4096\n12290 1\n"},
