@@ -135,7 +135,10 @@ func (c *checkCmd) inspect(path string) (imageStats, string, error) {
 	}
 	p, err := im.LocateParent()
 	if errors.Is(err, libvhd.ErrParentUUID) && c.IgnoreParentIDs && len(im.Locators()) > 0 {
-		p, err = filepath.Join(filepath.Dir(path), im.Locators()[0].Path()), nil
+		// The parent of another UUID: the file the first locator names.
+		if p, err = im.Locators()[0].Path(), nil; !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(path), p)
+		}
 	}
 	if err == nil {
 		p, err = canonPath(p)
