@@ -57,7 +57,7 @@ const maxTrim = ring.MaxRequest
 
 // recoverWait bounds how long Recover waits for the kernel to let go of
 // a dead server (its files are released after its death).
-const recoverWait = 5 * time.Second
+const recoverWait = 15 * time.Second
 
 // Device is /dev/ublkbN served from user space.
 type Device struct {

@@ -1,0 +1,141 @@
+# The ublk frontend in the guest (ublk.sh runs it): refusals that leave
+# nothing behind, then /dev/ublkb0 under ext4 with a writer running
+# through two snapshots, a live coalesce and a tapdisk killed (kill -9)
+# and recovered, then the files' checksums read back through the device;
+# last a read-only device. Leaves in /share: the chain, sums (sha256sum
+# -c format, paths from the file system's root) and leaf (the chain's
+# leaf) for the host to judge.
+. /guest/lib.sh
+
+# nothing_left WHEN: no tapdisk, no minor, no ublk device.
+nothing_left() {
+	[ -z "$(tap-ctl list)" ] || fail "$1: tap-ctl list shows $(tap-ctl list)"
+	pidof tapdisk >/dev/null && fail "$1: a tapdisk still runs"
+	for d in /dev/ublkb* /dev/ublkc*; do
+		[ -e "$d" ] && fail "$1: $d is left"
+	done
+	return 0
+}
+
+# field NAME: NAME's value in tap-ctl list's first line.
+field() { tap-ctl list | sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -1; }
+
+# stat NAME MINOR: a counter of tap-ctl stats.
+stat() { tap-ctl stats -m "$2" | tr ',{' '\n\n' | sed -n "s/^ *\"$1\": *//p" | head -1; }
+
+run vhd-util create -n disk.vhd -s 256
+run vhd-util create -n other.vhd -s 16
+
+step "refused: a kernel without ublk_drv"
+refused "modprobe ublk_drv" tap-ctl create --frontend ublk -a vhd:/share/disk.vhd
+nothing_left "after the missing module"
+run modprobe ublk_drv
+
+step "refused: an image that fails to open"
+refused "missing.vhd" tap-ctl create --frontend ublk -a vhd:/share/missing.vhd
+nothing_left "after the failed open"
+
+step "create"
+dev=$(tap-ctl create --frontend ublk -a vhd:/share/disk.vhd) || fail "create exited $?"
+[ "$dev" = /dev/ublkb0 ] || fail "create printed '$dev'; want /dev/ublkb0"
+[ -b /dev/ublkb0 ] || fail "no block device /dev/ublkb0"
+minor=$(field minor)
+tap-ctl list | grep -q /dev/ublkb0 || fail "list does not name /dev/ublkb0: $(tap-ctl list)"
+tap-ctl stats -m "$minor" | grep -q '"device": *"/dev/ublkb0"' || fail "stats do not name /dev/ublkb0: $(tap-ctl stats -m "$minor")"
+[ "$(blockdev --getsize64 "$dev")" = $((256 << 20)) ] || fail "size $(blockdev --getsize64 "$dev")"
+q=/sys/block/ublkb0/queue
+[ "$(cat $q/logical_block_size)/$(cat $q/physical_block_size)" = 512/4096 ] ||
+	fail "block sizes $(cat $q/logical_block_size)/$(cat $q/physical_block_size); want 512/4096"
+queues=$(ls /sys/block/ublkb0/mq | wc -l)
+[ "$queues" = "$(nproc)" ] || fail "$queues queues for $(nproc) CPUs"
+[ "$(cat $q/fua)" = 1 ] || fail "no FUA"
+
+step "refused: a busy device"
+refused "in use" tap-ctl create --frontend ublk --device /dev/ublkb0 -a vhd:/share/other.vhd
+[ "$(tap-ctl list | wc -l)" = 1 ] || fail "after the busy device: $(tap-ctl list)"
+[ -e /dev/ublkb1 ] && fail "the busy device's attempt left /dev/ublkb1"
+
+step "mkfs.ext4 (write-zeroes, flushes), a tree of files"
+run mkfs.ext4 -q -F "$dev"
+[ "$(stat write_zeroes "$minor")" -gt 0 ] && [ "$(stat flushes "$minor")" -gt 0 ] ||
+	fail "mkfs.ext4 zeroed or flushed nothing: $(tap-ctl stats -m "$minor")"
+mkdir -p /mnt/fs
+run mount -t ext4 "$dev" /mnt/fs
+for i in $(seq 1 60); do
+	mkdir -p /mnt/fs/tree/d$((i % 6))
+	dd if=/dev/urandom of=/mnt/fs/tree/d$((i % 6))/f$i bs=4k count=$((i % 17 + 1)) 2>/dev/null ||
+		fail "writing tree/f$i"
+done
+
+# The writer: files written and fsynced one after the other until
+# /tmp/stop exists; any error (EIO) ends it with a failure.
+writer() {
+	mkdir -p /mnt/fs/w
+	i=0
+	while [ ! -e /tmp/stop ]; do
+		i=$((i + 1))
+		dd if=/dev/urandom of=/mnt/fs/w/f$i bs=16k count=$((i % 8 + 1)) conv=fsync 2>/tmp/writer.err ||
+			{ echo "writer: f$i: $(cat /tmp/writer.err)"; exit 1; }
+	done
+	echo "writer: $i files"
+}
+writer &
+wpid=$!
+
+step "two snapshots and a live coalesce under the writer"
+sleep 2
+run xmsnap snapshot "$minor"
+sleep 2
+run xmsnap snapshot "$minor"
+sleep 2
+run xmsnap coalesce "$minor"
+leaf=$(field args | sed 's/^vhd://')
+echo "leaf: $leaf"
+
+step "refused: recovering a device its tapdisk still serves"
+refused "in use by another process" tap-ctl create --frontend ublk --device /dev/ublkb0 --recover -a "vhd:$leaf"
+[ "$(tap-ctl list | wc -l)" = 1 ] || fail "after the refused recovery: $(tap-ctl list)"
+
+step "kill -9 of the tapdisk under the writer, recovered on /dev/ublkb0"
+pid=$(field pid)
+sleep 1
+kill -9 "$pid"
+sleep 2
+[ -b /dev/ublkb0 ] || fail "/dev/ublkb0 went with its tapdisk"
+refused "recover /dev/ublkb1" tap-ctl create --frontend ublk --device /dev/ublkb1 --recover -a "vhd:$leaf"
+rdev=$(tap-ctl create --frontend ublk --device /dev/ublkb0 --recover -a "vhd:$leaf") ||
+	fail "recover exited $?"
+[ "$rdev" = /dev/ublkb0 ] || fail "recover printed '$rdev'; want /dev/ublkb0"
+sleep 5
+touch /tmp/stop
+wait $wpid || fail "the writer failed across the restart"
+dmesg | grep -iE 'i/o error|error, dev ' && fail "the kernel logged I/O errors"
+
+step "checksums through the device"
+(cd /mnt/fs && find . -type f ! -name sums | sort | xargs sha256sum) >/share/sums
+run umount /mnt/fs
+echo 3 >/proc/sys/vm/drop_caches
+run mount -t ext4 -o ro "$dev" /mnt/fs
+(cd /mnt/fs && sha256sum -c -s /share/sums) || fail "checksums differ after a remount"
+run umount /mnt/fs
+
+step "destroy"
+rminor=$(tap-ctl list | sed -n 's/.*pid=\([0-9]*\) minor=\([0-9]*\) state=[^ ]* args=.*/\2/p' | head -1)
+run tap-ctl destroy -m "$rminor"
+run tap-ctl destroy -m "$minor" # the dead tapdisk's: its marker freed
+nothing_left "after destroy"
+
+step "tapdisk -R --frontend ublk: a read-only device, printed after the URI, gone with SIGTERM"
+tapdisk -R --frontend ublk "vhd:$leaf" >/tmp/tapdisk.out 2>/tmp/tapdisk.err &
+tpid=$!
+for _ in $(seq 50); do
+	[ "$(wc -l </tmp/tapdisk.out)" -ge 3 ] && break
+	sleep 0.2
+done
+[ "$(sed -n 3p /tmp/tapdisk.out)" = /dev/ublkb0 ] || fail "tapdisk printed $(cat /tmp/tapdisk.out) $(cat /tmp/tapdisk.err)"
+[ "$(blockdev --getro /dev/ublkb0)" = 1 ] || fail "/dev/ublkb0 of a read-only image is writable"
+dd if=/dev/ublkb0 of=/dev/null bs=64k count=16 2>/dev/null || fail "reading the read-only device"
+kill -TERM $tpid
+wait $tpid || fail "tapdisk exited $? on SIGTERM"
+nothing_left "after SIGTERM"
+echo "$leaf" >/share/leaf
