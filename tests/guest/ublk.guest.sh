@@ -102,11 +102,15 @@ sleep 1
 kill -9 "$pid"
 sleep 2
 [ -b /dev/ublkb0 ] || fail "/dev/ublkb0 went with its tapdisk"
+kill -0 $wpid 2>/dev/null || fail "the writer ended while the device waited"
 refused "recover /dev/ublkb1" tap-ctl create --frontend ublk --device /dev/ublkb1 --recover -a "vhd:$leaf"
 rdev=$(tap-ctl create --frontend ublk --device /dev/ublkb0 --recover -a "vhd:$leaf") ||
 	fail "recover exited $?"
 [ "$rdev" = /dev/ublkb0 ] || fail "recover printed '$rdev'; want /dev/ublkb0"
-sleep 5
+sleep 3
+n=$(ls /mnt/fs/w | wc -l)
+sleep 3
+[ "$(ls /mnt/fs/w | wc -l)" -gt "$n" ] || fail "the writer makes no progress after the recovery"
 touch /tmp/stop
 wait $wpid || fail "the writer failed across the restart"
 dmesg | grep -iE 'i/o error|error, dev ' && fail "the kernel logged I/O errors"
