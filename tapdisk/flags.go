@@ -115,7 +115,7 @@ func (f *flags) check() error {
 	case f.NBDConns <= 0:
 		return cli.Usagef("--nbd-conns %d: want connections > 0", f.NBDConns)
 	case f.Frontend == control.FrontendNone && (f.Device != "" || f.Recover):
-		return cli.Usagef("--device and --recover need --frontend %s", control.FrontendNBD)
+		return cli.Usagef("--device and --recover need --frontend %s or %s", control.FrontendNBD, control.FrontendUblk)
 	case f.Recover && f.Device == "":
 		return cli.Usagef("--recover needs the --device to recover")
 	case f.Device != "" && len(f.Images) != 1:
