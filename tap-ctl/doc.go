@@ -58,7 +58,10 @@
 // keeps its device waiting: create --frontend nbd --device /dev/nbd0
 // --recover -a IMAGE, within the request timeout (-t) of the death, hands
 // it to a new tapdisk and no request fails (see tapdisk --help); destroy
-// the dead tapdisk's minor afterwards to free it. destroy waits for a tapdisk whose last minor it
+// the dead tapdisk's minor afterwards to free it. --frontend ublk does
+// the same with /dev/ublkbN through the kernel's ublk driver (modprobe
+// ublk_drv), whose device waits for --recover with no time limit.
+// destroy waits for a tapdisk whose last minor it
 // detached to exit, so that no socket, marker or process is left.
 //
 // tap-ctl finds tapdisk beside its own executable, else on $PATH. A
