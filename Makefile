@@ -25,6 +25,7 @@ export NBD_FIO_RUNTIME
 test: test-deps
 	$(GO) vet $(MODULES)
 	$(GO) test -timeout 20m $(MODULES)
+	python3 tests/conformance/sm.py --host
 	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz-smoke
 	$(MAKE) --no-print-directory guest
