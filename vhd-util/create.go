@@ -19,9 +19,15 @@ func (createCmd) Help() string {
 (the default) holds only the blocks written; a fixed one (-r) is a raw disk
 followed by a footer. Prints nothing on success.
 
+An existing block device, such as an LVM logical volume (LVHD: one VHD per
+volume), is written into if it holds the image's metadata (ENOSPC if not);
+the footer follows the data, not the device's end, and blocks are allocated
+up to the device's size.
+
 Example:
   vhd-util create -n disk.vhd -s 10G
-  vhd-util create -n disk.vhd -s 1073742336B -r`
+  vhd-util create -n disk.vhd -s 1073742336B -r
+  lvcreate -n VHD-a -L 8M VG && vhd-util create -n /dev/VG/VHD-a -s 10G -S 2T`
 }
 
 func (c *createCmd) Run(e *env) error {

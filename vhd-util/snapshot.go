@@ -17,10 +17,14 @@ func (snapshotCmd) Help() string {
 	return `Creates CHILD, a differencing image of PARENT's size that reads through
 to PARENT until written. PARENT must no longer be written afterwards. The
 child records PARENT's path relative to its own folder. Prints nothing on
-success (the chosen parent with --json).
+success (the chosen parent with --json). CHILD may be an existing block
+device, such as an LVM logical volume beside PARENT's (LVHD), as for
+create; a parent on a block device must lie in a folder allowed with
+--parent-dir or GOTAP_PARENT_DIRS (/dev/VG).
 
 Example:
   vhd-util snapshot -n leaf.vhd -p base.vhd
+  vhd-util snapshot -n /dev/VG/VHD-b -p /dev/VG/VHD-a -S 2T
   vhd-util snapshot -n leaf.vhd -p /dev/vg/raw -m -l 30`
 }
 
