@@ -34,18 +34,16 @@ import (
 // (Create) or another block (a write). It matches ENOSPC.
 var ErrDeviceTooSmall = fmt.Errorf("block device too small: %w", syscall.ENOSPC)
 
-// blockDevice is the optional side of a File that says whether it is a
-// block device. Files without it are regular files.
-type blockDevice interface{ isBlockDevice() bool }
-
-func (f osFile) isBlockDevice() bool {
-	st, err := f.Stat()
-	return err == nil && imagefile.IsBlockDevice(st.Mode())
-}
-
+// isBlockDevice says whether f is a block device, by its Stat (which
+// *os.File and every File wrapping one have); a File without Stat is a
+// regular file.
 func isBlockDevice(f File) bool {
-	d, ok := f.(blockDevice)
-	return ok && d.isBlockDevice()
+	s, ok := f.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	st, err := s.Stat()
+	return err == nil && imagefile.IsBlockDevice(st.Mode())
 }
 
 // imageSize is the size a file holding an image counts as: its own for a

@@ -163,7 +163,22 @@ func (h *memHandle) Size() (int64, error) {
 	return int64(len(h.written)), nil
 }
 
-func (h *memHandle) isBlockDevice() bool { return h.device }
+// Stat says what isBlockDevice (blockdev.go) asks: a device or a file.
+func (h *memHandle) Stat() (fs.FileInfo, error) { return memInfo{h.device}, nil }
+
+type memInfo struct{ device bool }
+
+func (i memInfo) Mode() fs.FileMode {
+	if i.device {
+		return fs.ModeDevice
+	}
+	return 0
+}
+func (memInfo) Name() string       { return "" }
+func (memInfo) Size() int64        { return 0 }
+func (memInfo) ModTime() time.Time { return time.Time{} }
+func (memInfo) IsDir() bool        { return false }
+func (memInfo) Sys() any           { return nil }
 
 func (h *memHandle) ModTime() (time.Time, error) { return time.Unix(1e9, 0), nil }
 func (h *memHandle) Close() error                { return nil }
