@@ -144,7 +144,9 @@ func addFlags(features uint64) uint64 {
 
 // deviceParams are e's size and capabilities as the device shows them.
 // Blocks are 512 bytes, the sector every image addresses, with 4 KiB
-// physical ones (VHD's allocation and the page cache's unit).
+// physical ones (VHD's allocation and the page cache's unit). A writable
+// device takes FUA whatever the driver: the VBD makes a FUA write
+// durable with a flush where the driver cannot.
 func deviceParams(e Export, maxIO uint32) params {
 	caps := e.Caps()
 	p := params{

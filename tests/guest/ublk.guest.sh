@@ -36,7 +36,7 @@ refused "missing.vhd" tap-ctl create --frontend ublk -a vhd:/share/missing.vhd
 nothing_left "after the failed open"
 
 step "create"
-dev=$(tap-ctl create --frontend ublk -a vhd:/share/disk.vhd) || fail "create exited $?"
+dev=$(tap-ctl create --frontend ublk --log-file /tmp/tapdisk1.log -a vhd:/share/disk.vhd) || fail "create exited $?"
 [ "$dev" = /dev/ublkb0 ] || fail "create printed '$dev'; want /dev/ublkb0"
 [ -b /dev/ublkb0 ] || fail "no block device /dev/ublkb0"
 minor=$(field minor)
@@ -104,7 +104,7 @@ sleep 2
 [ -b /dev/ublkb0 ] || fail "/dev/ublkb0 went with its tapdisk"
 kill -0 $wpid 2>/dev/null || fail "the writer ended while the device waited"
 refused "recover /dev/ublkb1" tap-ctl create --frontend ublk --device /dev/ublkb1 --recover -a "vhd:$leaf"
-rdev=$(tap-ctl create --frontend ublk --device /dev/ublkb0 --recover -a "vhd:$leaf") ||
+rdev=$(tap-ctl create --frontend ublk --device /dev/ublkb0 --recover --log-file /tmp/tapdisk2.log -a "vhd:$leaf") ||
 	fail "recover exited $?"
 [ "$rdev" = /dev/ublkb0 ] || fail "recover printed '$rdev'; want /dev/ublkb0"
 sleep 3
@@ -114,6 +114,8 @@ sleep 3
 touch /tmp/stop
 wait $wpid || fail "the writer failed across the restart"
 dmesg | grep -iE 'i/o error|error, dev ' && fail "the kernel logged I/O errors"
+grep -q 'block device.*recovered=true' /tmp/tapdisk2.log || fail "the recovery's log: $(cat /tmp/tapdisk2.log)"
+grep -E 'level=(WARN|ERROR)' /tmp/tapdisk1.log /tmp/tapdisk2.log && fail "the tapdisks logged trouble"
 
 step "checksums through the device"
 (cd /mnt/fs && find . -type f ! -name sums | sort | xargs sha256sum) >/share/sums
