@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -137,10 +138,11 @@ class Checker:
         self.checks = 0
 
     def run_check(self, check, r):
-        """check(r), a failure of its own (an image unreadable) a failure."""
+        """check(r); its own failure (SM's parse of the output, or an image
+        unreadable) is a failure too."""
         try:
             check(r)
-        except (ValueError, OSError, IndexError, KeyError) as e:
+        except (ValueError, OSError, IndexError, KeyError, TypeError, AttributeError) as e:
             self.checks += 1
             self.failures.append("`%s`: checking its result: %s (stdout %r, stderr %r)" % (shlex.join(r.argv), e, r.out[:200], r.err[-400:]))
 
@@ -301,13 +303,9 @@ def vhd_util_flow(ex, t, ck):
     def facts(name):
         return Facts(ex.reader(P(name)))
 
-    def query_vsafp(name, mb, parent, hidden, end_check=True):
+    def query_vsafp(name, mb, parent, hidden):
         def check(r):
-            try:
-                got = sm_query(r.text())
-            except (ValueError, IndexError) as e:
-                ck.expect(label, r, False, "SM's parse of -vsafp to succeed (%s)" % e)
-                return
+            got = sm_query(r.text())  # a parse failing is reported by run_check
             f = facts(name)
             want = (mb, f.end_of_data + SECTOR, parent, hidden, sum(f.allocated()))
             ck.expect(label, r, r.rc == 0 and got == want,
@@ -414,11 +412,8 @@ def scan_flow(ex, t, ck, base_mb):
     argv = ["vhd-util", "scan", "-f", "-c"] + t.scan_args
 
     def check(r):
-        try:
-            got = sm_scan(r.text())
-        except (ValueError, KeyError) as e:
-            ck.expect(label, r, False, "key=value lines (%s)" % e)
-            return
+        got = sm_scan(r.text())  # a parse failing is reported by run_check
+
         def name(n):
             return os.path.basename(t.path(n))
         want = {
@@ -441,7 +436,6 @@ def tapctl_flow(ex, t, ck, rundir):
     """blktap2.TapCtl: allocate, spawn, attach, open, (I/O), list, stats,
     pause, unpause, close -t 120, detach, free, then coalesce the leaf."""
     label = t.kind + " tap-ctl"
-    leaf = t.path("leaf")
     r = ex.step(["tap-ctl", "allocate"])
     m = re.search(r"/run/blktap-control/tapdisk/tapdisk-(\d+)$", r.text().strip())
     ck.expect(label, r, r.rc == 0 and m is not None, "the marker path .../run/blktap-control/tapdisk/tapdisk-N")
@@ -453,6 +447,17 @@ def tapctl_flow(ex, t, ck, rundir):
     if not r.text().strip().isdigit():
         return
     pid = r.text().strip()
+    try:
+        tapdisk_steps(ex, t, ck, label, minor, pid, rundir)
+    finally:
+        try:
+            os.kill(int(pid), signal.SIGKILL)  # a step failed before close
+        except ProcessLookupError:
+            pass
+
+
+def tapdisk_steps(ex, t, ck, label, minor, pid, rundir):
+    leaf = t.path("leaf")
     pm = ["-p", pid, "-m", minor]
 
     def ok(r):
@@ -462,11 +467,12 @@ def tapctl_flow(ex, t, ck, rundir):
     r = ex.step(["tap-ctl", "open"] + pm + ["-a", "vhd:" + leaf], ok)
     # gotap's extra: open prints the disk's NBD URI; write 4 KiB through it.
     uri = r.text().strip()
-    if shutil.which("qemu-io") and uri.startswith("nbd"):
+    wrote = 0
+    if shutil.which("qemu-io"):
         ex.step(["qemu-io", "-f", "raw", "-c", "write -P 7 0 4096", uri], ok)
         wrote = 8
-    else:
-        wrote = 0
+    elif os.environ.get("CI") == "true":
+        ck.failures.append("%s: qemu-io missing: no write through the disk" % label)
 
     def listed(r):
         lines = [l for l in r.text().split("\n") if " minor=%s " % minor in l]
@@ -482,11 +488,7 @@ def tapctl_flow(ex, t, ck, rundir):
     ex.step(["tap-ctl", "list"], listed)
 
     def stats(r):
-        try:
-            s = json.loads(r.text().split("\n")[0])
-        except ValueError as e:
-            ck.expect(label, r, False, "JSON on the first line (%s)" % e)
-            return
+        s = json.loads(r.text().split("\n")[0])  # SM reads the first line only
         keys = {"name", "secs", "images", "FIXME_enospc_redirect_count", "nbd_mirror_failed", "reqs_outstanding", "read_caching"}
         img = (s.get("images") or [{}])[0]
         ck.expect(label, r, keys <= set(s) and s["name"] == "vhd:" + leaf and s["secs"][1] == wrote and
