@@ -149,7 +149,7 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 	if fua {
 		flags = unix.RWF_DSYNC
 	}
-	if d.q != nil {
+	if d.ringWrites() {
 		return d.ringIO(true, bufs, off, uint32(flags))
 	}
 	for len(bufs) > 0 {
