@@ -41,6 +41,8 @@ SECTOR = 512
 UNALLOCATED = 0xFFFFFFFF
 DUMP = 256 << 10  # bytes of each volume the guest records after each step
 DATA_MB = 16  # the data image's size (data_image)
+DATA_RUNS = [(4096, 65536), (10 * MB + 4096, 65536)]  # its bytes of DATA_BYTE: in blocks 0 and 5
+DATA_BYTE = b"\x5a"
 
 
 # --- VHD facts, read from the image's bytes (VHD-FACTS.md) -----------------
@@ -71,8 +73,10 @@ class Facts:
         self.bitmap_size = roundup(self.block_size // SECTOR // 8, SECTOR)
         end = max(hdr_off + 1024, bat_off + roundup(4 * entries, SECTOR))
         bm = read_at(end, 512)  # blktap's batmap header, if any
+        self.batmap = b""
         if bm[:8] == b"tdbatmap":
             map_off, map_secs = struct.unpack(">QI", bm[8:20])
+            self.batmap = read_at(map_off, map_secs * SECTOR)
             end = max(end + 512, map_off + map_secs * SECTOR)
         for i in range(8):
             code, space, length, _, off = struct.unpack(">IIIIQ", h[0x240 + 24 * i:0x240 + 24 * (i + 1)])
@@ -101,13 +105,28 @@ class Facts:
 
     def sectors_held(self):
         """Sectors whose bitmap bit is set: what the image holds."""
-        per_block = self.block_size // SECTOR
-        n = 0
-        for e in self.bat:
-            if e != UNALLOCATED:
-                bm = self.read_at(e * SECTOR, per_block // 8)
-                n += sum(bin(b).count("1") for b in bm)
-        return n
+        return sum(bin(b).count("1") for blk, e in enumerate(self.bat) if e != UNALLOCATED for b in self.bitmap(blk))
+
+    def bitmap(self, blk):
+        """Block blk's sector bitmap (its bytes that cover the block)."""
+        return self.read_at(self.bat[blk] * SECTOR, self.block_size // SECTOR // 8)
+
+    def sector_bit(self, sec):
+        """Whether logical sector sec's bit is set in this image."""
+        blk, i = divmod(sec, self.block_size // SECTOR)
+        return self.bat[blk] != UNALLOCATED and self.bitmap(blk)[i // 8] & (0x80 >> (i % 8)) != 0
+
+    def data_offset(self, sec):
+        """Where logical sector sec's data is in the file, or None."""
+        blk, i = divmod(sec, self.block_size // SECTOR)
+        if self.bat[blk] == UNALLOCATED:
+            return None
+        return self.bat[blk] * SECTOR + self.bitmap_size + i * SECTOR
+
+
+def c_hex(n):
+    """C's printf("%#llx", n): no 0x before a zero."""
+    return "%#x" % n if n else "0"
 
 
 def file_reader(path):
@@ -238,9 +257,11 @@ class GuestReplay:
         dump = os.path.join(self.outdir, "%d.%s" % (self.n, os.path.basename(path)))
 
         def read_at(off, n):
+            src = dump
             if off + n > DUMP:
-                raise ValueError("%s: bytes %d..%d not recorded" % (path, off, off + n))
-            with open(dump, "rb") as f:
+                # Past the metadata: the blocks, recorded once (full.NAME).
+                src = os.path.join(self.outdir, "full." + os.path.basename(path))
+            with open(src, "rb") as f:
                 f.seek(off)
                 b = f.read(n)
             return b + bytes(n - len(b))
@@ -257,8 +278,8 @@ class Target:
     leaf); scan_args select them for scan (None: not scanned), whose
     size= is scan_size(printed name)."""
 
-    def __init__(self, kind, paths, device_size=None, canon=None, scan_args=None, scan_size=None):
-        self.kind, self.paths = kind, paths
+    def __init__(self, kind, paths, journal, device_size=None, canon=None, scan_args=None, scan_size=None):
+        self.kind, self.paths, self.journal = kind, paths, journal
         self.device_size = device_size  # bytes of each device; None for files
         self.canon = canon or (lambda n: os.path.realpath(paths[n]))
         self.scan_args, self.scan_size = scan_args, scan_size
@@ -360,6 +381,8 @@ def vhd_util_flow(ex, t, ck):
 
     ex.step([vu, "read", "--debug", "-p", "-n", P("leaf")], read_p)
 
+    read_flow(ex, t, ck, facts, line)
+
     ex.step([vu, "set", "--debug", "-n", P("data"), "-f", "hidden", "-v", "1"], silent)
     ex.step([vu, "query", "--debug", "-f", "-n", P("data")], line("hidden: 1\n"))
 
@@ -397,6 +420,18 @@ def vhd_util_flow(ex, t, ck):
     ex.step([vu, "coalesce", "--debug", "-n", P("leaf")], coalesced("leaf", lambda: 0))
     ex.step([vu, "repair", "--debug", "-n", P("base")], silent)
 
+    ex.step([vu, "set", "--debug", "-n", P("data"), "-f", "marker", "-v", "1"], silent)
+    ex.step([vu, "query", "--debug", "-m", "-n", P("data")], line("marker: 1\n"))
+    if t.scan_args:
+        scan_flow(ex, t, ck, 30, markers=True)
+    # setSizeVirt (journaled, past the BAT -S reserved), setParent, killData.
+    ex.step([vu, "resize", "--debug", "-s", "60", "-n", P("base"), "-j", t.journal], silent)
+    ex.step([vu, "query", "--debug", "-v", "-n", P("base")], line("60\n"))
+    ex.step([vu, "modify", "--debug", "-p", P("base"), "-n", P("leaf")], silent)
+    ex.step([vu, "query", "--debug", "-p", "-n", P("leaf")], line(t.canon("base") + "\n"))
+    ex.step([vu, "modify", "--debug", "-z", "-n", P("leaf")], silent)
+    ex.step([vu, "read", "--debug", "-B", "-n", P("leaf")], read_B("leaf"))
+
     missing = P("base") + "-missing"
 
     def open_error(r):
@@ -406,10 +441,102 @@ def vhd_util_flow(ex, t, ck):
     ex.step([vu, "query", "--debug", "-v", "-n", missing], open_error)
 
 
-def scan_flow(ex, t, ck, base_mb):
-    """vhdutil.getAllVHDs: scan -f -m GLOB [-l VG] -c, lines key=value."""
+def read_flow(ex, t, ck, facts, line):
+    """vhd-util read's options on data (and leaf, through the chain), each
+    output against the image's own bytes; and check's."""
+    P, label, vu = t.path, t.kind, "vhd-util"
+    data = ["-n", P("data")]
+
+    def lines(make):
+        """stdout must be the lines make(facts of data) returns."""
+        def check(r):
+            want = "".join(l + "\n" for l in make(facts("data")))
+            ck.expect(label, r, r.rc == 0 and r.text() == want, "stdout %r" % want)
+        return check
+
+    def raw(make):
+        def check(r):
+            want = make(facts("data"))
+            ck.expect(label, r, r.rc == 0 and r.out == want, "%d raw bytes (%r...)" % (len(want), want[:16]))
+        return check
+
+    def block_lines(f, hexa):
+        num = c_hex if hexa else str
+        return ["block: %s: offset: %s" % (num(b), "not allocated" if f.bat[b] == UNALLOCATED else num(f.bat[b] * SECTOR))
+                for b in range(8)]
+
+    def extents(f):
+        runs, start = [], None
+        for sec in range(DATA_MB * MB // SECTOR + 1):
+            bit = sec < DATA_MB * MB // SECTOR and f.sector_bit(sec)
+            if bit and start is None:
+                start = sec
+            elif not bit and start is not None:
+                runs.append("%d %d" % (start, sec - start))
+                start = None
+        return runs
+
+    def translate(f, secs):
+        out = []
+        for sec in secs:
+            blk, i = divmod(sec, f.block_size // SECTOR)
+            off = f.data_offset(sec)
+            out.append("logical sector %d: block number: %d, sector offset: %d, file offset: %s" % (
+                sec, blk, i, "not allocated" if off is None else off))
+        return out
+
+    def batmap_bits(f, blocks):
+        return ["batmap for block %d: %d" % (b, (f.batmap[b // 8] >> (7 - b % 8)) & 1) for b in blocks]
+
+    def stderr_lines(make):
+        def check(r):
+            want = make(facts("data"))
+            got = [l for l in r.err.decode(errors="replace").split("\n") if l.startswith("batmap for block")]
+            ck.expect(label, r, r.rc == 0 and got == want, "on stderr %r" % want)
+        return check
+
+    model = bytearray(DATA_MB * MB)
+    for off, n in DATA_RUNS:
+        model[off:off + n] = DATA_BYTE * n
+
+    ex.step([vu, "read"] + data + ["-b", "0", "-c", "8"], lines(lambda f: block_lines(f, False)))
+    ex.step([vu, "read"] + data + ["-b", "0", "-c", "8", "-x"], lines(lambda f: block_lines(f, True)))
+    ex.step([vu, "read"] + data + ["-m", "0"], raw(lambda f: f.bitmap(0) + bytes(f.bitmap_size - len(f.bitmap(0)))))
+    ex.step([vu, "read"] + data + ["-m", "1"], line("block 1 not allocated\n"))
+    ex.step([vu, "read"] + data + ["-i", "6", "-c", "4"],
+            lines(lambda f: ["block 0: sec: %d: %d" % (s, f.sector_bit(s)) for s in range(6, 10)]))
+    ex.step([vu, "read"] + data + ["-e", "0", "-c", str(DATA_MB * MB // SECTOR)], lines(extents))
+    ex.step([vu, "read"] + data + ["-t", "8", "-c", "2"], lines(lambda f: translate(f, [8, 9])))
+    ex.step([vu, "read"] + data + ["-t", "4096"], lines(lambda f: translate(f, [4096])))
+    ex.step([vu, "read"] + data + ["-j", "0", "-c", "2"], stderr_lines(lambda f: batmap_bits(f, [0, 1])))
+    ex.step([vu, "read"] + data + ["-a"], raw(lambda f: f.batmap))
+    ex.step([vu, "read"] + data + ["-d", "0"],
+            raw(lambda f: f.read_at(f.bat[0] * SECTOR + f.bitmap_size, f.block_size)))
+    ex.step([vu, "read"] + data + ["-r", "8", "-c", "4"], raw(lambda f: bytes(model[4096:4096 + 2048])))
+    ex.step([vu, "read", "-n", P("leaf"), "-r", "20480", "-c", "136"],
+            raw(lambda f: bytes(model[20480 * SECTOR:(20480 + 136) * SECTOR])))
+    ex.step([vu, "read"] + data + ["-R", "4000", "-c", "200"], raw(lambda f: bytes(model[4000:4200])))
+
+    def check_s(r):
+        f = facts("data")
+        alloc = sum(f.allocated()) * f.block_size // SECTOR
+        written = f.sectors_held()
+        # NAME: the spec does not say whether as given or its base name;
+        # vhd-util/testdata/blktap/check-s.golden says the base name.
+        want = "%s: secs allocated: 0x%x secs written: 0x%x (%.2f%%)\n" % (
+            os.path.basename(P("data")), alloc, written, 100.0 * written / alloc)
+        ck.expect(label, r, r.rc == 0 and r.text() == want, "stdout %r" % want)
+
+    ex.step([vu, "check", "-s"] + data, check_s)
+    ex.step([vu, "check", "-b"] + data, line("%s is valid\n" % P("data")))
+    ex.step([vu, "check", "-p", "-n", P("leaf")], line("%s is valid\n%s is valid\n" % (P("leaf"), t.canon("data"))))
+
+
+def scan_flow(ex, t, ck, base_mb, leaf_parent="data", markers=False):
+    """vhdutil.getAllVHDs: scan -f -m GLOB [-l VG] -c [-M], lines
+    key=value; with -M data's marker is 1, no keyhash."""
     label = t.kind
-    argv = ["vhd-util", "scan", "-f", "-c"] + t.scan_args
+    argv = ["vhd-util", "scan", "-f", "-c"] + (["-M"] if markers else []) + t.scan_args
 
     def check(r):
         got = sm_scan(r.text())  # a parse failing is reported by run_check
@@ -419,14 +546,18 @@ def scan_flow(ex, t, ck, base_mb):
         want = {
             name("base"): (str(base_mb * MB), "0", "none"),
             name("data"): (str(DATA_MB * MB), "1", "none"),
-            name("leaf"): (str(DATA_MB * MB), "0", name("data")),
+            name("leaf"): (str(DATA_MB * MB), "0", name(leaf_parent)),
         }
         for n, (cap, hidden, parent) in want.items():
             kv = got.get(n, {})
             size = str(t.scan_size(n))
             ok = kv.get("capacity") == cap and kv.get("size") == size and kv.get("hidden") == hidden and kv.get("parent") == parent
+            marker = ""
+            if markers:
+                marker = "marker=%d keyhash= " % (n == name("data"))
+                ok = ok and kv.get("marker") == str(int(n == name("data"))) and kv.get("keyhash") == ""
             ck.expect(label, r, r.rc == 0 and ok,
-                      "a line vhd=%s capacity=%s size=%s hidden=%s parent=%s" % (n, cap, size, hidden, parent))
+                      "a line vhd=%s capacity=%s size=%s hidden=%s %sparent=%s" % (n, cap, size, hidden, marker, parent))
         ck.expect(label, r, set(got) == set(want), "the images %s, no others" % sorted(want))
 
     ex.step(argv, check)
@@ -529,14 +660,14 @@ def build(bindir):
 
 
 def data_image(work, env):
-    """A DATA_MB VHD with data in blocks 0 and 5 (converted from a raw
-    file): the images SM sizes volumes from hold blocks."""
+    """A DATA_MB VHD holding DATA_RUNS (converted from a raw file): the
+    images SM sizes volumes from hold blocks."""
     raw = os.path.join(work, "data.raw")
     with open(raw, "wb") as f:
         f.truncate(DATA_MB * MB)
-        for blk in (0, 5):
-            f.seek(blk * 2 * MB + 4096)
-            f.write(bytes([0x5A]) * 65536)
+        for off, n in DATA_RUNS:
+            f.seek(off)
+            f.write(DATA_BYTE * n)
     out = os.path.join(work, "data.vhd")
     subprocess.run(["vhd-util", "convert", raw, "-n", out], env=env, check=True, capture_output=True)
     return out
@@ -548,7 +679,7 @@ def run_host(ck, env, work):
     d = os.path.join(work, "files")
     os.mkdir(d)
     names = {"base": "base.vhd", "data": "data.vhd", "leaf": "leaf.vhd"}
-    files = Target("files", {n: os.path.join(d, f) for n, f in names.items()},
+    files = Target("files", {n: os.path.join(d, f) for n, f in names.items()}, os.path.join(work, "files.journal"),
                    scan_args=["-m", os.path.join(d, "*.vhd")], scan_size=lambda n: os.stat(os.path.join(d, n)).st_size)
     shutil.copy(data, files.path("data"))
     host = Host(env, ck)
@@ -575,7 +706,7 @@ def run_host(ck, env, work):
         with open(data, "rb") as src, open(loops["data"], "r+b") as dst:
             shutil.copyfileobj(src, dst)
         # Not scanned: SM scans volumes (-l), not devices named as files.
-        loop = Target("loop", loops, device_size=32 * MB)
+        loop = Target("loop", loops, os.path.join(work, "loop.journal"), device_size=32 * MB)
         # Block devices are parents only in a folder the operator allows
         # (libvhd/parentpolicy.go): an LVHD host allows its volume groups.
         denv = dict(env, GOTAP_PARENT_DIRS="/dev")
@@ -593,7 +724,7 @@ LV_MIB = 24
 
 def lvm_target(canon):
     names = {"base": "VHD-base", "data": "VHD-data", "leaf": "VHD-leaf"}
-    return Target("lvm", {n: "/dev/vgsm/" + v for n, v in names.items()}, device_size=LV_MIB * MB, canon=canon,
+    return Target("lvm", {n: "/dev/vgsm/" + v for n, v in names.items()}, "/tmp/resize.journal", device_size=LV_MIB * MB, canon=canon,
                   scan_args=["-l", "vgsm", "-m", "VHD-*"], scan_size=lambda n: LV_MIB * MB)
 
 
@@ -605,13 +736,15 @@ def run_guest(ck, env, work):
     with open(os.path.join(share, "volumes"), "w") as f:
         f.writelines("%s %d\n" % (v, LV_MIB) for v in volumes)
     rec = GuestRecord(volumes)
-    # The parent's canonical path, as the guest resolves it.
-    rec.shell("readlink -f /dev/vgsm/VHD-data >out/canon.VHD-data")
+    # The parents' canonical paths, as the guest resolves them.
+    rec.shell("for lv in VHD-base VHD-data; do readlink -f /dev/vgsm/$lv >out/canon.$lv; done")
+    # Its blocks, which no step changes (read_flow's data).
+    rec.shell("dd if=/dev/vgsm/VHD-data of=out/full.VHD-data bs=1M count=8 2>/dev/null")
     t = lvm_target(lambda n: "")
     vhd_util_flow(rec, t, ck)
     # scan -l activates an inactive volume and deactivates it after.
     rec.shell("lvchange -an vgsm/VHD-base")
-    scan_flow(rec, t, ck, 30)
+    scan_flow(rec, t, ck, 60, leaf_parent="base")
     rec.shell("lvs --noheadings -o lv_name,lv_attr vgsm >out/lvs-after-scan")
     with open(os.path.join(share, "steps.sh"), "w") as f:
         f.write(rec.script())
@@ -624,12 +757,14 @@ def run_guest(ck, env, work):
         ck.failures.append("lvm: the guest failed: %s\n%s" % (p.stdout.strip(), p.stderr[-3000:]))
         return
     out = os.path.join(share, "out")
-    with open(os.path.join(out, "canon.VHD-data")) as f:
-        canon = f.read().strip()
-    t = lvm_target(lambda n: canon)
+    canon = {}
+    for n in ("base", "data"):
+        with open(os.path.join(out, "canon.VHD-" + n)) as f:
+            canon[n] = f.read().strip()
+    t = lvm_target(lambda n: canon[n])
     rep = GuestReplay(out, ck)
     vhd_util_flow(rep, t, ck)
-    scan_flow(rep, t, ck, 30)
+    scan_flow(rep, t, ck, 60, leaf_parent="base")
     with open(os.path.join(out, "lvs-after-scan")) as f:
         attrs = dict(l.split() for l in f if l.strip())
     ck.checks += 1
