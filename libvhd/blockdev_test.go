@@ -3,6 +3,7 @@ package libvhd
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"syscall"
 	"testing"
@@ -173,5 +174,71 @@ func TestBlockDeviceInflate(t *testing.T) {
 	got := make([]byte, 4096)
 	if _, err := im.ReadAt(got, 5*devBlock); err != nil || !bytes.Equal(got, data) {
 		t.Errorf("ReadAt after deflating = %v, data equal %v", err, bytes.Equal(got, data))
+	}
+}
+
+// TestBlockDeviceFooterMoveCrashSafety cuts inflating and deflating a
+// volume (SetPhysicalSize on a device: the new footer, then the old one
+// erased) after every write call; judged as the other maintenance
+// operations (maintain_crash_test.go).
+func TestBlockDeviceFooterMoveCrashSafety(t *testing.T) {
+	const devSize = 2 * maintDisk
+	fixture := func(t *testing.T, inflated bool) *crashFS {
+		c := newCrashFS()
+		c.addDevice("base.vhd", devSize)
+		c.addDevice("child.vhd", devSize)
+		pattern := make([]byte, maintDisk)
+		fillPattern(pattern, 0x40)
+		im, err := Create("base.vhd", CreateOptions{Type: Dynamic, Size: maintDisk, FS: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, im, pattern, 0)
+		closeOK(t, im)
+		if im, err = Create("child.vhd", CreateOptions{Parent: "base.vhd", FS: c}); err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, im, pattern[:16<<10], 8192)
+		closeOK(t, im)
+		if inflated {
+			if err := SetPhysicalSize("child.vhd", devSize, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return c
+	}
+	deflated := func(t *testing.T) int64 {
+		im := openClean(t, fixture(t, true), "child.vhd")
+		defer im.Close()
+		return im.PhysicalEnd()
+	}(t)
+	ops := []struct {
+		name     string
+		inflated bool
+		size     int64
+	}{
+		{"inflate", false, devSize},
+		{"deflate", true, deflated},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			c := fixture(t, op.inflated)
+			old := readDisk(t, c, "before")
+			start := c.writes
+			if err := SetPhysicalSize("child.vhd", op.size, c); err != nil {
+				t.Fatal(err)
+			}
+			n := c.writes - start
+			for k := 0; k < n; k++ {
+				for _, tear := range []bool{false, true} {
+					c := fixture(t, op.inflated)
+					c.limit, c.tear = c.writes+k, tear
+					if err := SetPhysicalSize("child.vhd", op.size, c); err == nil {
+						t.Fatalf("crash after write %d of %d: the operation reported success", k, n)
+					}
+					judgeMaintSurvivors(t, c, old, old, "", fmt.Sprintf("crash after write %d of %d (torn=%v)", k, n, tear))
+				}
+			}
+		})
 	}
 }

@@ -158,7 +158,7 @@ func survivors(c *crashFS) map[string]*crashFS {
 		s := newCrashFS()
 		for name, f := range c.files {
 			b := pick(f)
-			s.files[name] = &memFile{fs: s, written: b, durable: bytes.Clone(b)}
+			s.files[name] = &memFile{fs: s, device: f.device, written: b, durable: bytes.Clone(b)}
 		}
 		out[kind] = s
 	}
