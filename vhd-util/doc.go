@@ -53,6 +53,18 @@
 // the plain text. `vhd-util COMMAND --help` explains each flag and shows an
 // example.
 //
+// # LVM volumes (LVHD)
+//
+// create and snapshot write into an existing block device, such as an LVM
+// logical volume made by lvcreate (never into an existing regular file),
+// if it holds the image's metadata. On a device the EOF footer follows
+// the data, not the device's end (unless modify -s moved it there), and
+// every command finds it from the footer copy at offset 0, the header
+// and the BAT. scan -l VG lists the volumes of volume group VG that -m
+// GLOB matches with lvs, activating inactive ones for the scan and
+// deactivating them after it; vhd= and parent= are volume names, size=
+// the volume's size.
+//
 // # Parents
 //
 // A differencing image's parent (a VHD, or with a null parent UUID a raw
