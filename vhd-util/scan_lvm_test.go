@@ -71,7 +71,9 @@ func TestScanVolumes(t *testing.T) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 
-	want := fmt.Sprintf("vhd=VHD-base capacity=4194304 size=%d hidden=1 parent=none\nvhd=VHD-leaf capacity=4194304 size=%d hidden=0 parent=VHD-base\n", size("VHD-base"), size("VHD-leaf"))
+	baseLine := fmt.Sprintf("vhd=VHD-base capacity=4194304 size=%d hidden=1 parent=none\n", size("VHD-base"))
+	leafLine := fmt.Sprintf("vhd=VHD-leaf capacity=4194304 size=%d hidden=0 parent=VHD-base\n", size("VHD-leaf"))
+	want := baseLine + leafLine
 	wantOutput(t, want, "scan", "-f", "-l", "vgt", "-m", "VHD-*")
 	calls, err := os.ReadFile(log)
 	if err != nil {
@@ -83,7 +85,9 @@ func TestScanVolumes(t *testing.T) {
 	}
 
 	// -p: the tree by volume names.
-	wantOutput(t, strings.Replace(want, "vhd=VHD-leaf", "   vhd=VHD-leaf", 1), "scan", "-p", "-l", "vgt", "-m", "VHD-*")
+	wantOutput(t, baseLine+"   "+leafLine, "scan", "-p", "-l", "vgt", "-m", "VHD-*")
+	// -a (SM's parentsOnly): the parent volume too, read through its device.
+	wantOutput(t, leafLine+baseLine, "scan", "-f", "-a", "-l", "vgt", "-m", "VHD-l*")
 }
 
 // TestScanVolumesLVMFails: lvs failing (no such group) fails the scan
