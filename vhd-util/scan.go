@@ -53,7 +53,7 @@ Example:
 // named by its name, read through its device.
 type scanTarget struct {
 	name, device string
-	volume       bool
+	vg           *volumeGroup // nil for a file
 }
 
 // scanned is one image's line.
@@ -154,7 +154,7 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 	if err != nil {
 		return fail("failure scanning target", err)
 	}
-	if c.Pretty && !t.volume {
+	if c.Pretty && t.vg == nil {
 		if s.Name, err = filepath.EvalSymlinks(absPath(t.name)); err != nil {
 			s.Name = t.name
 			return fail("resolving name", err)
@@ -166,10 +166,8 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 	}
 	defer im.Close()
 	s.Capacity, s.Size = im.Size(), st.Size()
-	if t.volume {
-		if s.Size, err = volumeSize(t.device); err != nil {
-			return fail("failure scanning target", err)
-		}
+	if t.vg != nil {
+		s.Size = t.vg.size(t.name)
 	}
 	if s.Hidden, err = im.Hidden(); err != nil {
 		return fail("checking 'hidden' field", err)
@@ -182,7 +180,7 @@ func (c *scanCmd) scanOne(t scanTarget) scanned {
 		}
 	}
 	if im.Type() == libvhd.Differencing {
-		if s.Parent, s.next, err = c.parentOf(im, t.volume); err != nil {
+		if s.Parent, s.next, err = c.parentOf(im, t.vg != nil); err != nil {
 			return fail("getting parent", err)
 		}
 	}

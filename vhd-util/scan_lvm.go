@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"gotap.dev/libvhd/imagefile"
 )
 
 // scan -l VG: the logical volumes of an LVM volume group, each holding
@@ -19,7 +17,7 @@ import (
 //
 // A volume's name is the image's name (its parent, the header's parent
 // name, is another volume's), its device the one lvs names, its size
-// the device's (the volume's, not the image's).
+// the one lvs says (the volume's, not the image's).
 
 // lvsArgs is the listing, sizes in bytes.
 var lvsArgs = []string{"lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size,lv_path,lv_attr"}
@@ -79,63 +77,102 @@ func (c *scanCmd) scanTargets(stderr io.Writer) (targets []scanTarget, release f
 	if targets, err = files.fileTargets(); err != nil {
 		return nil, func() {}, err
 	}
-	vols, release, err := volumeTargets(c.VG, c.Match, stderr)
-	return append(vols, targets...), release, err
+	g, err := listGroup(c.VG, stderr)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	var vols []scanTarget
+	for _, v := range g.vols {
+		ok, err := filepath.Match(c.Match, v.name)
+		if err != nil {
+			return nil, g.release, usagef("-m %q: %v", c.Match, err)
+		}
+		if ok {
+			t, err := g.target(v.name)
+			if err != nil {
+				return nil, g.release, err
+			}
+			vols = append(vols, t)
+		}
+	}
+	return append(vols, targets...), g.release, nil
 }
 
-// volumeTargets lists VG's volumes whose names match glob, activating
-// the inactive ones. release deactivates those it
-// activated, reporting failures on stderr.
-func volumeTargets(vg, glob string, stderr io.Writer) (targets []scanTarget, release func(), err error) {
+// volumeGroup is a volume group as lvs listed it, and the volumes the
+// scan activated.
+type volumeGroup struct {
+	name      string
+	vols      []volume
+	activated []string
+	stderr    io.Writer // for failures to deactivate
+}
+
+func listGroup(vg string, stderr io.Writer) (*volumeGroup, error) {
 	out, err := lvm(append(lvsArgs, vg)...)
 	if err != nil {
-		return nil, func() {}, fmt.Errorf("-l %s: %w", vg, err)
+		return nil, fmt.Errorf("-l %s: %w", vg, err)
 	}
 	vols, err := parseLVS(out)
 	if err != nil {
-		return nil, func() {}, fmt.Errorf("-l %s: %w", vg, err)
+		return nil, fmt.Errorf("-l %s: %w", vg, err)
 	}
-	var activated []string
-	release = func() {
-		for _, lv := range activated {
-			if _, err := lvm("lvchange", "-an", lv); err != nil {
-				fmt.Fprintf(stderr, "vhd-util scan: deactivating again: %v\n", err)
-			}
-		}
-	}
-	for _, v := range vols {
-		if ok, err := filepath.Match(glob, v.name); err != nil {
-			return nil, release, usagef("-m %q: %v", glob, err)
-		} else if !ok {
-			continue
-		}
-		if !v.active {
-			lv := vg + "/" + v.name
-			if _, err := lvm("lvchange", "-ay", lv); err != nil {
-				return nil, release, fmt.Errorf("-l %s: %w", vg, err)
-			}
-			activated = append(activated, lv)
-		}
-		targets = append(targets, scanTarget{name: v.name, device: v.path, volume: true})
-	}
-	return targets, release, nil
+	return &volumeGroup{name: vg, vols: vols, stderr: stderr}, nil
 }
 
-// parentTarget is the image -a scans after t: the volume beside t's
-// named by t's parent, or the parent file.
+// target is volume name to scan, activated if it was not. A name lvs did
+// not list (a parent named by an image) is read at /dev/VG/NAME.
+func (g *volumeGroup) target(name string) (scanTarget, error) {
+	v := g.volume(name)
+	if v == nil {
+		return scanTarget{name: name, device: filepath.Join("/dev", g.name, name), vg: g}, nil
+	}
+	if !v.active {
+		lv := g.name + "/" + v.name
+		if _, err := lvm("lvchange", "-ay", lv); err != nil {
+			return scanTarget{}, fmt.Errorf("-l %s: %w", g.name, err)
+		}
+		g.activated = append(g.activated, lv)
+		v.active = true
+	}
+	return scanTarget{name: v.name, device: v.path, vg: g}, nil
+}
+
+func (g *volumeGroup) volume(name string) *volume {
+	for i := range g.vols {
+		if g.vols[i].name == name {
+			return &g.vols[i]
+		}
+	}
+	return nil
+}
+
+// size is a volume's size as lvs listed it (0 if it did not).
+func (g *volumeGroup) size(name string) int64 {
+	if v := g.volume(name); v != nil {
+		return v.size
+	}
+	return 0
+}
+
+// release deactivates again the volumes the scan activated.
+func (g *volumeGroup) release() {
+	for _, lv := range g.activated {
+		if _, err := lvm("lvchange", "-an", lv); err != nil {
+			fmt.Fprintf(g.stderr, "vhd-util scan: deactivating again: %v\n", err)
+		}
+	}
+}
+
+// parentTarget is the image -a scans after t: the volume t's parent
+// names (activated if it was not), or the parent file.
 func parentTarget(t scanTarget, next string) scanTarget {
-	if t.volume {
-		return scanTarget{name: filepath.Base(next), device: next, volume: true}
+	if t.vg == nil {
+		return scanTarget{name: next, device: next}
 	}
-	return scanTarget{name: next, device: next}
-}
-
-// volumeSize is a volume's size: its device's.
-func volumeSize(device string) (int64, error) {
-	f, err := imagefile.Open(device, 0, 0)
+	p, err := t.vg.target(filepath.Base(next))
 	if err != nil {
-		return 0, err
+		// Scanned as it is: its error line says it does not open.
+		return scanTarget{name: filepath.Base(next), device: next, vg: t.vg}
 	}
-	defer f.Close()
-	return imagefile.Size(f)
+	return p
 }

@@ -56,7 +56,7 @@ func TestScanVolumes(t *testing.T) {
 		}
 		return st.Size()
 	}
-	lvs := fmt.Sprintf("  MGT %d %s -wi-a-----\n  VHD-base %d %s -wi-a-----\n  VHD-leaf %d %s -wi-------\n  pool 1073741824  twi-a-tz--\n",
+	lvs := fmt.Sprintf("  MGT %d %s -wi-a-----\n  VHD-base %d %s -wi-------\n  VHD-leaf %d %s -wi-a-----\n  pool 1073741824  twi-a-tz--\n",
 		size("MGT"), at("MGT"), size("VHD-base"), at("VHD-base"), size("VHD-leaf"), at("VHD-leaf"))
 	bin := t.TempDir()
 	log := filepath.Join(bin, "log")
@@ -74,20 +74,27 @@ func TestScanVolumes(t *testing.T) {
 	baseLine := fmt.Sprintf("vhd=VHD-base capacity=4194304 size=%d hidden=1 parent=none\n", size("VHD-base"))
 	leafLine := fmt.Sprintf("vhd=VHD-leaf capacity=4194304 size=%d hidden=0 parent=VHD-base\n", size("VHD-leaf"))
 	want := baseLine + leafLine
+	lvmCalls := func(want string) {
+		t.Helper()
+		calls, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = "lvs --noheadings --units b --nosuffix -o lv_name,lv_size,lv_path,lv_attr vgt\n" + want
+		if string(calls) != want {
+			t.Errorf("LVM tools run:\n%s\nwant:\n%s", calls, want)
+		}
+		os.Remove(log)
+	}
 	wantOutput(t, want, "scan", "-f", "-l", "vgt", "-m", "VHD-*")
-	calls, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantCalls := "lvs --noheadings --units b --nosuffix -o lv_name,lv_size,lv_path,lv_attr vgt\nlvchange -ay vgt/VHD-leaf\nlvchange -an vgt/VHD-leaf\n"
-	if string(calls) != wantCalls {
-		t.Errorf("LVM tools run:\n%s\nwant:\n%s", calls, wantCalls)
-	}
+	lvmCalls("lvchange -ay vgt/VHD-base\nlvchange -an vgt/VHD-base\n")
 
 	// -p: the tree by volume names.
 	wantOutput(t, baseLine+"   "+leafLine, "scan", "-p", "-l", "vgt", "-m", "VHD-*")
-	// -a (SM's parentsOnly): the parent volume too, read through its device.
+	lvmCalls("lvchange -ay vgt/VHD-base\nlvchange -an vgt/VHD-base\n")
+	// -a (SM's parentsOnly): the parent volume too, activated for the scan.
 	wantOutput(t, leafLine+baseLine, "scan", "-f", "-a", "-l", "vgt", "-m", "VHD-l*")
+	lvmCalls("lvchange -ay vgt/VHD-base\nlvchange -an vgt/VHD-base\n")
 }
 
 // TestScanVolumesLVMFails: lvs failing (no such group) fails the scan
