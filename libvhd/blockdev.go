@@ -130,10 +130,12 @@ func (im *Image) zeroBlockRestLocked(dataOff, in, n int64) error {
 }
 
 // createFile opens path for a new image of need bytes: a new regular
-// file, or an existing block device at least that large (created says
-// which, so a failed create removes only a file it made). An existing
-// regular file is refused with EEXIST.
-func createFile(fsys FS, path string, need int64) (f File, created bool, err error) {
+// file, or an existing block device at least that large, exactly that
+// large if exact (a fixed image's footer must end the device: it has no
+// copy at offset 0 to find it by). created says which, so that a failed
+// create removes only a file it made. An existing regular file is
+// refused with EEXIST.
+func createFile(fsys FS, path string, need int64, exact bool) (f File, created bool, err error) {
 	f, err = fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err == nil || !errors.Is(err, fs.ErrExist) {
 		return f, err == nil, err
@@ -148,8 +150,12 @@ func createFile(fsys FS, path string, need int64) (f File, created bool, err err
 		return nil, false, exist
 	}
 	size, err := f.Size()
-	if err == nil && size < need {
+	switch {
+	case err != nil:
+	case size < need:
 		err = fmt.Errorf("%w: the image needs %d bytes, %s holds %d", ErrDeviceTooSmall, need, path, size)
+	case exact && size != need:
+		err = fmt.Errorf("a fixed image fills its device: %s holds %d bytes, the image with its footer %d: %w", path, size, need, syscall.EINVAL)
 	}
 	if err != nil {
 		f.Close()

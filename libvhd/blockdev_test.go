@@ -18,18 +18,20 @@ const devBlock = 64 << 10
 func TestCreateWhereAFileExists(t *testing.T) {
 	tests := []struct {
 		name    string
+		typ     DiskType
 		prepare func(*crashFS)
 		want    error
 	}{
-		{"regular file", func(c *crashFS) { c.files["d"] = &memFile{fs: c, written: make([]byte, 1<<20)} }, fs.ErrExist},
-		{"device smaller than the metadata", func(c *crashFS) { c.addDevice("d", 2048) }, syscall.ENOSPC},
+		{"regular file", Dynamic, func(c *crashFS) { c.files["d"] = &memFile{fs: c, written: make([]byte, 1<<20)} }, fs.ErrExist},
+		{"device smaller than the metadata", Dynamic, func(c *crashFS) { c.addDevice("d", 2048) }, syscall.ENOSPC},
+		{"device larger than a fixed image", Fixed, func(c *crashFS) { c.addDevice("d", 2<<20) }, syscall.EINVAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCrashFS()
 			tt.prepare(c)
 			before := bytes.Clone(c.files["d"].written)
-			_, err := Create("d", CreateOptions{Type: Dynamic, Size: 1 << 20, BlockSize: devBlock, FS: c})
+			_, err := Create("d", CreateOptions{Type: tt.typ, Size: 1 << 20, BlockSize: devBlock, FS: c})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Create = %v; want %v", err, tt.want)
 			}
@@ -240,5 +242,24 @@ func TestBlockDeviceFooterMoveCrashSafety(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFixedImageFillsDevice: a fixed image in a device of exactly its
+// size and footer opens as one in a file.
+func TestFixedImageFillsDevice(t *testing.T) {
+	c := newCrashFS()
+	c.addDevice("d", 1<<20+FooterSize)
+	im, err := Create("d", CreateOptions{Type: Fixed, Size: 1 << 20, FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, im, []byte{1, 2, 3}, 4096)
+	closeOK(t, im)
+	checkDevice(t, c, "d")
+	im = openClean(t, c, "d")
+	defer im.Close()
+	if im.Type() != Fixed || im.Size() != 1<<20 {
+		t.Errorf("Open = %v of %d bytes; want a fixed disk of %d", im.Type(), im.Size(), 1<<20)
 	}
 }

@@ -50,7 +50,7 @@ func Create(path string, opts CreateOptions) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	f, created, err := createFile(opts.FS, path, plan.footerOff+FooterSize)
+	f, created, err := createFile(opts.FS, path, plan.footerOff+FooterSize, opts.Type == Fixed)
 	if err != nil {
 		return nil, fmt.Errorf("create image: %w", err)
 	}
