@@ -157,11 +157,36 @@ func createFile(fsys FS, path string, need int64, exact bool) (f File, created b
 	case exact && size != need:
 		err = fmt.Errorf("a fixed image fills its device: %s holds %d bytes, the image with its footer %d: %w", path, size, need, syscall.EINVAL)
 	}
+	if err == nil {
+		err = eraseStaleFooter(f, size, need)
+	}
 	if err != nil {
 		f.Close()
 		return nil, false, err
 	}
 	return f, false, nil
+}
+
+// eraseStaleFooter zeroes a footer an earlier image left in the last
+// sector of a device of size bytes (a volume reused after an inflated
+// image): the new image of need bytes would otherwise be opened by it.
+// It goes before the new image is written, so no crash leaves the new
+// image with the old footer.
+func eraseStaleFooter(f File, size, need int64) error {
+	if size == need {
+		return nil
+	}
+	var buf [FooterSize]byte
+	if err := readFull(f, buf[:], size-FooterSize); err != nil {
+		return err
+	}
+	if _, err := ParseFooter(buf[:]); err != nil {
+		return nil
+	}
+	if _, err := f.WriteAt(make([]byte, FooterSize), size-FooterSize); err != nil {
+		return fmt.Errorf("erase an old footer at the device's end: %w", err)
+	}
+	return f.Sync()
 }
 
 // moveDeviceFooterLocked writes the EOF footer at off on a device, which

@@ -263,3 +263,32 @@ func TestFixedImageFillsDevice(t *testing.T) {
 		t.Errorf("Open = %v of %d bytes; want a fixed disk of %d", im.Type(), im.Size(), 1<<20)
 	}
 }
+
+// TestCreateOverInflatedImage: a volume reused after an inflated image
+// (footer at the device's end) opens as the new image, not by the old
+// footer.
+func TestCreateOverInflatedImage(t *testing.T) {
+	const devSize = 8 * devBlock
+	c := newCrashFS()
+	c.addDevice("lv", devSize)
+	im, err := Create("lv", CreateOptions{Type: Dynamic, Size: 16 * devBlock, BlockSize: devBlock, FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeOK(t, im)
+	if err := SetPhysicalSize("lv", devSize, c); err != nil {
+		t.Fatal(err)
+	}
+	im, err = Create("lv", CreateOptions{Type: Dynamic, Size: 4 * devBlock, BlockSize: devBlock, FS: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := im.Footer().UUID
+	closeOK(t, im)
+	checkDevice(t, c, "lv")
+	im = openClean(t, c, "lv")
+	defer im.Close()
+	if got := im.Footer(); got.UUID != want || im.Size() != 4*devBlock {
+		t.Errorf("Open = image %v of %d bytes; want the new one, %v of %d", got.UUID, im.Size(), want, 4*devBlock)
+	}
+}
