@@ -457,6 +457,15 @@ def vhd_util_flow(ex, t, ck):
     ex.step([vu, "query", "--debug", "-p", "-n", P("leaf")], line(t.canon("base") + "\n"))
     ex.step([vu, "modify", "--debug", "-z", "-n", P("leaf")], silent)
     ex.step([vu, "read", "--debug", "-B", "-n", P("leaf")], read_B("leaf"))
+    # fill: every block allocated, on a volume as in a file.
+    ex.step([vu, "fill", "--debug", "-n", P("leaf")], silent)
+
+    def all_blocks(r):
+        ck.expect(label, r, r.rc == 0 and r.out == b"\xff" and facts("leaf").bat_bits() == b"\xff",
+                  "raw bytes b'\\xff': the leaf's 8 blocks allocated, in its BAT too")
+
+    ex.step([vu, "read", "--debug", "-B", "-n", P("leaf")], all_blocks)
+    ex.step([vu, "check", "--debug", "-n", P("leaf")], valid("leaf"))
 
     missing = P("base") + "-missing"
 
@@ -558,7 +567,7 @@ def read_flow(ex, t, ck, facts, line):
     ex.step([vu, "check", "-p", "-n", P("leaf")], line("%s is valid\n%s is valid\n" % (P("leaf"), t.canon("data"))))
 
 
-def scan_flow(ex, t, ck, base_mb, leaf_parent="data", markers=False):
+def scan_flow(ex, t, ck, base_mb, markers=False):
     """vhdutil.getAllVHDs: scan -f -m GLOB [-l VG] -c [-M], lines
     key=value; with -M data's marker is 1, no keyhash."""
     label = t.kind
@@ -572,7 +581,7 @@ def scan_flow(ex, t, ck, base_mb, leaf_parent="data", markers=False):
         want = {
             name("base"): (str(base_mb * MB), "0", "none"),
             name("data"): (str(DATA_MB * MB), "1", "none"),
-            name("leaf"): (str(DATA_MB * MB), "0", name(leaf_parent)),
+            name("leaf"): (str(DATA_MB * MB), "0", name("data")),
         }
         for n, (cap, hidden, parent) in want.items():
             kv = got.get(n, {})
@@ -593,11 +602,17 @@ MARKER = re.compile(r"/run/blktap-control/tapdisk/tapdisk-(\d+)$")
 
 
 def tapctl_flow(ex, t, ck, rundir, write):
-    """blktap2.TapCtl: allocate, spawn, attach, open, (4 KiB written
-    through the disk if write), list, stats, pause, unpause, close -t 120,
-    detach, free, then coalesce the leaf. rundir: where no marker may be
-    left (None: not looked at)."""
+    """On a new snapshot of data, blktap2.TapCtl's allocate, spawn,
+    attach, open, (4 KiB written through the disk if write), list, stats,
+    pause, unpause, close -t 120, detach, free; then coalesce the leaf.
+    rundir: where no marker may be left (None: not looked at)."""
     label = t.kind + " tap-ctl"
+
+    def silent(r):
+        ck.expect(label, r, r.rc == 0 and r.out == b"", "exit 0 and nothing on stdout")
+
+    # A fresh leaf (a device is written into again; a file was removed).
+    ex.step(["vhd-util", "snapshot", "--debug", "-n", t.path("leaf"), "-p", t.path("data")], silent)
 
     def allocated(r):
         ck.expect(label, r, r.rc == 0 and MARKER.search(r.text().strip()) is not None,
@@ -708,9 +723,7 @@ def run_host(ck, env, work):
     shutil.copy(data, files.path("data"))
     host = Host(env, ck)
     vhd_util_flow(host, files, ck)
-    # tap-ctl on a fresh leaf (the flow above coalesced and reused its own).
-    os.remove(files.path("leaf"))
-    subprocess.run(["vhd-util", "snapshot", "-n", files.path("leaf"), "-p", files.path("data")], env=env, check=True)
+    os.remove(files.path("leaf"))  # tap-ctl's flow snapshots data anew
     write = shutil.which("qemu-io") is not None
     if not write and os.environ.get("CI") == "true":
         ck.failures.append("tap-ctl: qemu-io missing: no write through the disk")
@@ -739,7 +752,6 @@ def run_host(ck, env, work):
         denv = dict(env, GOTAP_PARENT_DIRS="/dev")
         dev = Host(denv, ck)
         vhd_util_flow(dev, loop, ck)
-        subprocess.run(["vhd-util", "snapshot", "-n", loop.path("leaf"), "-p", loop.path("data")], env=denv, check=True)
         tapctl_flow(dev, loop, ck, env["BLKTAP_RUN_DIR"], write)
     finally:
         for dev in loops.values():
@@ -772,7 +784,7 @@ def run_guest(ck, env, work):
     tapctl_flow(rec, t, ck, None, False)  # no qemu-io in the guest
     # scan -l activates an inactive volume and deactivates it after.
     rec.shell("lvchange -an vgsm/VHD-base")
-    scan_flow(rec, t, ck, 60, leaf_parent="base")
+    scan_flow(rec, t, ck, 60)
     rec.shell("lvs --noheadings -o lv_name,lv_attr vgsm >out/lvs-after-scan")
     with open(os.path.join(share, "steps.sh"), "w") as f:
         f.write(rec.script())
@@ -793,7 +805,7 @@ def run_guest(ck, env, work):
     rep = GuestReplay(out, ck)
     vhd_util_flow(rep, t, ck)
     tapctl_flow(rep, t, ck, None, False)
-    scan_flow(rep, t, ck, 60, leaf_parent="base")
+    scan_flow(rep, t, ck, 60)
     with open(os.path.join(out, "lvs-after-scan")) as f:
         attrs = dict(l.split() for l in f if l.strip())
     ck.checks += 1
