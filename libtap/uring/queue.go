@@ -256,15 +256,24 @@ func (q *Queue) handReady() {
 }
 
 // drain is called by RawConn.Read before waiting, and again once the
-// eventfd is readable: the first call only asks for the wait (reading
-// then would find the count zero: a read wasted per wake-up), the second
-// resets the count. A raw read: it cannot block, and a read through the
-// runtime's syscall entry wakes sysmon each time (perf: that was 46% of
-// the thread wake-ups of a QD1 O_DIRECT run).
+// eventfd is readable. The first call must not assume nothing is there:
+// Read begins by forgetting any readiness the poller saw before (its
+// prepareRead), so a completion signalled while the reaper was busy
+// reaping would never wake it. It looks at the completion queue instead,
+// a load from shared memory, not a read of the eventfd (a read then is
+// wasted when the count is zero). The second call resets the count. A
+// raw read: it cannot block, and a read through the runtime's syscall
+// entry wakes sysmon each time (perf: that was 46% of the thread
+// wake-ups of a QD1 O_DIRECT run).
 func (q *Queue) drain(fd uintptr) bool {
-	if q.waited = !q.waited; q.waited {
+	if !q.waited {
+		if q.ring.PeekCQE() != nil {
+			return true // reap what is there; the count is reset after a wait
+		}
+		q.waited = true
 		return false
 	}
+	q.waited = false
 	unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&q.evbuf[0])), uintptr(len(q.evbuf)))
 	return true
 }
