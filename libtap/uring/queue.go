@@ -159,12 +159,16 @@ func (c *Call) ID() int { return int(c.id) }
 // Between the two the goroutine that started it goes on with its own
 // work: no goroutine waits for the operation.
 func (q *Queue) Start(c *Call, h Handler) error {
-	c.h = h
-	c.async.Store(true)
 	q.sqMu.Lock()
 	e := q.ring.SQE()
 	*e = c.sqe
 	e.UserData = c.id
+	// Marked after the entry is copied and before it is submitted: the
+	// reaper loads async once the kernel has completed the entry, which
+	// orders that copy before a Handler's reuse of the Call for the race
+	// detector too (it cannot see the order the kernel gives).
+	c.h = h
+	c.async.Store(true)
 	_, err := q.ring.Submit()
 	q.sqMu.Unlock()
 	return err
