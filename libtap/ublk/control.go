@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -27,7 +26,15 @@ type control struct {
 	mu   sync.Mutex
 	f    *os.File
 	ring *uring.Ring
+	// arg is the commands' buffer, under mu. The kernel reads and
+	// writes it from its workers, after the submission: it must not be
+	// on a goroutine's stack, which may move meanwhile (a wait that a
+	// signal interrupts returns to Go).
+	arg [argSize]byte
 }
+
+// argSize holds the largest argument: struct ublksrv_ctrl_dev_info.
+const argSize = max(devInfoSize, paramsSize, 8)
 
 func openControl() (*control, error) {
 	f, err := os.OpenFile(ControlPath, os.O_RDWR, 0)
@@ -53,23 +60,28 @@ func (c *control) close() {
 }
 
 // run sends command nr with cmd as its payload, buf (if any) as the
-// buffer it reads or fills, and returns the kernel's result.
+// buffer it reads or fills (through arg), and returns the kernel's
+// result.
 func (c *control) run(nr uint32, cmd ctrlCmd, buf []byte) (int32, error) {
-	if len(buf) > 0 {
-		cmd.addr, cmd.len = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))), uint16(len(buf))
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(buf) > 0 {
+		copy(c.arg[:], buf)
+		cmd.addr, cmd.len = uint64(uintptr(unsafe.Pointer(&c.arg[0]))), uint16(len(buf))
+	}
 	e := c.ring.SQE() // never nil: one command at a time
 	e.PrepURingCmd(int(c.f.Fd()), ctrlOp(nr))
 	cmd.encode(e.Cmd())
-	if _, err := c.ring.SubmitAndWait(1); err != nil {
-		return 0, err
-	}
 	cqe := c.ring.PeekCQE()
+	for cqe == nil {
+		if _, err := c.ring.SubmitAndWait(1); err != nil {
+			return 0, err
+		}
+		cqe = c.ring.PeekCQE()
+	}
 	res := cqe.Res
 	c.ring.SeenCQE()
-	runtime.KeepAlive(buf) // the kernel wrote into it until the completion
+	copy(buf, c.arg[:])
 	return res, nil
 }
 
