@@ -55,6 +55,13 @@ refused "in use" tap-ctl create --frontend ublk --device /dev/ublkb0 -a vhd:/sha
 [ "$(tap-ctl list | wc -l)" = 1 ] || fail "after the busy device: $(tap-ctl list)"
 [ -e /dev/ublkb1 ] && fail "the busy device's attempt left /dev/ublkb1"
 
+step "fio: random 4 KiB writes at QD32 from two jobs (both queues), verified; 1 MiB writes, verified"
+run fio --name=qd32 --filename="$dev" --direct=1 --rw=randwrite --bs=4k --iodepth=32 --ioengine=libaio \
+	--size=32M --offset_increment=32M --numjobs=2 --verify=crc32c --eta=never --output=/dev/null
+run fio --name=big --filename="$dev" --direct=1 --rw=write --bs=1M --iodepth=8 --ioengine=libaio \
+	--size=64M --verify=md5 --eta=never --output=/dev/null
+[ "$(stat errors "$minor")" = 0 ] || fail "fio's requests failed: $(tap-ctl stats -m "$minor")"
+
 step "mkfs.ext4 (write-zeroes, flushes), a tree of files"
 run mkfs.ext4 -q -F "$dev"
 [ "$(stat write_zeroes "$minor")" -gt 0 ] && [ "$(stat flushes "$minor")" -gt 0 ] ||

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # ublk.sh: the ublk frontend (tap-ctl create --frontend ublk) in the
-# guest (ublk.guest.sh), then on the host: the chain it left is valid
-# (vhd-util check -p) and its file system is clean (e2fsck) and holds the
-# files with the checksums the guest read back. KEEP=1 keeps the share.
+# guest (ublk.guest.sh, with fio), then on the host: the chain it left is
+# valid (vhd-util check -p) and its file system is clean (e2fsck) and
+# holds the files with the checksums the guest read back. KEEP=1 keeps
+# the share.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 share=$(mktemp -d "${TMPDIR:-/tmp}/gotap-ublk.XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$share"' EXIT
-out=$("$root/scripts/guest/boot.sh" -s "$share" "$root/tests/guest/ublk.guest.sh")
+out=$("$root/scripts/guest/boot.sh" -x fio -s "$share" "$root/tests/guest/ublk.guest.sh")
 echo "$out"
 case $out in *"GUEST-RESULT: skip"*) exit 0 ;; esac
 leaf=$share/$(basename "$(cat "$share/leaf")")
