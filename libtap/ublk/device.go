@@ -10,18 +10,12 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/nbd"
 	"gotap.dev/libtap/ring"
 )
 
-// Export is what a device serves: a VBD.
-type Export interface {
-	Size() int64
-	Caps() disk.Caps
-	Ring() *ring.Ring
-	// Submit checks and queues a request: range, alignment and
-	// read-only are its rules.
-	Submit(*ring.Request)
-}
+// Export is what a device serves: a VBD, as every frontend sees it.
+type Export = nbd.Export
 
 // Options of a device. The zero value is one queue of 64 tags, requests
 // up to 512 KiB, and a device number the kernel picks.
