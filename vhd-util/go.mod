@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/alecthomas/kong v1.17.0
+	github.com/google/go-cmp v0.7.0
 	gotap.dev/libtap v0.0.0
 	gotap.dev/libvhd v0.0.0
 )
