@@ -19,7 +19,8 @@
 # (/dev/vda, mounted on /share, the guest's working directory) and what
 # the guest leaves there replaces DIR's content afterwards, so the host
 # judges the guest's images itself. SCRIPT runs as `sh SCRIPT ARGS...`
-# and may source /guest/lib.sh (fail, ok, run: see lib.sh). The guest
+# and may source /guest/lib.sh (fail, ok, run: see lib.sh) and
+# /guest/disk.sh (a kernel frontend's scenario on its device). The guest
 # prints "GUEST-RESULT: ok" or "GUEST-RESULT: fail WHY"; boot.sh prints
 # that line and exits 0 for ok, 1 otherwise: a guest that does not
 # report within GOTAP_GUEST_TIMEOUT seconds (default 900) fails too.

@@ -61,7 +61,7 @@ while [ ${#want[@]} -gt 0 ]; do
 done
 
 cp "$here/init" "$stage/init"
-cp "$here/lib.sh" "$stage/guest/lib.sh"
+cp "$here/lib.sh" "$here/disk.sh" "$stage/guest/"
 cp "$script" "$stage/guest/script.sh"
 : >"$stage/guest/args"
 [ $# -eq 0 ] || printf '%q ' "$@" >"$stage/guest/args"

@@ -6,6 +6,7 @@
 # -c format, paths from the file system's root) and leaf (the chain's
 # leaf) for the host to judge.
 . /guest/lib.sh
+. /guest/disk.sh
 
 # nothing_left WHEN: no tapdisk, no minor, no ublk device.
 nothing_left() {
@@ -16,9 +17,6 @@ nothing_left() {
 	done
 	return 0
 }
-
-# field NAME: NAME's value in tap-ctl list's first line.
-field() { tap-ctl list | sed -n "s/.*$1=\([^ ]*\).*/\1/p" | head -1; }
 
 # stat NAME MINOR: a counter of tap-ctl stats.
 stat() { tap-ctl stats -m "$2" | tr ',{' '\n\n' | sed -n "s/^ *\"$1\": *//p" | head -1; }
@@ -63,41 +61,13 @@ run fio --name=big --filename="$dev" --direct=1 --rw=write --bs=1M --iodepth=8 -
 [ "$(stat errors "$minor")" = 0 ] || fail "fio's requests failed: $(tap-ctl stats -m "$minor")"
 
 step "mkfs.ext4 (write-zeroes, flushes), a tree of files"
-run mkfs.ext4 -q -F "$dev"
+fill_tree "$dev"
 [ "$(stat write_zeroes "$minor")" -gt 0 ] && [ "$(stat flushes "$minor")" -gt 0 ] ||
 	fail "mkfs.ext4 zeroed or flushed nothing: $(tap-ctl stats -m "$minor")"
-mkdir -p /mnt/fs
-run mount -t ext4 "$dev" /mnt/fs
-for i in $(seq 1 60); do
-	mkdir -p /mnt/fs/tree/d$((i % 6))
-	dd if=/dev/urandom of=/mnt/fs/tree/d$((i % 6))/f$i bs=4k count=$((i % 17 + 1)) 2>/dev/null ||
-		fail "writing tree/f$i"
-done
 
-# The writer: files written and fsynced one after the other until
-# /tmp/stop exists; any error (EIO) ends it with a failure.
-writer() {
-	mkdir -p /mnt/fs/w
-	i=0
-	while [ ! -e /tmp/stop ]; do
-		i=$((i + 1))
-		dd if=/dev/urandom of=/mnt/fs/w/f$i bs=16k count=$((i % 8 + 1)) conv=fsync 2>/tmp/writer.err ||
-			{ echo "writer: f$i: $(cat /tmp/writer.err)"; exit 1; }
-	done
-	echo "writer: $i files"
-}
-writer &
-wpid=$!
+start_writer
 
-step "two snapshots and a live coalesce under the writer"
-sleep 2
-run xmsnap snapshot "$minor"
-sleep 2
-run xmsnap snapshot "$minor"
-sleep 2
-run xmsnap coalesce "$minor"
-leaf=$(field args | sed 's/^vhd://')
-echo "leaf: $leaf"
+snapshots_and_coalesce "$minor"
 
 step "refused: recovering a device its tapdisk still serves"
 refused "in use by another process" tap-ctl create --frontend ublk --device /dev/ublkb0 --recover -a "vhd:$leaf"
@@ -118,37 +88,16 @@ sleep 3
 n=$(ls /mnt/fs/w | wc -l)
 sleep 3
 [ "$(ls /mnt/fs/w | wc -l)" -gt "$n" ] || fail "the writer makes no progress after the recovery"
-touch /tmp/stop
-wait $wpid || fail "the writer failed across the restart"
+stop_writer
 dmesg | grep -iE 'i/o error|error, dev ' && fail "the kernel logged I/O errors"
 grep -q 'block device.*recovered=true' /tmp/tapdisk2.log || fail "the recovery's log: $(cat /tmp/tapdisk2.log)"
 grep -E 'level=(WARN|ERROR)' /tmp/tapdisk1.log /tmp/tapdisk2.log && fail "the tapdisks logged trouble"
 
-step "checksums through the device"
-(cd /mnt/fs && find . -type f ! -name sums | sort | xargs sha256sum) >/share/sums
-run umount /mnt/fs
-echo 3 >/proc/sys/vm/drop_caches
-run mount -t ext4 -o ro "$dev" /mnt/fs
-(cd /mnt/fs && sha256sum -c -s /share/sums) || fail "checksums differ after a remount"
-run umount /mnt/fs
+check_sums "$dev"
 
-step "destroy"
-rminor=$(tap-ctl list | sed -n 's/.*pid=\([0-9]*\) minor=\([0-9]*\) state=[^ ]* args=.*/\2/p' | head -1)
-run tap-ctl destroy -m "$rminor"
-run tap-ctl destroy -m "$minor" # the dead tapdisk's: its marker freed
+destroy_all "$minor"
 nothing_left "after destroy"
 
-step "tapdisk -R --frontend ublk: a read-only device, printed after the URI, gone with SIGTERM"
-tapdisk -R --frontend ublk "vhd:$leaf" >/tmp/tapdisk.out 2>/tmp/tapdisk.err &
-tpid=$!
-for _ in $(seq 50); do
-	[ "$(wc -l </tmp/tapdisk.out)" -ge 3 ] && break
-	sleep 0.2
-done
-[ "$(sed -n 3p /tmp/tapdisk.out)" = /dev/ublkb0 ] || fail "tapdisk printed $(cat /tmp/tapdisk.out) $(cat /tmp/tapdisk.err)"
-[ "$(blockdev --getro /dev/ublkb0)" = 1 ] || fail "/dev/ublkb0 of a read-only image is writable"
-dd if=/dev/ublkb0 of=/dev/null bs=64k count=16 2>/dev/null || fail "reading the read-only device"
-kill -TERM $tpid
-wait $tpid || fail "tapdisk exited $? on SIGTERM"
+read_only_device ublk /dev/ublkb0 "$leaf"
 nothing_left "after SIGTERM"
 echo "$leaf" >/share/leaf

@@ -11,13 +11,4 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$share"' EXIT
 out=$("$root/scripts/guest/boot.sh" -x fio -s "$share" "$root/tests/guest/ublk.guest.sh")
 echo "$out"
 case $out in *"GUEST-RESULT: skip"*) exit 0 ;; esac
-leaf=$share/$(basename "$(cat "$share/leaf")")
-(cd "$root" && go run ./vhd-util check -p -n "$leaf")
-# The chain read as one disk (qemu-img reads no differencing VHD), its
-# file system judged by e2fsck, its files by their checksums.
-(cd "$root" && go run ./vhd-util convert "$leaf" -n "$share/disk.raw" -t raw)
-e2fsck -fn "$share/disk.raw"
-mkdir "$share/fs"
-debugfs -R "rdump / $share/fs" "$share/disk.raw" 2>/dev/null
-(cd "$share/fs" && sha256sum -c --quiet "$share/sums")
-echo "ublk: the chain is valid and its files match the guest's checksums"
+"$root/scripts/guest/judge.sh" "$share" ublk
