@@ -68,3 +68,4 @@ bench: build test-deps
 	scripts/bench-nbd.sh
 	scripts/bench-coalesce.sh
 	scripts/bench-live-coalesce.sh
+	scripts/bench-guest.sh
