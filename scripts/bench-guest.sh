@@ -62,10 +62,10 @@ for w in randread-qd1 randread-qd32 randwrite-qd1 randwrite-qd32; do
 	done
 	echo "$row |"
 	case $w in *-qd1)
-		qd1lat="${qd1lat:-}${w%-qd1} QD1 p50 latency ublk/loop $(ratio "${p50[ublk]}" "${p50[loop]}"), nbd/loop $(ratio "${p50[nbd]}" "${p50[loop]}"); "
+		lat="${lat:-}${w%-qd1} QD1 p50 latency: ublk/loop $(ratio "${p50[ublk]}" "${p50[loop]}"), nbd/loop $(ratio "${p50[nbd]}" "${p50[loop]}")"$'\n'
 		;;
 	esac
 done
 echo
-echo "$qd1lat"
+printf '%s' "$lat"
 echo "goals: ublk ≥ 0.8× loop and ≥ 2× qemu-nbd's IOPS; ublk's QD1 latency ≤ 1.2× loop's"
