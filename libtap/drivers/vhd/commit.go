@@ -15,7 +15,7 @@ import (
 // Relink then points layer top-1 at base (libvhd.SetParent, as `vhd-util
 // modify -p` does), once the chain is closed.
 func (d *Disk) Commit(ctx context.Context, top, base int, progress func(done, total int64)) (disk.Commit, error) {
-	layers := d.layers()
+	layers := d.im.Counts() // the chain from the leaf down, a raw parent last
 	if base == 0 {
 		base = len(layers) - 1
 	}
@@ -31,27 +31,7 @@ func (d *Disk) Commit(ctx context.Context, top, base int, progress func(done, to
 		Sectors: res.Sectors,
 		Merged:  res.Merged,
 		Relink: func() error {
-			return libvhd.SetParent(child.path, parent.path, parent.raw, nil, d.parentDirs...)
+			return libvhd.SetParent(child.Path, parent.Path, parent.Raw, nil, d.parentDirs...)
 		},
 	}, nil
-}
-
-// layer is one image of the chain.
-type layer struct {
-	path string
-	raw  bool
-}
-
-// layers lists the chain from the leaf down, a raw parent last.
-func (d *Disk) layers() []layer {
-	var ls []layer
-	im := d.im
-	for ; im.Parent() != nil; im = im.Parent() {
-		ls = append(ls, layer{path: im.Path()})
-	}
-	ls = append(ls, layer{path: im.Path()})
-	if p := im.ParentPath(); p != "" {
-		ls = append(ls, layer{path: p, raw: true})
-	}
-	return ls
 }
