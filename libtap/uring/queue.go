@@ -155,9 +155,12 @@ func (q *Queue) TryGet() *Call {
 func (c *Call) ID() int { return int(c.id) }
 
 // Start submits the Call's entry and returns at once; h hears of its
-// completion, on the reaper's goroutine (or on another that reaps).
-// Between the two the goroutine that started it goes on with its own
-// work: no goroutine waits for the operation.
+// completion on the goroutine that reaps it: the reaper's, another
+// submitter's, or this one's before Start returns, when the operation
+// completed inside the submission (a read from the page cache: no
+// wake-up of the reaper then, no epoll, no eventfd read). Meanwhile the
+// goroutine that started it goes on with its own work: no goroutine
+// waits for the operation.
 func (q *Queue) Start(c *Call, h Handler) error {
 	q.sqMu.Lock()
 	e := q.ring.SQE()
@@ -169,8 +172,11 @@ func (q *Queue) Start(c *Call, h Handler) error {
 	// detector too (it cannot see the order the kernel gives).
 	c.h = h
 	c.async.Store(true)
+	q.ring.EventfdEnabled(false)
 	_, err := q.ring.Submit()
+	q.reapOwn()
 	q.sqMu.Unlock()
+	q.handReady()
 	return err
 }
 
@@ -213,14 +219,7 @@ func (q *Queue) Run(c *Call) (int32, error) {
 	*e = c.sqe
 	e.UserData = c.id
 	_, err := q.ring.Submit()
-	// What completed meanwhile is reaped here, then the eventfd is on
-	// again and what was posted in between is reaped too: nothing is
-	// left unsignalled for the reaper.
-	q.cqMu.Lock()
-	q.reapLocked()
-	q.ring.EventfdEnabled(true)
-	q.reapLocked()
-	q.cqMu.Unlock()
+	q.reapOwn()
 	q.sqMu.Unlock()
 	q.handReady()
 	if err != nil {
@@ -228,6 +227,19 @@ func (q *Queue) Run(c *Call) (int32, error) {
 	}
 	<-c.done
 	return c.res.Load(), nil
+}
+
+// reapOwn reaps, on the goroutine that has just submitted with the
+// eventfd off, what completed meanwhile (a read from the page cache
+// completes inside the submission), then turns the eventfd on again and
+// reaps what was posted in between: nothing is left unsignalled for the
+// reaper, and nothing it reaped woke the reaper for nothing.
+func (q *Queue) reapOwn() {
+	q.cqMu.Lock()
+	q.reapLocked()
+	q.ring.EventfdEnabled(true)
+	q.reapLocked()
+	q.cqMu.Unlock()
 }
 
 // reap waits for the eventfd and hands completions to their Calls.
