@@ -298,6 +298,15 @@ func (j *job) add(req *ring.Request) {
 	j.iov = append(j.iov, req.Buf)
 }
 
+// rewind points the vector at the whole of every request's buffer again:
+// a driver resuming after a short transfer reslices the vector it was
+// given in place (aio's advance), so a retry starts from the requests.
+func (j *job) rewind() {
+	for i, r := range j.reqs {
+		j.iov[i] = r.Buf
+	}
+}
+
 func (s *Scheduler) worker() {
 	defer s.done.Done()
 	for j := range s.work {
@@ -327,6 +336,7 @@ func (s *Scheduler) retry(j *job, err error) error {
 		if disk.Errno(err) != syscall.EBUSY {
 			time.Sleep(s.cfg.RetryGap)
 		}
+		j.rewind()
 		err = s.run(j)
 	}
 }
