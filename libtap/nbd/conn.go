@@ -47,9 +47,18 @@ type conn struct {
 	inflight sync.WaitGroup // slots taken and not yet answered
 	closed   chan struct{}
 
+	// batch collects the requests read from what one socket read
+	// brought, for the Export's SubmitBatch (nil batcher: none, each
+	// request submitted alone); the reader's.
+	batcher BatchSubmitter
+	batch   []*ring.Request
+
 	hdr [wire.RequestSize]byte // reader's scratch
 	out [64]byte               // writer's scratch
 }
+
+// maxBatch bounds the requests submitted in one batch.
+const maxBatch = 32
 
 func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,6 +89,9 @@ func (c *conn) serve() {
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
 	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
+	if b, ok := c.exp.(BatchSubmitter); ok {
+		c.batcher, c.batch = b, make([]*ring.Request, 0, maxBatch)
+	}
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
@@ -124,10 +136,16 @@ func (c *conn) Complete(req *ring.Request) {
 	c.replies <- req
 }
 
-// readLoop reads requests into ring slots and submits them.
+// readLoop reads requests into ring slots and submits them: those a
+// socket read brought together in one batch, submitted before the
+// reader may block (on the socket or for a slot), so that no request
+// waits for the next one.
 func (c *conn) readLoop() error {
-	rg := c.exp.Ring()
+	defer c.submitBatch()
 	for {
+		if c.br.Buffered() < wire.RequestSize {
+			c.submitBatch()
+		}
 		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 			return err
 		}
@@ -138,7 +156,7 @@ func (c *conn) readLoop() error {
 		if r.Type == wire.CmdDisc {
 			return nil
 		}
-		req, err := rg.Get(c.ctx)
+		req, err := c.slot()
 		if err != nil {
 			return err
 		}
@@ -147,14 +165,18 @@ func (c *conn) readLoop() error {
 		req.Offset, req.Length = int64(r.Offset), int64(r.Length)
 		errno := c.check(&r)
 		if r.Type == wire.CmdWrite {
+			if c.br.Buffered() < int(r.Length) {
+				c.submitBatch()
+			}
 			if err := c.readPayload(req, &r, errno == 0); err != nil {
 				// The client vanished mid-request: nothing to answer.
-				rg.Put(req)
+				c.exp.Ring().Put(req)
 				c.inflight.Done()
 				return err
 			}
 		}
 		if errno != 0 {
+			c.submitBatch() // answered after those before it, as without batches
 			req.Err = errno
 			c.Complete(req)
 			continue
@@ -188,8 +210,45 @@ func (c *conn) readLoop() error {
 		if r.Flags&wire.CmdFlagFUA != 0 {
 			req.Flags |= ring.FUA
 		}
-		c.exp.Submit(req)
+		c.submit(req)
 	}
+}
+
+// slot takes a free ring slot; before waiting for one, it submits the
+// batch, whose completions may be what frees it.
+func (c *conn) slot() (*ring.Request, error) {
+	rg := c.exp.Ring()
+	if req := rg.TryGet(); req != nil {
+		return req, nil
+	}
+	c.submitBatch()
+	return rg.Get(c.ctx)
+}
+
+// submit adds req to the batch, or submits it where the Export takes
+// no batches.
+func (c *conn) submit(req *ring.Request) {
+	if c.batcher == nil {
+		c.exp.Submit(req)
+		return
+	}
+	if c.batch = append(c.batch, req); len(c.batch) == cap(c.batch) {
+		c.submitBatch()
+	}
+}
+
+// submitBatch submits the requests collected.
+func (c *conn) submitBatch() {
+	switch len(c.batch) {
+	case 0:
+		return
+	case 1:
+		c.exp.Submit(c.batch[0])
+	default:
+		c.batcher.SubmitBatch(c.batch)
+	}
+	clear(c.batch)
+	c.batch = c.batch[:0]
 }
 
 // readPayload reads a write's data into the slot, or past it when the

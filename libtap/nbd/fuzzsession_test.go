@@ -64,6 +64,14 @@ func (e *fuzzExport) Submit(req *ring.Request) {
 	req.Owner.Complete(req)
 }
 
+// SubmitBatch makes the connections batch their requests, as they do
+// for a VBD.
+func (e *fuzzExport) SubmitBatch(reqs []*ring.Request) {
+	for _, req := range reqs {
+		e.Submit(req)
+	}
+}
+
 // extents alternates data and holes every 4608 bytes: boundaries off the
 // 4 KiB grid, for the server to align.
 func extents(dst []disk.Extent, off, n int64) []disk.Extent {

@@ -40,6 +40,13 @@ type Export interface {
 	Submit(*ring.Request)
 }
 
+// BatchSubmitter is an Export that also takes requests that arrived
+// together in one call (the VBD: one io_uring submission for them all).
+// A connection gives it the requests of each socket read as one batch.
+type BatchSubmitter interface {
+	SubmitBatch([]*ring.Request)
+}
+
 // Options configure a Server.
 type Options struct {
 	Logger *slog.Logger

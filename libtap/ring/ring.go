@@ -145,6 +145,16 @@ func (r *Ring) Get(ctx context.Context) (*Request, error) {
 	}
 }
 
+// TryGet takes a free slot, or returns nil if none is free.
+func (r *Ring) TryGet() *Request {
+	select {
+	case req := <-r.free:
+		return req
+	default:
+		return nil
+	}
+}
+
 // Put returns a slot to the ring, resetting it.
 func (r *Ring) Put(req *Request) {
 	if req.borrowed != nil {

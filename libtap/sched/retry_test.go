@@ -58,7 +58,9 @@ func (d *shortThenAgain) WriteV(bufs [][]byte, off int64, _ bool) error {
 // startedShortThenAgain is the same driver as a Starter.
 type startedShortThenAgain struct{ *shortThenAgain }
 
-func (d startedShortThenAgain) StartV(write bool, bufs [][]byte, off int64, _ bool, done func(error)) bool {
+func (d startedShortThenAgain) Unplug() {}
+
+func (d startedShortThenAgain) StartV(write bool, bufs [][]byte, off int64, _, _ bool, done func(error)) bool {
 	go func() { done(d.io(write, bufs, off)) }()
 	return true
 }

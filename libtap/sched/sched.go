@@ -103,9 +103,14 @@ const (
 // Starter is a driver that can start reads and writes without waiting
 // for them (see disk.Driver's ReadV and WriteV for their arguments).
 // StartV returns false, having started nothing, when it cannot start one
-// now; otherwise done is called once with the outcome.
+// now; otherwise done is called once with the outcome, possibly before
+// StartV returns. With more, another StartV follows at once: the driver
+// may hold this operation back to start it with the next, until a StartV
+// without more or an Unplug.
 type Starter interface {
-	StartV(write bool, bufs [][]byte, off int64, fua bool, done func(error)) bool
+	StartV(write bool, bufs [][]byte, off int64, fua, more bool, done func(error)) bool
+	// Unplug starts the operations StartV holds back.
+	Unplug()
 }
 
 // job is one driver operation: one request, or several merged.
@@ -149,42 +154,72 @@ func New(drv disk.Driver, st *stats.Counters, queueCap int, cfg Config) *Schedul
 
 // Submit queues a request; its Owner's Complete is called when it is done.
 func (s *Scheduler) Submit(req *ring.Request) {
+	s.admit(req)
+	if s.start(req, false) == nil {
+		s.queue <- req
+	}
+}
+
+// SubmitBatch queues requests that arrived together: a Starter driver
+// gets them as one burst (StartV's more, then one Unplug), which on
+// io_uring is one system call, not one each.
+func (s *Scheduler) SubmitBatch(reqs []*ring.Request) {
+	var held Starter // holds operations back until Unplug
+	for i, req := range reqs {
+		s.admit(req)
+		more := i < len(reqs)-1
+		st := s.start(req, more)
+		if st == nil {
+			s.queue <- req
+			continue
+		}
+		held = nil // a start without more started what was held
+		if more {
+			held = st
+		}
+	}
+	// The held operations keep their driver: each holds the gate, so no
+	// Pause can take the driver away before they are started.
+	if held != nil {
+		held.Unplug()
+	}
+}
+
+func (s *Scheduler) admit(req *ring.Request) {
 	req.Submitted = time.Now()
 	req.SetInFlight(true)
 	s.stats.InFlight.Add(1)
-	if (req.Op == ring.Read || req.Op == ring.Write) && len(s.queue) == 0 && s.start(req) {
-		return
-	}
-	s.queue <- req
 }
 
-// start hands req straight to a Starter driver, if the gate is open, a
-// job is free and the driver takes it; false: req goes the queue's way.
-// A FUA write goes so only where the driver makes it durable itself.
-func (s *Scheduler) start(req *ring.Request) bool {
-	if !s.gate.tryEnter() {
-		return false
+// start hands a read or write straight to a Starter driver, if nothing
+// waits in the queue, the gate is open, a job is free and the driver
+// takes it, and returns that driver; nil: req goes the queue's way. A FUA
+// write goes so only where the driver makes it durable itself.
+func (s *Scheduler) start(req *ring.Request, more bool) Starter {
+	if (req.Op != ring.Read && req.Op != ring.Write) || len(s.queue) > 0 || !s.gate.tryEnter() {
+		return nil
 	}
-	if s.starter == nil || (req.Flags&ring.FUA != 0 && !s.nativeFUA) {
+	st := s.starter
+	if st == nil || (req.Flags&ring.FUA != 0 && !s.nativeFUA) {
 		s.gate.leave()
-		return false
+		return nil
 	}
 	var j *job
 	select {
 	case j = <-s.jobs:
 	default:
 		s.gate.leave()
-		return false
+		return nil
 	}
 	j.add(req)
 	s.done.Add(1) // Stop waits for it too
-	if s.starter.StartV(req.Op == ring.Write, j.iov, req.Offset, req.Flags&ring.FUA != 0, j.finished) {
-		return true
+	if st.StartV(req.Op == ring.Write, j.iov, req.Offset, req.Flags&ring.FUA != 0, more, j.finished) {
+		return st
 	}
 	s.done.Done()
 	s.release(j)
 	s.gate.leave()
-	return false
+	return nil
 }
 
 // finish ends a job a Starter ran. Errors worth a retry are retried the

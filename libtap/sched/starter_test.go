@@ -46,7 +46,9 @@ func (s *starter) leave() (err error) {
 	return err
 }
 
-func (s *starter) StartV(write bool, bufs [][]byte, off int64, fua bool, done func(error)) bool {
+func (s *starter) Unplug() {}
+
+func (s *starter) StartV(write bool, bufs [][]byte, off int64, fua, _ bool, done func(error)) bool {
 	s.mu.Lock()
 	s.start++
 	s.mu.Unlock()

@@ -1,6 +1,7 @@
 package uring
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -41,6 +42,9 @@ type Queue struct {
 	// go of cqMu (a Handler may Start again, or block a while).
 	ready chan *Call
 	fixed []byte // registered buffer 0, if registration worked
+	// held are the Calls Enqueue put in the submission queue and no
+	// submission has handed to the kernel yet; guarded by sqMu.
+	held []*Call
 
 	efd    *os.File
 	efdRaw syscall.RawConn
@@ -85,6 +89,7 @@ func NewQueue(entries uint32, fixed []byte) (*Queue, error) {
 	n := r.Entries()
 	q.calls = make([]Call, n)
 	q.free = make(chan *Call, n)
+	q.held = make([]*Call, 0, n)
 	q.ready = make(chan *Call, n)
 	for i := range q.calls {
 		q.calls[i] = Call{id: uint64(i), done: make(chan struct{}, 1)}
@@ -154,16 +159,50 @@ func (q *Queue) TryGet() *Call {
 // ID numbers the Call among its Queue's, from 0.
 func (c *Call) ID() int { return int(c.id) }
 
-// Start submits the Call's entry and returns at once; h hears of its
-// completion on the goroutine that reaps it: the reaper's, another
-// submitter's, or this one's before Start returns, when the operation
-// completed inside the submission (a read from the page cache: no
-// wake-up of the reaper then, no epoll, no eventfd read). Meanwhile the
-// goroutine that started it goes on with its own work: no goroutine
-// waits for the operation.
+// Start submits the Call's entry, with the entries Enqueue holds, and
+// returns at once; h hears of its completion on the goroutine that reaps
+// it: the reaper's, another submitter's, or this one's before Start
+// returns, when the operation completed inside the submission (a read
+// from the page cache: no wake-up of the reaper then, no epoll, no
+// eventfd read). Meanwhile the goroutine that started it goes on with
+// its own work: no goroutine waits for the operation. A submission that
+// fails returns its error for this Call and fails the held ones.
 func (q *Queue) Start(c *Call, h Handler) error {
 	q.sqMu.Lock()
-	e := q.ring.SQE()
+	q.put(c, h)
+	err := q.submitLocked()
+	q.sqMu.Unlock()
+	q.handReady()
+	return err
+}
+
+// Enqueue puts the Call's entry in the submission queue without entering
+// the kernel: the next Start, Run or Submit hands it over with its own,
+// so that a burst of operations costs one system call, and the block
+// layer sees them as one batch (one doorbell of a virtio disk, where
+// each alone costs a VM exit). h hears of its completion as for Start;
+// a submission that fails fails it with that error's errno.
+func (q *Queue) Enqueue(c *Call, h Handler) {
+	q.sqMu.Lock()
+	q.put(c, h)
+	q.held = append(q.held, c)
+	q.sqMu.Unlock()
+}
+
+// Submit hands the entries Enqueue holds to the kernel.
+func (q *Queue) Submit() {
+	q.sqMu.Lock()
+	if len(q.held) > 0 {
+		q.submitLocked()
+	}
+	q.sqMu.Unlock()
+	q.handReady()
+}
+
+// put copies an asynchronous Call's entry into the submission queue; the
+// caller holds sqMu.
+func (q *Queue) put(c *Call, h Handler) {
+	e := q.ring.SQE() // never nil: no more Calls than entries
 	*e = c.sqe
 	e.UserData = c.id
 	// Marked after the entry is copied and before it is submitted: the
@@ -172,12 +211,36 @@ func (q *Queue) Start(c *Call, h Handler) error {
 	// detector too (it cannot see the order the kernel gives).
 	c.h = h
 	c.async.Store(true)
+}
+
+// submitLocked submits everything in the submission queue with the
+// eventfd off and reaps on this goroutine what completed meanwhile. If
+// the submission fails, the held Calls are failed (ready for their
+// Handlers) and the error returned for the caller's own. The caller holds
+// sqMu and calls handReady after letting it go.
+func (q *Queue) submitLocked() error {
 	q.ring.EventfdEnabled(false)
 	_, err := q.ring.Submit()
+	if err != nil {
+		res := -int32(errnoOf(err))
+		for _, c := range q.held {
+			c.res.Store(res)
+			q.ready <- c
+		}
+	}
+	clear(q.held)
+	q.held = q.held[:0]
 	q.reapOwn()
-	q.sqMu.Unlock()
-	q.handReady()
 	return err
+}
+
+// errnoOf is the errno err carries, or EIO.
+func errnoOf(err error) syscall.Errno {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return syscall.EIO
 }
 
 // Get takes a free Call, waiting while all are running.
@@ -214,12 +277,10 @@ func (c *Call) Iovecs(bufs [][]byte) []unix.Iovec {
 // submission that failed (nothing then runs).
 func (q *Queue) Run(c *Call) (int32, error) {
 	q.sqMu.Lock()
-	q.ring.EventfdEnabled(false)
 	e := q.ring.SQE() // never nil: no more Calls than entries
 	*e = c.sqe
 	e.UserData = c.id
-	_, err := q.ring.Submit()
-	q.reapOwn()
+	err := q.submitLocked()
 	q.sqMu.Unlock()
 	q.handReady()
 	if err != nil {

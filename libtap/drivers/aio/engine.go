@@ -146,8 +146,10 @@ type asyncOp struct {
 // is called with the outcome once all of it has moved, on the goroutine
 // that reaps the completion. It returns false, having started nothing,
 // when the disk has no io_uring or no free entry; the caller then uses
-// ReadV or WriteV. bufs stay the disk's until done.
-func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua bool, done func(error)) bool {
+// ReadV or WriteV. bufs stay the disk's until done. With more, the entry
+// waits in the submission queue for the next StartV without more, or
+// Unplug, to enter the kernel with it.
+func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua, more bool, done func(error)) bool {
 	if d.q == nil || (write && !d.ringWrites()) {
 		return false
 	}
@@ -160,8 +162,20 @@ func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua bool, done func(
 	if fua {
 		op.flags = unix.RWF_DSYNC
 	}
+	if more {
+		d.prep(c, write, bufs, off, op.flags)
+		d.q.Enqueue(c, op)
+		return true
+	}
 	op.start(c)
 	return true
+}
+
+// Unplug starts what StartV held back.
+func (d *Disk) Unplug() {
+	if d.q != nil {
+		d.q.Submit()
+	}
 }
 
 // start submits the op's remaining transfer on c.
