@@ -11,9 +11,9 @@ import (
 // handshake negotiates fixed newstyle: structured replies and
 // base:allocation when the server has them, then NBD_OPT_GO on the
 // export asked for (NBD_OPT_EXPORT_NAME with a server too old for GO).
-func (d *Disk) handshake() error {
+func (c *conn) handshake() error {
 	var b [wire.GreetingSize]byte
-	if _, err := io.ReadFull(d.br, b[:]); err != nil {
+	if _, err := io.ReadFull(c.br, b[:]); err != nil {
 		return fmt.Errorf("read greeting: %w", err)
 	}
 	var g wire.Greeting
@@ -28,34 +28,34 @@ func (d *Disk) handshake() error {
 	if noZeroes {
 		cf |= wire.ClientNoZeroes
 	}
-	if err := d.send(be.AppendUint32(nil, cf)); err != nil {
+	if err := c.sendNow(be.AppendUint32(nil, cf)); err != nil {
 		return err
 	}
-	typ, _, err := d.option(wire.OptStructuredReply, nil)
+	typ, _, err := c.option(wire.OptStructuredReply, nil)
 	if err != nil {
 		return err
 	}
-	if d.structured = typ == wire.RepAck; d.structured {
-		if err := d.selectAllocation(); err != nil {
+	if c.info.structured = typ == wire.RepAck; c.info.structured {
+		if err := c.selectAllocation(); err != nil {
 			return err
 		}
 	}
-	if err := d.goExport(); !errors.Is(err, errNoGo) {
+	if err := c.goExport(); !errors.Is(err, errNoGo) {
 		return err
 	}
-	return d.exportName(noZeroes)
+	return c.exportName(noZeroes)
 }
 
 var errNoGo = errors.New("NBD_OPT_GO not supported")
 
 // selectAllocation asks for base:allocation on the export.
-func (d *Disk) selectAllocation() error {
-	q := wire.AppendMetaQuery(nil, d.export, wire.MetaBaseAllocation)
-	typ, data, err := d.option(wire.OptSetMetaContext, q)
-	for ; err == nil && typ == wire.RepMetaContext; typ, data, err = d.optReply(wire.OptSetMetaContext) {
+func (c *conn) selectAllocation() error {
+	q := wire.AppendMetaQuery(nil, c.export, wire.MetaBaseAllocation)
+	typ, data, err := c.option(wire.OptSetMetaContext, q)
+	for ; err == nil && typ == wire.RepMetaContext; typ, data, err = c.optReply(wire.OptSetMetaContext) {
 		var m wire.MetaContext
 		if m.Parse(data) && m.Name == wire.MetaBaseAllocation {
-			d.allocation, d.allocID = true, m.ID
+			c.info.allocation, c.allocID = true, m.ID
 		}
 	}
 	return err // an error reply only means no block status
@@ -63,18 +63,18 @@ func (d *Disk) selectAllocation() error {
 
 // goExport enters transmission with NBD_OPT_GO, learning the size,
 // flags and block sizes.
-func (d *Disk) goExport() error {
-	q := wire.AppendExportQuery(nil, d.export, wire.InfoBlockSize)
-	typ, data, err := d.option(wire.OptGo, q)
-	for ; err == nil && typ == wire.RepInfo; typ, data, err = d.optReply(wire.OptGo) {
+func (c *conn) goExport() error {
+	q := wire.AppendExportQuery(nil, c.export, wire.InfoBlockSize)
+	typ, data, err := c.option(wire.OptGo, q)
+	for ; err == nil && typ == wire.RepInfo; typ, data, err = c.optReply(wire.OptGo) {
 		var e wire.Export
 		var bs wire.BlockSize
 		switch {
 		case e.ParseInfo(data):
-			d.learn(e)
+			c.learn(e)
 		case bs.ParseInfo(data):
 			if m := int64(bs.Max); m > 0 {
-				d.maxReq = min(d.maxReq, m&^(wire.MinBlock-1))
+				c.info.maxReq = min(c.info.maxReq, m&^(wire.MinBlock-1))
 			}
 		}
 	}
@@ -90,9 +90,9 @@ func (d *Disk) goExport() error {
 }
 
 // exportName is the old way in: no error reply, the server hangs up.
-func (d *Disk) exportName(noZeroes bool) error {
-	h := wire.OptionHeader{Opt: wire.OptExportName, Length: uint32(len(d.export))}
-	if err := d.send(append(h.Append(nil), d.export...)); err != nil {
+func (c *conn) exportName(noZeroes bool) error {
+	h := wire.OptionHeader{Opt: wire.OptExportName, Length: uint32(len(c.export))}
+	if err := c.sendNow(append(h.Append(nil), c.export...)); err != nil {
 		return err
 	}
 	n := wire.ExportSize
@@ -100,33 +100,33 @@ func (d *Disk) exportName(noZeroes bool) error {
 		n += wire.ExportPadding
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(d.br, b); err != nil {
+	if _, err := io.ReadFull(c.br, b); err != nil {
 		return fmt.Errorf("NBD_OPT_EXPORT_NAME: %w", err)
 	}
 	var e wire.Export
 	e.Parse((*[wire.ExportSize]byte)(b))
-	d.learn(e)
+	c.learn(e)
 	return nil
 }
 
 // learn takes the export's size and transmission flags.
-func (d *Disk) learn(e wire.Export) {
-	d.size, d.flags = int64(e.Size), e.Flags
+func (c *conn) learn(e wire.Export) {
+	c.info.size, c.info.flags = int64(e.Size), e.Flags
 }
 
 // option sends an option and reads the first reply.
-func (d *Disk) option(opt uint32, data []byte) (uint32, []byte, error) {
+func (c *conn) option(opt uint32, data []byte) (uint32, []byte, error) {
 	h := wire.OptionHeader{Opt: opt, Length: uint32(len(data))}
-	if err := d.send(append(h.Append(nil), data...)); err != nil {
+	if err := c.sendNow(append(h.Append(nil), data...)); err != nil {
 		return 0, nil, err
 	}
-	return d.optReply(opt)
+	return c.optReply(opt)
 }
 
 // optReply reads one option reply.
-func (d *Disk) optReply(opt uint32) (uint32, []byte, error) {
+func (c *conn) optReply(opt uint32) (uint32, []byte, error) {
 	var b [wire.OptionReplySize]byte
-	if _, err := io.ReadFull(d.br, b[:]); err != nil {
+	if _, err := io.ReadFull(c.br, b[:]); err != nil {
 		return 0, nil, fmt.Errorf("option %d: %w", opt, err)
 	}
 	var h wire.OptionReply
@@ -137,15 +137,14 @@ func (d *Disk) optReply(opt uint32) (uint32, []byte, error) {
 		return 0, nil, fmt.Errorf("option %d: reply of %d bytes", opt, h.Length)
 	}
 	data := make([]byte, h.Length)
-	if _, err := io.ReadFull(d.br, data); err != nil {
+	if _, err := io.ReadFull(c.br, data); err != nil {
 		return 0, nil, fmt.Errorf("option %d: %w", opt, err)
 	}
 	return h.Type, data, nil
 }
 
-func (d *Disk) send(b []byte) error {
-	if _, err := d.bw.Write(b); err != nil {
-		return err
-	}
-	return d.bw.Flush()
+// sendNow writes handshake bytes (before the reader and writer start).
+func (c *conn) sendNow(b []byte) error {
+	_, err := c.nc.Write(b)
+	return err
 }

@@ -1,30 +1,37 @@
-// Package nbd is the `nbd:` driver: an image served by an NBD server,
-// read and written through one client connection. `nbd:unix:/run/x.sock`
-// connects to a Unix socket, `nbd:HOST:PORT` over TCP. The size and the
-// capabilities come from the server's handshake; the allocation map from
-// its base:allocation block status when offered (else all data).
+// Package nbd is the `nbd:` driver: an image served by an NBD server.
+// `nbd:unix:/run/x.sock` connects to a Unix socket, `nbd:HOST:PORT` over
+// TCP. The size and the capabilities come from the server's handshake;
+// the allocation map from its base:allocation block status when offered
+// (else all data).
 //
-// Requests go one at a time (a mutex around the connection): simple and
-// obviously correct; the scheduler above still merges adjacent I/O.
+// Requests are pipelined: callers (the scheduler's workers, up to 32 at
+// once) each send theirs and wait in a slot of the connection, and one
+// reader per connection matches the replies, in whatever order they
+// come, to the slots by cookie. A server that advertises
+// NBD_FLAG_CAN_MULTI_CONN gets several connections, each request going to
+// the least loaded: such a server promises that a flush on any one of
+// them makes the writes completed on all of them durable, so one flush
+// is enough.
 //
 // The server is not trusted: a reply is checked against the protocol
 // before it counts (chunk.go), and a read succeeds only when its chunks
 // covered every byte exactly once (coverage.go). A reply that breaks the
-// protocol fails the request, and every later one, with EIO: what else
-// the server sends cannot be trusted either (a Resume reconnects).
+// protocol fails its request, those in flight, and every later one with
+// EIO: what else the server sends cannot be trusted either (a Resume
+// reconnects).
 //
 // A server that stops answering must not hang the disk: connecting and
-// the handshake have a deadline, and so does every request's round trip;
-// past it the connection is given up and this request and every later
-// one fail with EIO (a Resume reconnects).
+// the handshake have a deadline, and every request's round trip has one
+// too (watchdog.go); past it the connections are given up and every
+// request in flight and later fails with EIO (a Resume reconnects).
 package nbd
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,7 +39,7 @@ import (
 	"gotap.dev/libtap/nbd/wire"
 )
 
-// Options for Dial; zero durations take the defaults.
+// Options for Dial; zero values take the defaults.
 type Options struct {
 	ReadOnly bool
 	// OpenTimeout bounds connecting and the handshake (default 10 s).
@@ -42,7 +49,15 @@ type Options struct {
 	IOTimeout time.Duration
 	// Export names the export to open ("": the server's default).
 	Export string
+	// Conns is how many connections to open to a server that allows
+	// several (NBD_FLAG_CAN_MULTI_CONN); default DefaultConns. Without
+	// the flag, one.
+	Conns int
 }
+
+// DefaultConns is the connections opened to a multi-conn server by
+// default.
+const DefaultConns = 2
 
 func (o *Options) defaults() {
 	if o.OpenTimeout <= 0 {
@@ -50,6 +65,9 @@ func (o *Options) defaults() {
 	}
 	if o.IOTimeout <= 0 {
 		o.IOTimeout = 60 * time.Second
+	}
+	if o.Conns <= 0 {
+		o.Conns = DefaultConns
 	}
 }
 
@@ -59,29 +77,17 @@ type Disk struct {
 	export    string
 	ro        bool
 	ioTimeout time.Duration
+	info      // learnt in the first connection's handshake
 
-	// Learnt in the handshake.
-	size       int64
-	flags      uint16
-	structured bool
-	allocation bool   // base:allocation selected
-	allocID    uint32 // its context id
-	maxReq     int64  // largest request length the server accepts
-
-	mu     sync.Mutex // one request at a time; guards below
-	nc     net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	cookie uint64
-	cov    coverage // what the chunks of the read in flight covered
-	broken error    // the connection failed: every later request fails
-	// scratch holds each header sent or read: a local array would
-	// escape to the heap through io.Reader, once per request.
-	scratch [wire.RequestSize]byte
+	conns []*conn
+	next  atomic.Uint32 // where the search for the least loaded starts
+	epoch atomic.Uint32 // the watchdog's ticks
+	stop  chan struct{} // ends the watchdog
+	once  sync.Once     // Close's
 }
 
 // Open connects to the export at addr: "unix:PATH" or "HOST:PORT", with
-// the default timeouts.
+// the default options.
 func Open(addr string, readOnly bool) (*Disk, error) {
 	return Dial(addr, Options{ReadOnly: readOnly})
 }
@@ -94,20 +100,90 @@ func Dial(addr string, opts Options) (*Disk, error) {
 		network, where = "unix", p
 	}
 	deadline := time.Now().Add(opts.OpenTimeout)
-	nc, err := (&net.Dialer{Deadline: deadline}).Dial(network, where)
+	d := &Disk{addr: addr, export: opts.Export, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout, stop: make(chan struct{})}
+	first, err := dialConn(d, network, where, deadline)
 	if err != nil {
-		return nil, fmt.Errorf("nbd: %w", err)
-	}
-	d := &Disk{
-		addr: addr, export: opts.Export, ro: opts.ReadOnly, ioTimeout: opts.IOTimeout,
-		nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), maxReq: wire.MaxBlock,
-	}
-	nc.SetDeadline(deadline) // the handshake's; each round trip sets its own
-	if err := d.handshake(); err != nil {
-		nc.Close()
 		return nil, fmt.Errorf("nbd: %s: %w", addr, err)
 	}
+	d.info, d.conns = first.info, []*conn{first}
+	if d.can(wire.FlagCanMultiConn) {
+		for len(d.conns) < opts.Conns {
+			c, err := dialConn(d, network, where, deadline)
+			if err == nil && c.info != d.info {
+				c.nc.Close()
+				err = fmt.Errorf("connection %d negotiated %+v, the first %+v", len(d.conns), c.info, d.info)
+			}
+			if err != nil {
+				for _, c := range d.conns {
+					c.nc.Close()
+				}
+				return nil, fmt.Errorf("nbd: %s: %w", addr, err)
+			}
+			d.conns = append(d.conns, c)
+		}
+	}
+	for _, c := range d.conns {
+		go c.readLoop()
+		go c.writeLoop()
+	}
+	go d.watchdog()
 	return d, nil
+}
+
+// fail gives up every connection: one broke (err), and the server's
+// word on the others cannot be trusted either.
+func (d *Disk) fail(err error) {
+	for _, c := range d.conns {
+		c.shut(err)
+	}
+}
+
+// eio is the error of a request the broken connection failed.
+func (d *Disk) eio(cause error) error {
+	return fmt.Errorf("nbd: %s: %w (%w)", d.addr, syscall.EIO, cause)
+}
+
+// do sends r on the least loaded connection and waits for its reply: the
+// server's errno, or EIO when the connection broke. Block status results
+// come back in r.
+func (d *Disk) do(r *call) error {
+	return d.doOn(d.pick(), r)
+}
+
+// doOn is do on connection c.
+func (d *Disk) doOn(c *conn, r *call) error {
+	c.load.Add(1)
+	defer c.load.Add(-1)
+	i := <-c.free
+	cookie, err := c.register(i, r, nil)
+	if err != nil {
+		c.free <- i
+		return err
+	}
+	c.send(cookie, r, kickWriter)
+	s := &c.slots[i]
+	err = <-s.done
+	r.ext, r.described = s.call.ext, s.call.described
+	s.call.ext = nil
+	c.free <- i
+	return err
+}
+
+// pick returns the connection with the fewest requests, the search
+// starting one further each time so that ties take turns.
+func (d *Disk) pick() *conn {
+	if len(d.conns) == 1 {
+		return d.conns[0]
+	}
+	n := uint32(len(d.conns))
+	start := d.next.Add(1)
+	best := d.conns[start%n]
+	for k := uint32(1); k < n; k++ {
+		if c := d.conns[(start+k)%n]; c.load.Load() < best.load.Load() {
+			best = c
+		}
+	}
+	return best
 }
 
 func (d *Disk) Size() int64 { return d.size }
@@ -136,7 +212,7 @@ func (d *Disk) Caps() disk.Caps {
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	for _, b := range bufs {
 		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
-			return d.roundTrip(&call{typ: wire.CmdRead, off: o, n: n, in: b[o-off : o-off+n]})
+			return d.do(&call{typ: wire.CmdRead, off: o, n: n, in: b[o-off : o-off+n]})
 		}); err != nil {
 			return err
 		}
@@ -154,7 +230,7 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 	}
 	for _, b := range bufs {
 		if err := d.chunked(off, int64(len(b)), func(o, n int64) error {
-			return d.roundTrip(&call{typ: wire.CmdWrite, flags: flags, off: o, n: n, out: b[o-off : o-off+n]})
+			return d.do(&call{typ: wire.CmdWrite, flags: flags, off: o, n: n, out: b[o-off : o-off+n]})
 		}); err != nil {
 			return err
 		}
@@ -169,7 +245,7 @@ func (d *Disk) Flush() error {
 	if !d.can(wire.FlagSendFlush) {
 		return nil
 	}
-	return d.roundTrip(&call{typ: wire.CmdFlush})
+	return d.do(&call{typ: wire.CmdFlush})
 }
 
 // Trim is advisory: without server support it does nothing.
@@ -178,7 +254,7 @@ func (d *Disk) Trim(off, n int64) error {
 		return nil
 	}
 	return d.chunked(off, n, func(o, n int64) error {
-		return d.roundTrip(&call{typ: wire.CmdTrim, off: o, n: n})
+		return d.do(&call{typ: wire.CmdTrim, off: o, n: n})
 	})
 }
 
@@ -191,7 +267,7 @@ func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
 		}
 		zeros := make([]byte, min(n, d.maxReq))
 		return d.chunked(off, n, func(o, n int64) error {
-			return d.roundTrip(&call{typ: wire.CmdWrite, off: o, n: n, out: zeros[:n]})
+			return d.do(&call{typ: wire.CmdWrite, off: o, n: n, out: zeros[:n]})
 		})
 	}
 	var flags uint16
@@ -202,7 +278,7 @@ func (d *Disk) WriteZeroes(off, n int64, noHole, fastZero bool) error {
 		flags |= wire.CmdFlagFastZero
 	}
 	return d.chunked(off, n, func(o, n int64) error {
-		return d.roundTrip(&call{typ: wire.CmdWriteZeroes, flags: flags, off: o, n: n})
+		return d.do(&call{typ: wire.CmdWriteZeroes, flags: flags, off: o, n: n})
 	})
 }
 
@@ -215,7 +291,7 @@ func (d *Disk) Extents(dst []disk.Extent, off, n int64) ([]disk.Extent, error) {
 	}
 	for off < end {
 		c := call{typ: wire.CmdBlockStatus, off: off, n: min(end-off, d.maxReq), ext: dst}
-		if err := d.roundTrip(&c); err != nil {
+		if err := d.do(&c); err != nil {
 			return dst, err
 		}
 		if c.described == 0 {
@@ -238,15 +314,19 @@ func (d *Disk) chunked(off, n int64, fn func(off, n int64) error) error {
 	return nil
 }
 
-// Close says goodbye to the server and closes the connection.
+// Close says goodbye to the server on every connection and closes them;
+// requests still in flight fail.
 func (d *Disk) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.broken == nil {
-		d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
-		d.bw.Write(wire.Request{Type: wire.CmdDisc}.Append(d.scratch[:0]))
-		d.bw.Flush()
-		d.broken = net.ErrClosed
-	}
-	return d.nc.Close()
+	d.once.Do(func() {
+		close(d.stop)
+		for _, c := range d.conns {
+			c.goodbye(d.ioTimeout)
+		}
+		d.fail(net.ErrClosed)
+		for _, c := range d.conns {
+			<-c.readerDone
+			close(c.quit)
+		}
+	})
+	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"syscall"
-	"time"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/nbd/wire"
@@ -26,93 +24,77 @@ type call struct {
 	status    bool          // our context's block status chunk came
 }
 
-// roundTrip sends c and reads its reply, within the I/O timeout. A
-// server error comes back as its errno; a broken or silent connection,
-// or a reply that breaks the protocol, fails this and every later
-// request with EIO: nothing read after a reply that cannot be trusted
-// could be.
-func (d *Disk) roundTrip(c *call) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.broken != nil {
-		return fmt.Errorf("nbd: %s: %w (%w)", d.addr, syscall.EIO, d.broken)
+// readLoop is a connection's reader: it reads replies, in whatever
+// order they come, into the slots of their requests, until the
+// connection fails or closes. Then every connection of the disk is given
+// up (a reply that breaks the protocol leaves nothing to trust) and
+// every request still in flight here fails.
+func (c *conn) readLoop() {
+	defer close(c.readerDone)
+	var err error
+	for err == nil {
+		err = c.readReply()
 	}
-	d.nc.SetDeadline(time.Now().Add(d.ioTimeout))
-	d.cookie++
-	d.bw.Write(wire.Request{Type: c.typ, Flags: c.flags, Cookie: d.cookie, Offset: uint64(c.off), Length: uint32(c.n)}.Append(d.scratch[:0]))
-	d.bw.Write(c.out)
-	err := d.bw.Flush()
-	var serverErr error
-	if err == nil {
-		serverErr, err = d.readReply(c)
-	}
-	if err != nil {
-		d.broken = err
-		d.nc.Close()
-		return fmt.Errorf("nbd: %s: %w (%w)", d.addr, syscall.EIO, err)
-	}
-	return serverErr
+	c.d.fail(err)
+	c.drain()
 }
 
-// readReply reads the reply to the request in flight: a simple reply, or
-// structured chunks up to the one flagged done. serverErr is what the
-// server reported for the request; err a broken connection or a reply
-// that breaks the protocol.
-func (d *Disk) readReply(c *call) (serverErr, err error) {
-	m, err := d.br.Peek(4) // the magic tells which
+// readReply reads one reply: a simple reply, or one chunk of a
+// structured reply. err is a broken connection or a reply that breaks
+// the protocol; an error the server reported goes to its request.
+func (c *conn) readReply() error {
+	m, err := c.br.Peek(4) // the magic tells which
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch magic := be.Uint32(m); magic {
 	case wire.SimpleMagic:
-		return d.readSimple(c)
+		return c.readSimple()
 	case wire.StructuredMagic:
-		if !d.structured {
-			return nil, errors.New("structured reply not negotiated")
+		if !c.info.structured {
+			return errors.New("structured reply not negotiated")
 		}
-		return d.readChunks(c)
+		return c.readChunk()
 	default:
-		return nil, fmt.Errorf("bad reply magic %#x", magic)
+		return fmt.Errorf("bad reply magic %#x", magic)
 	}
 }
 
 // readSimple reads a simple reply.
-func (d *Disk) readSimple(c *call) (serverErr, err error) {
-	b, err := d.readN(wire.SimpleReplySize)
+func (c *conn) readSimple() error {
+	b, err := c.readN(wire.SimpleReplySize)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var r wire.SimpleReply
 	r.Parse((*[wire.SimpleReplySize]byte)(b)) // its magic was peeked
-	if err := d.checkCookie(r.Cookie); err != nil {
-		return nil, err
+	s, err := c.lookup(r.Cookie)
+	if err != nil {
+		return err
 	}
-	if c.typ == wire.CmdRead && d.structured {
+	read := s.call.typ == wire.CmdRead
+	if read && c.info.structured {
 		// The protocol forbids it, and whether data follows is anyone's
 		// guess: the stream can no longer be followed.
-		return nil, errors.New("simple reply to a read after structured replies were negotiated")
+		return errors.New("simple reply to a read after structured replies were negotiated")
 	}
 	if r.Errno != 0 {
-		return wire.Errno(r.Errno), nil
+		c.complete(s, wire.Errno(r.Errno))
+		return nil
 	}
-	if c.typ == wire.CmdRead {
-		_, err := io.ReadFull(d.br, c.in)
-		return nil, err
+	if read {
+		if _, err := io.ReadFull(c.br, s.call.in); err != nil {
+			return err
+		}
 	}
-	return nil, nil
+	c.complete(s, nil)
+	return nil
 }
 
 // readN reads the next n bytes of the reply (n at most the scratch's
-// size) into the scratch: they are good until the next readN.
-func (d *Disk) readN(n int) ([]byte, error) {
-	b := d.scratch[:n]
-	_, err := io.ReadFull(d.br, b)
+// size) into the reader's scratch: they are good until the next readN.
+func (c *conn) readN(n int) ([]byte, error) {
+	b := c.scratch[:n]
+	_, err := io.ReadFull(c.br, b)
 	return b, err
-}
-
-func (d *Disk) checkCookie(cookie uint64) error {
-	if cookie != d.cookie {
-		return fmt.Errorf("reply to request %d; want %d", cookie, d.cookie)
-	}
-	return nil
 }

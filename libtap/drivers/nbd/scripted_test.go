@@ -36,6 +36,17 @@ var pattern = func() []byte {
 // with reply, and returns the nbd driver connected to it.
 func dialScripted(t testing.TB, structured bool, reply script) *nbd.Disk {
 	t.Helper()
+	return dialServer(t, structured, 0, nbd.Options{}, func(_ int, br *bufio.Reader, w io.Writer) {
+		answer(br, w, reply)
+	})
+}
+
+// dialServer starts a server that negotiates honestly, offering the
+// transmission flags extra beside flush, and then hands each connection
+// (numbered from 0 as accepted) to serve; it returns the nbd driver
+// connected to it with opts (timeouts of 5 s unless set).
+func dialServer(t testing.TB, structured bool, extra uint16, opts nbd.Options, serve func(conn int, br *bufio.Reader, w io.Writer)) *nbd.Disk {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "scripted.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -43,18 +54,28 @@ func dialScripted(t testing.TB, structured bool, reply script) *nbd.Disk {
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(time.Minute))
-		br := bufio.NewReader(nc)
-		if negotiate(br, nc, structured) == nil {
-			answer(br, nc, reply)
+		for i := 0; ; i++ {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(time.Minute))
+				br := bufio.NewReader(nc)
+				if negotiate(br, nc, structured, extra) == nil {
+					serve(i, br, nc)
+				}
+			}()
 		}
 	}()
-	d, err := nbd.Dial("unix:"+sock, nbd.Options{OpenTimeout: 5 * time.Second, IOTimeout: 5 * time.Second})
+	if opts.OpenTimeout == 0 {
+		opts.OpenTimeout = 5 * time.Second
+	}
+	if opts.IOTimeout == 0 {
+		opts.IOTimeout = 5 * time.Second
+	}
+	d, err := nbd.Dial("unix:"+sock, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +84,7 @@ func dialScripted(t testing.TB, structured bool, reply script) *nbd.Disk {
 }
 
 // negotiate is the server's side of the handshake, until NBD_OPT_GO.
-func negotiate(br *bufio.Reader, w io.Writer, structured bool) error {
+func negotiate(br *bufio.Reader, w io.Writer, structured bool, extra uint16) error {
 	if _, err := w.Write(wire.Greeting{Flags: wire.FlagFixedNewstyle | wire.FlagNoZeroes}.Append(nil)); err != nil {
 		return err
 	}
@@ -90,7 +111,7 @@ func negotiate(br *bufio.Reader, w io.Writer, structured bool) error {
 			b = optReply(b, opt, wire.RepMetaContext, wire.MetaContext{ID: 1, Name: wire.MetaBaseAllocation}.Append(nil))
 			b = optReply(b, opt, wire.RepAck, nil)
 		case opt == wire.OptGo:
-			b = optReply(b, opt, wire.RepInfo, wire.Export{Size: scriptedSize, Flags: wire.FlagHasFlags | wire.FlagSendFlush}.AppendInfo(nil))
+			b = optReply(b, opt, wire.RepInfo, wire.Export{Size: scriptedSize, Flags: wire.FlagHasFlags | wire.FlagSendFlush | extra}.AppendInfo(nil))
 			b = optReply(b, opt, wire.RepAck, nil)
 		default:
 			b = optReply(b, opt, wire.RepAck, nil)
@@ -115,22 +136,28 @@ func answer(br *bufio.Reader, w io.Writer, reply script) {
 	var h [wire.RequestSize]byte
 	b := make([]byte, 0, 64<<10)
 	for i := 0; ; i++ {
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		r, ok := nextRequest(br, &h)
+		if !ok {
 			return
-		}
-		var r wire.Request
-		r.Parse(&h)
-		if r.Type == wire.CmdDisc {
-			return
-		}
-		if r.Type == wire.CmdWrite {
-			br.Discard(int(r.Length))
 		}
 		b = reply(i, r, b[:0])
 		if _, err := w.Write(b); err != nil {
 			return
 		}
 	}
+}
+
+// nextRequest reads a request (its payload skipped); false at the end.
+func nextRequest(br *bufio.Reader, h *[wire.RequestSize]byte) (wire.Request, bool) {
+	var r wire.Request
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return r, false
+	}
+	r.Parse(h)
+	if r.Type == wire.CmdWrite {
+		br.Discard(int(r.Length))
+	}
+	return r, r.Type != wire.CmdDisc
 }
 
 // Reply builders for scripts.
