@@ -18,7 +18,7 @@ import (
 )
 
 // export serves spec over NBD on a Unix socket and returns the socket.
-func export(t *testing.T, spec string) string {
+func export(t testing.TB, spec string) string {
 	t.Helper()
 	v, err := vbd.Open(0, spec, vbd.Options{RingSlots: 16, SlotBuf: 64 << 10})
 	if err != nil {

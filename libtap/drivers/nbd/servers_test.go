@@ -20,10 +20,10 @@ import (
 // driver's address of an 8 MiB disk of zeros.
 var servers = []struct {
 	name  string
-	start func(t *testing.T) string
+	start func(t testing.TB) string
 }{
-	{"gotap", func(t *testing.T) string { return "unix:" + export(t, "ram:8M") }},
-	{"nbdkit", func(t *testing.T) string {
+	{"gotap", func(t testing.TB) string { return "unix:" + export(t, "ram:8M") }},
+	{"nbdkit", func(t testing.TB) string {
 		if _, err := exec.LookPath("nbdkit"); err != nil {
 			t.Skip("nbdkit is not installed")
 		}

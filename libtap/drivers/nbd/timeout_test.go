@@ -1,6 +1,7 @@
 package nbd_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/drivers/nbd"
+	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/vbd"
 )
@@ -167,4 +169,48 @@ func TestOpenGivesUpOnASilentServer(t *testing.T) {
 		t.Errorf("Dial took %v with a %v open timeout", took, timeout)
 	}
 	(<-accepted).Close()
+}
+
+// TestStarvedRequestTimesOut: the I/O timeout bounds each request, not
+// the server's silence: a server that answers every request but one,
+// busy as it is, still has that one fail with EIO within about the
+// timeout (and the rest with it: the connection is given up).
+func TestStarvedRequestTimesOut(t *testing.T) {
+	const ioTimeout = 200 * time.Millisecond
+	first := make(chan struct{})
+	d := dialServer(t, true, 0, nbd.Options{IOTimeout: ioTimeout}, func(_ int, br *bufio.Reader, w io.Writer) {
+		answer(br, w, func(i int, r wire.Request, b []byte) []byte {
+			if i == 0 {
+				close(first)
+				return b // never answered
+			}
+			return honest(true)(i, r, b)
+		})
+	})
+	starved := make(chan error, 1)
+	start := time.Now()
+	go func() { starved <- d.ReadV([][]byte{make([]byte, 4096)}, 0) }()
+	<-first
+	buf := make([]byte, 4096)
+	answered := 0
+	for {
+		select {
+		case err := <-starved:
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("the starved read: %v; want EIO", err)
+			}
+			if took := time.Since(start); took < ioTimeout || took > 2*ioTimeout+time.Second {
+				t.Errorf("the starved read failed after %v; want about %v", took, ioTimeout)
+			}
+			if answered == 0 {
+				t.Error("no other read was answered meanwhile")
+			}
+			return
+		default:
+		}
+		if err := d.ReadV([][]byte{buf}, 8192); err == nil {
+			answered++
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
