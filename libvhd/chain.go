@@ -246,9 +246,7 @@ func (im *Image) readAt(p []byte, off int64) error {
 	if n == 0 {
 		return nil
 	}
-	im.mu.Lock()
-	err := im.readLocked(p[:n], off)
-	im.mu.Unlock()
+	err := im.read(p[:n], off)
 	im.note(countRead, err)
 	return err
 }

@@ -73,16 +73,16 @@ func downgrade(f, old File) error {
 // sameFile refuses a path that no longer names the open file (replaced
 // since the chain was opened).
 func sameFile(a, b File) error {
-	fa, ok1 := a.(osFile)
-	fb, ok2 := b.(osFile)
+	fa, ok1 := a.(OSFiler)
+	fb, ok2 := b.(OSFiler)
 	if !ok1 || !ok2 {
 		return nil
 	}
-	sa, err := fa.Stat()
+	sa, err := fa.OSFile().Stat()
 	if err != nil {
 		return err
 	}
-	sb, err := fb.Stat()
+	sb, err := fb.OSFile().Stat()
 	if err != nil {
 		return err
 	}
@@ -94,8 +94,8 @@ func sameFile(a, b File) error {
 
 // unlockImage releases the image locks of a file of the real file system.
 func unlockImage(f File) error {
-	if of, ok := f.(osFile); ok {
-		return imagelock.Unlock(of.File)
+	if of, ok := f.(OSFiler); ok {
+		return imagelock.Unlock(of.OSFile())
 	}
 	return nil
 }
@@ -159,6 +159,7 @@ func (t *vhdTarget) finish() error {
 	im := t.im
 	im.mu.Lock()
 	defer im.mu.Unlock()
+	im.inflight.Wait() // reads of f, which is closed below
 	err := im.closeWritesLocked()
 	f := im.file
 	im.file, im.readOnly, im.deferMetadata = t.old, true, t.deferBefore
@@ -212,9 +213,9 @@ func (w *writeback) wrote(f File, n int) {
 		return
 	}
 	w.pending = 0
-	if of, ok := f.(osFile); ok {
+	if of, ok := f.(OSFiler); ok {
 		// Advice only: a failure shows at the sync.
-		_ = unix.SyncFileRange(int(of.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		_ = unix.SyncFileRange(int(of.OSFile().Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
 }
 

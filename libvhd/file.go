@@ -43,6 +43,17 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 
 type osFile struct{ *os.File }
 
+// OSFiler is a File of the real file system opened by another FS (one
+// that moves the data its own way, say): Open takes the image lock on
+// the *os.File it returns as it does on OSFS's, so no FS can open an
+// image for writing past another writer.
+type OSFiler interface {
+	OSFile() *os.File
+}
+
+// OSFile is the file itself.
+func (f osFile) OSFile() *os.File { return f.File }
+
 // Sync uses fdatasync: the data and the size, not the timestamps.
 func (f osFile) Sync() error {
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
@@ -74,12 +85,12 @@ func readFull(f io.ReaderAt, p []byte, off int64) error {
 }
 
 // lockImage takes the image lock opts ask for (see OpenOptions.NoLock) on
-// a file of the real file system; other file systems are tests' and
-// need none.
+// a file of the real file system (an OSFiler); other file systems are
+// tests' and need none.
 func lockImage(f File, opts OpenOptions) error {
-	of, ok := f.(osFile)
+	of, ok := f.(OSFiler)
 	if !ok || opts.NoLock {
 		return nil
 	}
-	return imagelock.Lock(of.File, imagelock.For(!opts.ReadOnly))
+	return imagelock.Lock(of.OSFile(), imagelock.For(!opts.ReadOnly))
 }

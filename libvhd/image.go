@@ -34,12 +34,16 @@ type Image struct {
 	batmap    *batmap
 	parent    layer // nil: no parent (dynamic) or not opened (OpenOptions.NoParent)
 
-	mu      sync.Mutex
-	closed  bool
-	cache   *bitmapCache
-	dirty   dirtyState
-	scratch [2 * SectorSize]byte // head and tail sectors of unaligned writes
-	counts                       // requests that reached this image
+	mu     sync.Mutex
+	closed bool
+	// inflight counts the reads and writes of data going to the file
+	// without mu (io.go): whoever closes or swaps the file waits for
+	// them, under mu.
+	inflight sync.WaitGroup
+	cache    *bitmapCache
+	dirty    dirtyState
+	scratch  [2 * SectorSize]byte // head and tail sectors of unaligned writes
+	counts                        // requests that reached this image
 }
 
 // batmap is blktap's in-memory batmap; it reaches the disk at close.
@@ -162,6 +166,7 @@ func (im *Image) Close() error {
 		return ErrClosed
 	}
 	im.closed = true
+	im.inflight.Wait()
 	var errs []error
 	if !im.readOnly {
 		errs = append(errs, im.closeWritesLocked())

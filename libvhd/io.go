@@ -1,6 +1,7 @@
 package libvhd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 )
@@ -20,14 +21,7 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := min(int64(len(p)), size-off)
-	var err error
-	if im.footer.Type == Fixed {
-		err = readFull(im.file, p[:n], off)
-	} else {
-		im.mu.Lock()
-		err = im.readLocked(p[:n], off)
-		im.mu.Unlock()
-	}
+	err := im.read(p[:n], off)
 	im.note(countRead, err)
 	if err != nil {
 		return 0, fmt.Errorf("read %s at %d: %w", im.path, off, err)
@@ -48,17 +42,66 @@ func (im *Image) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > im.Size() {
 		return 0, fmt.Errorf("write %s at %d+%d: %w", im.path, off, len(p), ErrOutOfRange)
 	}
-	im.mu.Lock()
-	defer im.mu.Unlock()
-	if im.closed {
-		return 0, ErrClosed
-	}
-	err := im.writeLocked(p, off)
+	err := im.write(p, off)
 	im.note(countWrite, err)
 	if err != nil {
 		return 0, fmt.Errorf("write %s at %d: %w", im.path, off, err)
 	}
 	return len(p), nil
+}
+
+// write writes p at off, within the disk. Whole sectors into a block
+// of a dynamic image already allocated are written without the lock, so
+// that writes wait for the file together, and their bitmap bits set
+// under it once the data is written, as markWrittenLocked says; the rest
+// (partial sectors, new blocks, fixed images) is written under the lock.
+func (im *Image) write(p []byte, off int64) error {
+	if im.footer.Type == Fixed || off%SectorSize != 0 || len(p)%SectorSize != 0 {
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		if im.closed {
+			return ErrClosed
+		}
+		return im.writeLocked(p, off)
+	}
+	for len(p) > 0 {
+		blk, in := off/im.blockSize, off%im.blockSize
+		n := min(int64(len(p)), im.blockSize-in)
+		if err := im.writeBlock(p[:n], int(blk), in); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// writeBlock writes whole sectors p into block blk, at byte in of it.
+func (im *Image) writeBlock(p []byte, blk int, in int64) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.closed {
+		return ErrClosed
+	}
+	e := im.bat[blk]
+	if e == unallocated {
+		return im.writeAlignedLocked(p, int64(blk)*im.blockSize+in)
+	}
+	f := im.file
+	im.dirty.unsynced = true
+	im.inflight.Add(1)
+	im.mu.Unlock()
+	_, err := f.WriteAt(p, int64(e)*SectorSize+im.bmSize+in)
+	im.inflight.Done()
+	im.mu.Lock()
+	switch {
+	case err != nil:
+		return err
+	case im.closed:
+		return ErrClosed
+	}
+	// A flush may have synced the file while the data was on its way.
+	im.dirty.unsynced = true
+	return im.markWrittenLocked(blk, in, int64(len(p)))
 }
 
 func (im *Image) readLocked(p []byte, off int64) error {
@@ -81,14 +124,28 @@ func (im *Image) readLocked(p []byte, off int64) error {
 
 // readBlockLocked reads p from one block, starting at byte in of it.
 func (im *Image) readBlockLocked(p []byte, blk int, in int64) error {
+	return im.eachRunLocked(p, blk, in, func(r blockRun) error { return im.readRun(im.file, r) })
+}
+
+// A blockRun is a piece of a read that one source holds: the file at fileOff,
+// or (fileOff < 0) what is below this image at virt.
+type blockRun struct {
+	p       []byte
+	fileOff int64
+	virt    int64
+}
+
+// eachRunLocked splits the read of p from block blk, at byte in of it,
+// into runs, in order.
+func (im *Image) eachRunLocked(p []byte, blk int, in int64, fn func(blockRun) error) error {
 	virt := int64(blk)*im.blockSize + in
 	e := im.bat[blk]
 	if e == unallocated {
-		return im.readBelow(p, virt)
+		return fn(blockRun{p: p, fileOff: -1, virt: virt})
 	}
 	data := int64(e)*SectorSize + im.bmSize
 	if im.blockFull(blk) {
-		return readFull(im.file, p, data+in)
+		return fn(blockRun{p: p, fileOff: data + in, virt: virt})
 	}
 	s, err := im.bitmapLocked(blk)
 	if err != nil {
@@ -103,19 +160,91 @@ func (im *Image) readBlockLocked(p []byte, blk int, in int64) error {
 			end++
 		}
 		j := min(int64(end)*SectorSize-in, int64(len(p)))
-		var err error
+		r := blockRun{p: p[i:j], fileOff: -1, virt: virt + i}
 		if set {
-			err = readFull(im.file, p[i:j], data+in+i)
-		} else {
-			err = im.readBelow(p[i:j], virt+i)
+			r.fileOff = data + in + i
 		}
-		if err != nil {
+		if err := fn(r); err != nil {
 			return err
 		}
 		i = j
 	}
 	return nil
 }
+
+// readRun reads r from f, this image's file, or from below.
+func (im *Image) readRun(f File, r blockRun) error {
+	if r.fileOff < 0 {
+		return im.readBelow(r.p, r.virt)
+	}
+	return readFull(f, r.p, r.fileOff)
+}
+
+// read reads p at off, within the disk. A fixed image's bytes are where
+// the disk's are. A dynamic image's reads find, under the lock, where
+// each piece of a block lies (the BAT, the bitmap), and read the data
+// without it, so that reads wait for the file together rather than one
+// after the other: a block's data never moves while the image is open,
+// a concurrent write of the same sectors may leave either version (as a
+// disk may), and Close waits for the reads the lock let go (inflight).
+func (im *Image) read(p []byte, off int64) error {
+	if im.footer.Type == Fixed {
+		return readFull(im.file, p, off)
+	}
+	for len(p) > 0 {
+		blk, in := off/im.blockSize, off%im.blockSize
+		n := min(int64(len(p)), im.blockSize-in)
+		if err := im.readBlock(p[:n], int(blk), in); err != nil {
+			return err
+		}
+		p, off = p[n:], off+n
+	}
+	return nil
+}
+
+// maxRuns bounds the runs of a block read planned to go without the lock;
+// a block read cut into more (a bitmap of scattered sectors) is read
+// under it.
+const maxRuns = 8
+
+// readBlock reads p from one block, starting at byte in of it.
+func (im *Image) readBlock(p []byte, blk int, in int64) error {
+	var runs [maxRuns]blockRun
+	nr := 0
+	im.mu.Lock()
+	if im.closed {
+		im.mu.Unlock()
+		return ErrClosed
+	}
+	err := im.eachRunLocked(p, blk, in, func(r blockRun) error {
+		if nr == len(runs) {
+			return errTooManyRuns
+		}
+		runs[nr], nr = r, nr+1
+		return nil
+	})
+	if err == errTooManyRuns {
+		err = im.readBlockLocked(p, blk, in)
+		im.mu.Unlock()
+		return err
+	}
+	if err != nil {
+		im.mu.Unlock()
+		return err
+	}
+	f := im.file
+	im.inflight.Add(1)
+	im.mu.Unlock()
+	defer im.inflight.Done()
+	for _, r := range runs[:nr] {
+		if err := im.readRun(f, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errTooManyRuns = errors.New("too many runs")
 
 // readBelow reads what this image does not hold: the parent's data, or
 // zeros for a dynamic disk.
