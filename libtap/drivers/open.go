@@ -20,8 +20,9 @@ import (
 // Options apply to every driver that can honour them.
 type Options struct {
 	ReadOnly bool
-	NoDirect bool // aio: buffered I/O (tap-ctl open -D)
-	// Buffers: aio registers them with io_uring (the VBD ring's slots).
+	NoDirect bool // aio, vhd: buffered I/O (tap-ctl open -D)
+	// Buffers: aio and vhd register them with io_uring (the VBD ring's
+	// slots).
 	Buffers []byte
 	// vhd: keep new metadata in memory until a flush (tapdisk
 	// --defer-metadata; see libvhd.OpenOptions.DeferMetadata).
@@ -94,7 +95,8 @@ func openImage(s disk.Spec, opts Options) (disk.Driver, error) {
 	case "aio":
 		return aio.Open(s.Path, aio.Options{ReadOnly: opts.ReadOnly, NoDirect: opts.NoDirect, Buffers: opts.Buffers})
 	case "vhd":
-		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval, ParentDirs: opts.ParentDirs})
+		return vhd.Open(s.Path, vhd.Options{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, FlushInterval: opts.FlushInterval, ParentDirs: opts.ParentDirs,
+			NoDirect: opts.NoDirect, Buffers: opts.Buffers})
 	case "ram":
 		return ram.Open(s.Path, opts.ReadOnly)
 	case "nbd":

@@ -1,4 +1,11 @@
 // Package vhd is the `vhd:PATH` driver: a VHD chain through libvhd.
+//
+// Like aio, it opens the chain's files with O_DIRECT, as blktap's vhd
+// driver did, unless told not to (tap-ctl open -D) or the file system
+// refuses it (Caps().Direct says), and moves their data through an
+// io_uring of the disk's own, or through syscalls where io_uring is
+// unavailable or $GOTAP_NO_IO_URING is 1 (Caps().Engine says); see
+// package fileio.
 package vhd
 
 import (
@@ -8,12 +15,15 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers/fileio"
+	"gotap.dev/libtap/ring"
 	"gotap.dev/libvhd"
 )
 
 // Disk is an open VHD chain.
 type Disk struct {
 	im         *libvhd.Image
+	fs         *fsys
 	flusher    *flusher // nil: no periodic flush
 	parentDirs []string // the parent policy's, for Commit's relink
 }
@@ -30,20 +40,28 @@ type Options struct {
 	FlushInterval time.Duration
 	// ParentDirs: see libvhd.OpenOptions.ParentDirs.
 	ParentDirs []string
+	NoDirect   bool // buffered I/O even where O_DIRECT works (tap-ctl open -D)
+	// Buffers is memory that carries the requests' data (the VBD ring's
+	// slots), registered with io_uring; it must outlive the Disk.
+	Buffers []byte
 }
 
 // Open opens the chain whose leaf is path, locked as libvhd locks it:
 // written exclusively, parents shared (EBUSY if another process
 // conflicts). A parent the parent policy refuses fails with EACCES.
 func Open(path string, opts Options) (*Disk, error) {
-	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, ParentDirs: opts.ParentDirs})
+	fs := &fsys{q: fileio.NewQueue(opts.Buffers), direct: !opts.NoDirect}
+	im, err := libvhd.Open(path, libvhd.OpenOptions{ReadOnly: opts.ReadOnly, DeferMetadata: opts.DeferMetadata, ParentDirs: opts.ParentDirs, FS: fs})
+	if err != nil && fs.q != nil {
+		fs.q.Close()
+	}
 	if errors.Is(err, libvhd.ErrParentRefused) {
 		return nil, fmt.Errorf("vhd: %w (%w)", err, syscall.EACCES)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vhd: %w", err)
 	}
-	d := &Disk{im: im, parentDirs: opts.ParentDirs}
+	d := &Disk{im: im, fs: fs, parentDirs: opts.ParentDirs}
 	if !opts.ReadOnly && opts.FlushInterval > 0 {
 		d.flusher = startFlusher(im, opts.FlushInterval)
 	}
@@ -59,7 +77,8 @@ func (d *Disk) Size() int64 { return d.im.Size() }
 // blocks costs a write; only ranges no layer holds are zero for free.
 // FUA is a flush after the write, which the VBD does.
 func (d *Disk) Caps() disk.Caps {
-	return disk.Caps{ReadOnly: d.im.ReadOnly(), FUA: disk.Emulated, Zero: disk.Native, FastZero: disk.Native}
+	return disk.Caps{ReadOnly: d.im.ReadOnly(), FUA: disk.Emulated, Zero: disk.Native, FastZero: disk.Native,
+		Direct: d.fs.isDirect(), Engine: fileio.Engine(d.fs.q)}
 }
 
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
@@ -109,7 +128,7 @@ func (d *Disk) WriteZeroes(off, n int64, _, fastZero bool) error {
 	return nil
 }
 
-var zeroChunk = make([]byte, 1<<20)
+var zeroChunk = ring.AlignedBuffer(1 << 20)
 
 func (d *Disk) writeZeros(off, n int64) error {
 	for n > 0 {
@@ -138,7 +157,11 @@ func (d *Disk) Close() error {
 	if d.flusher != nil {
 		d.flusher.stop()
 	}
-	return d.im.Close()
+	err := d.im.Close()
+	if d.fs.q != nil {
+		d.fs.q.Close()
+	}
+	return err
 }
 
 // errno makes libvhd's sentinel errors carry the errno frontends report
