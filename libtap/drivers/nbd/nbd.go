@@ -51,7 +51,7 @@ type Options struct {
 	Export string
 	// Conns is how many connections to open to a server that allows
 	// several (NBD_FLAG_CAN_MULTI_CONN); default DefaultConns. Without
-	// the flag, one.
+	// the flag, one; fewer when the server refuses more.
 	Conns int
 }
 
@@ -107,20 +107,7 @@ func Dial(addr string, opts Options) (*Disk, error) {
 	}
 	d.info, d.conns = first.info, []*conn{first}
 	if d.can(wire.FlagCanMultiConn) {
-		for len(d.conns) < opts.Conns {
-			c, err := dialConn(d, network, where, deadline)
-			if err == nil && c.info != d.info {
-				c.nc.Close()
-				err = fmt.Errorf("connection %d negotiated %+v, the first %+v", len(d.conns), c.info, d.info)
-			}
-			if err != nil {
-				for _, c := range d.conns {
-					c.nc.Close()
-				}
-				return nil, fmt.Errorf("nbd: %s: %w", addr, err)
-			}
-			d.conns = append(d.conns, c)
-		}
+		d.conns = append(d.conns, d.moreConns(network, where, deadline, opts.Conns-1)...)
 	}
 	for _, c := range d.conns {
 		go c.readLoop()
@@ -128,6 +115,25 @@ func Dial(addr string, opts Options) (*Disk, error) {
 	}
 	go d.watchdog()
 	return d, nil
+}
+
+// moreConns opens up to n more connections, as many as the server lets
+// it within the open deadline: one it refuses, or that negotiates
+// otherwise than the first, only means fewer.
+func (d *Disk) moreConns(network, where string, deadline time.Time, n int) []*conn {
+	var conns []*conn
+	for range n {
+		c, err := dialConn(d, network, where, deadline)
+		if err != nil {
+			break
+		}
+		if c.info != d.info {
+			c.nc.Close()
+			break
+		}
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 // fail gives up every connection: one broke (err), and the server's

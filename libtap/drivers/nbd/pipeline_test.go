@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -229,5 +231,47 @@ func TestStartV(t *testing.T) {
 	d.Close()
 	if d.StartV(false, bufs[:1], 0, false, false, done) {
 		t.Error("started a read on a closed disk")
+	}
+}
+
+// TestMultiConnRefusedMeansFewer: a server that advertises multi-conn
+// but hangs up on the second connection is used over the first alone.
+func TestMultiConnRefusedMeansFewer(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "one.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for i := 0; ; i++ {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if i > 0 {
+				nc.Close()
+				continue
+			}
+			go func() {
+				defer nc.Close()
+				br := bufio.NewReader(nc)
+				if negotiate(br, nc, true, wire.FlagCanMultiConn) == nil {
+					answer(br, nc, honest(true))
+				}
+			}()
+		}
+	}()
+	d, err := nbd.Dial("unix:"+sock, nbd.Options{Conns: 4, OpenTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Conns() != 1 {
+		t.Errorf("%d connections; want 1", d.Conns())
+	}
+	buf := make([]byte, readLen)
+	if err := d.ReadV([][]byte{buf}, readOff); err != nil || !bytes.Equal(buf, pattern[readOff:readOff+readLen]) {
+		t.Errorf("read: %v", err)
 	}
 }
