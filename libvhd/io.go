@@ -124,43 +124,44 @@ func (im *Image) readLocked(p []byte, off int64) error {
 
 // readBlockLocked reads p from one block, starting at byte in of it.
 func (im *Image) readBlockLocked(p []byte, blk int, in int64) error {
-	return im.eachRunLocked(p, blk, in, func(r blockRun) error { return im.readRun(im.file, r) })
+	return im.eachRunLocked(int64(len(p)), blk, in, func(r blockRun) error { return im.readRun(im.file, p, r) })
 }
 
-// A blockRun is a piece of a read that one source holds: the file at fileOff,
-// or (fileOff < 0) what is below this image at virt.
+// A blockRun is a piece of a read, bytes [at, at+n) of it, that one
+// source holds: the file at fileOff, or (fileOff < 0) what is below this
+// image at virt.
 type blockRun struct {
-	p       []byte
+	at, n   int64
 	fileOff int64
 	virt    int64
 }
 
-// eachRunLocked splits the read of p from block blk, at byte in of it,
-// into runs, in order.
-func (im *Image) eachRunLocked(p []byte, blk int, in int64, fn func(blockRun) error) error {
+// eachRunLocked splits the read of n bytes from block blk, at byte in
+// of it, into runs, in order.
+func (im *Image) eachRunLocked(n int64, blk int, in int64, fn func(blockRun) error) error {
 	virt := int64(blk)*im.blockSize + in
 	e := im.bat[blk]
 	if e == unallocated {
-		return fn(blockRun{p: p, fileOff: -1, virt: virt})
+		return fn(blockRun{n: n, fileOff: -1, virt: virt})
 	}
 	data := int64(e)*SectorSize + im.bmSize
 	if im.blockFull(blk) {
-		return fn(blockRun{p: p, fileOff: data + in, virt: virt})
+		return fn(blockRun{n: n, fileOff: data + in, virt: virt})
 	}
 	s, err := im.bitmapLocked(blk)
 	if err != nil {
 		return err
 	}
 	bm := s.bits
-	for i := int64(0); i < int64(len(p)); {
+	for i := int64(0); i < n; {
 		sec := int((in + i) / SectorSize)
 		set := testBit(bm, sec)
 		end := sec + 1
-		for end*SectorSize < int(in)+len(p) && testBit(bm, end) == set {
+		for int64(end)*SectorSize < in+n && testBit(bm, end) == set {
 			end++
 		}
-		j := min(int64(end)*SectorSize-in, int64(len(p)))
-		r := blockRun{p: p[i:j], fileOff: -1, virt: virt + i}
+		j := min(int64(end)*SectorSize-in, n)
+		r := blockRun{at: i, n: j - i, fileOff: -1, virt: virt + i}
 		if set {
 			r.fileOff = data + in + i
 		}
@@ -172,12 +173,13 @@ func (im *Image) eachRunLocked(p []byte, blk int, in int64, fn func(blockRun) er
 	return nil
 }
 
-// readRun reads r from f, this image's file, or from below.
-func (im *Image) readRun(f File, r blockRun) error {
+// readRun reads run r of p from f, this image's file, or from below.
+func (im *Image) readRun(f File, p []byte, r blockRun) error {
+	p = p[r.at : r.at+r.n]
 	if r.fileOff < 0 {
-		return im.readBelow(r.p, r.virt)
+		return im.readBelow(p, r.virt)
 	}
-	return readFull(f, r.p, r.fileOff)
+	return readFull(f, p, r.fileOff)
 }
 
 // read reads p at off, within the disk. A fixed image's bytes are where
@@ -216,7 +218,7 @@ func (im *Image) readBlock(p []byte, blk int, in int64) error {
 		im.mu.Unlock()
 		return ErrClosed
 	}
-	err := im.eachRunLocked(p, blk, in, func(r blockRun) error {
+	err := im.eachRunLocked(int64(len(p)), blk, in, func(r blockRun) error {
 		if nr == len(runs) {
 			return errTooManyRuns
 		}
@@ -237,7 +239,7 @@ func (im *Image) readBlock(p []byte, blk int, in int64) error {
 	im.mu.Unlock()
 	defer im.inflight.Done()
 	for _, r := range runs[:nr] {
-		if err := im.readRun(f, r); err != nil {
+		if err := im.readRun(f, p, r); err != nil {
 			return err
 		}
 	}
@@ -245,6 +247,49 @@ func (im *Image) readBlock(p []byte, blk int, in int64) error {
 }
 
 var errTooManyRuns = errors.New("too many runs")
+
+// MapRead tells where the n bytes of the disk at off lie when this
+// image's file holds them all in one piece: a caller with I/O of its own
+// (an io_uring) may then read them from f at fileOff, without the
+// image's lock, and must call ReadDone once it has, whatever the
+// outcome: Close waits for it. ok is false, and nothing is to be done,
+// when the bytes lie elsewhere or in pieces (a parent, zeros, scattered
+// sectors, beyond the disk, a closed image): ReadAt reads those.
+func (im *Image) MapRead(off, n int64) (f File, fileOff int64, ok bool) {
+	if off < 0 || n <= 0 || off+n > im.Size() {
+		return nil, 0, false
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.closed {
+		return nil, 0, false
+	}
+	fileOff = off
+	if im.footer.Type != Fixed {
+		blk, in := off/im.blockSize, off%im.blockSize
+		if in+n > im.blockSize {
+			return nil, 0, false
+		}
+		pieces := 0
+		err := im.eachRunLocked(n, int(blk), in, func(r blockRun) error {
+			pieces++
+			fileOff = r.fileOff
+			return nil
+		})
+		if err != nil || pieces != 1 || fileOff < 0 {
+			return nil, 0, false
+		}
+	}
+	im.inflight.Add(1)
+	return im.file, fileOff, true
+}
+
+// ReadDone ends a read MapRead allowed; err is its outcome, for the
+// image's counts.
+func (im *Image) ReadDone(err error) {
+	im.note(countRead, err)
+	im.inflight.Done()
+}
 
 // readBelow reads what this image does not hold: the parent's data, or
 // zeros for a dynamic disk.

@@ -317,3 +317,49 @@ func TestBounce(t *testing.T) {
 		})
 	}
 }
+
+// TestStartV: a read the leaf's file holds in one piece starts on the
+// io_uring and returns what was written, a vector too; reads of the
+// parent's data, of zeros and writes go the scheduler's other way.
+func TestStartV(t *testing.T) {
+	mem := ring.AlignedBuffer(3 * 4096)
+	d := open(t, newChain(t), Options{Buffers: mem})
+	if d.fs.q == nil {
+		t.Skip("no io_uring")
+	}
+	data := mem[:8192]
+	for i := range data {
+		data[i] = byte(i * 3)
+	}
+	if err := d.WriteV([][]byte{data}, 2*mib, false); err != nil {
+		t.Fatal(err)
+	}
+	got := mem[8192:]
+	clear(got)
+	a, b := got[:1024], got[1024:4096]
+	done := make(chan error, 1)
+	if !d.StartV(false, [][]byte{a, b}, 2*mib+4096, false, false, func(err error) { done <- err }) {
+		t.Fatal("StartV refused a read of the leaf's data")
+	}
+	if err := <-done; err != nil || !bytes.Equal(got, data[4096:]) {
+		t.Errorf("StartV read %v, the data differs: %v", err, !bytes.Equal(got, data[4096:]))
+	}
+	for _, tc := range []struct {
+		name  string
+		write bool
+		off   int64
+	}{
+		{"the parent's data", false, 0},
+		{"zeros", false, 4 * mib},
+		{"leaf data and zeros", false, 2*mib + 4096},
+		{"a write", true, 2 * mib},
+	} {
+		n := 4096
+		if tc.name == "leaf data and zeros" {
+			n = 8192
+		}
+		if d.StartV(tc.write, [][]byte{mem[:n]}, tc.off, false, false, func(error) {}) {
+			t.Errorf("StartV started %s", tc.name)
+		}
+	}
+}

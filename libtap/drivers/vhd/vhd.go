@@ -24,6 +24,7 @@ import (
 type Disk struct {
 	im         *libvhd.Image
 	fs         *fsys
+	ops        []readOp // StartV's, one per entry of the queue
 	flusher    *flusher // nil: no periodic flush
 	parentDirs []string // the parent policy's, for Commit's relink
 }
@@ -62,6 +63,12 @@ func Open(path string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("vhd: %w", err)
 	}
 	d := &Disk{im: im, fs: fs, parentDirs: opts.ParentDirs}
+	if fs.q != nil {
+		d.ops = make([]readOp, fs.q.Entries())
+		for i := range d.ops {
+			d.ops[i].d = d
+		}
+	}
 	if !opts.ReadOnly && opts.FlushInterval > 0 {
 		d.flusher = startFlusher(im, opts.FlushInterval)
 	}
