@@ -43,8 +43,9 @@ type slot struct {
 	cb   func(error)
 }
 
-// conn is one connection to the server. Callers send under sendMu and
-// wait in their slot; one reader goroutine per connection matches
+// conn is one connection to the server. Callers register their request
+// in a slot, queue it for writing (send.go) and wait in the slot, or are
+// called back (StartV); one reader goroutine per connection matches
 // replies to slots.
 type conn struct {
 	d       *Disk
@@ -61,10 +62,9 @@ type conn struct {
 
 	free chan uint8 // indexes of free slots
 
-	mu       sync.Mutex // guards slots' registration and broken
-	slots    [maxInFlight]slot
-	inflight int
-	broken   error // the connection failed: every later request fails
+	mu     sync.Mutex // guards slots' registration and broken
+	slots  [maxInFlight]slot
+	broken error // the connection failed: every later request fails
 
 	scratch    [wire.RequestSize]byte // the reader's, for headers
 	readerDone chan struct{}
@@ -111,7 +111,6 @@ func (c *conn) register(i uint8, r *call, cb func(error)) (uint64, error) {
 	s.gen++
 	s.busy = true
 	s.epoch = c.d.epoch.Load()
-	c.inflight++
 	return uint64(s.gen)<<32 | uint64(i), nil
 }
 
@@ -131,7 +130,6 @@ func (c *conn) lookup(cookie uint64) (*slot, error) {
 func (c *conn) complete(s *slot, err error) {
 	c.mu.Lock()
 	s.busy = false
-	c.inflight--
 	cb := s.cb
 	s.call.in, s.call.out, s.cb = nil, nil, nil // the caller's buffers are its own again
 	if cb == nil {

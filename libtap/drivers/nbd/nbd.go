@@ -111,7 +111,6 @@ func Dial(addr string, opts Options) (*Disk, error) {
 	}
 	for _, c := range d.conns {
 		go c.readLoop()
-		go c.writeLoop()
 	}
 	go d.watchdog()
 	return d, nil
@@ -166,7 +165,7 @@ func (d *Disk) doOn(c *conn, r *call) error {
 		c.free <- i
 		return err
 	}
-	c.send(cookie, r, kickWriter)
+	c.send(cookie, r, false)
 	s := &c.slots[i]
 	err = <-s.done
 	r.ext, r.described = s.call.ext, s.call.described
@@ -331,7 +330,6 @@ func (d *Disk) Close() error {
 		d.fail(net.ErrClosed)
 		for _, c := range d.conns {
 			<-c.readerDone
-			close(c.quit)
 		}
 	})
 	return nil

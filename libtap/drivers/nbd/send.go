@@ -8,10 +8,12 @@ import (
 )
 
 // Requests are not written one write(2) each: that was half of
-// tapdisk's system calls. They are queued, and written together: by the
-// starter at the end of a burst (StartV's more, Unplug), or by the
-// connection's writer goroutine, which writes whatever has queued up
-// while it was busy in one go.
+// tapdisk's system calls. They are queued, and whoever finds nobody
+// writing becomes the writer: it writes what is queued, and again what
+// queued up meanwhile, until nothing is left. Callers sending at once
+// thus share system calls, and a lone caller writes its own request at
+// once, without waking anyone. A burst from the Starter (StartV's more)
+// is held in the queue until its last request or Unplug.
 const (
 	// batchSize is the queue's capacity; a request that does not fit is
 	// written by its sender, after what is queued.
@@ -23,52 +25,36 @@ const (
 
 // sender is a connection's write side.
 type sender struct {
-	qmu    sync.Mutex
-	queued []byte // requests not yet written, in order
-	spare  []byte // the other buffer, while the writer is not using it
-	kicked bool   // the writer has been told
-	kick   chan struct{}
-	quit   chan struct{} // ends the writer
-	wmu    sync.Mutex    // one write(2) at a time, in queue order
-	hdr    [wire.RequestSize]byte
+	qmu     sync.Mutex
+	queued  []byte     // requests not yet written, in order
+	spare   []byte     // the other buffer, while nobody writes
+	writing bool       // someone is writing, and will write what queues
+	wmu     sync.Mutex // one write(2) at a time, in queue order
+	hdr     [wire.RequestSize]byte
 }
 
 func newSender() sender {
-	return sender{
-		queued: make([]byte, 0, batchSize), spare: make([]byte, 0, batchSize),
-		kick: make(chan struct{}, 1), quit: make(chan struct{}),
-	}
+	return sender{queued: make([]byte, 0, batchSize), spare: make([]byte, 0, batchSize)}
 }
 
-// How send gets a request written.
-type sendMode int
-
-const (
-	kickWriter sendMode = iota // by the writer goroutine
-	writeNow                   // by the sender, with what is queued
-	holdBack                   // later: with the next, or at Unplug
-)
-
-// send writes request r with cookie; its slot is registered, so its reply
-// may already be on its way. A failed write breaks the connection: the
-// reader then fails every request in flight, this one too.
-func (c *conn) send(cookie uint64, r *call, mode sendMode) {
+// send writes request r with cookie, or with more (a burst's requests
+// but the last) leaves it queued for the next. Its slot is registered,
+// so its reply may already be on its way. A failed write breaks the
+// connection: the reader then fails every request in flight, this one
+// too.
+func (c *conn) send(cookie uint64, r *call, more bool) {
 	req := wire.Request{Type: r.typ, Flags: r.flags, Cookie: cookie, Offset: uint64(r.off), Length: uint32(r.n)}
 	c.qmu.Lock()
 	if len(r.out) <= maxQueued && len(c.queued)+wire.RequestSize+len(r.out) <= cap(c.queued) {
 		c.queued = append(req.Append(c.queued), r.out...)
-		switch {
-		case mode == writeNow:
+		if !more {
 			c.writeQueued()
-		case mode == kickWriter && !c.kicked:
-			c.kicked = true
-			c.kick <- struct{}{}
 		}
 		c.qmu.Unlock()
 		return
 	}
 	// Written here, after what is queued (the queue's lock held: nothing
-	// queues behind meanwhile, and the writer waits).
+	// queues behind meanwhile, and a writer at work finishes first).
 	c.wmu.Lock()
 	err := c.write(c.queued)
 	c.queued = c.queued[:0]
@@ -85,23 +71,34 @@ func (c *conn) send(cookie uint64, r *call, mode sendMode) {
 	}
 }
 
-// writeQueued writes what is queued; the caller holds qmu.
+// writeQueued becomes the writer unless someone is: it writes what is
+// queued, the queue let go meanwhile, until nothing is left. The caller
+// holds qmu, held again on return.
 func (c *conn) writeQueued() {
-	c.wmu.Lock()
-	err := c.write(c.queued)
-	c.wmu.Unlock()
-	c.queued = c.queued[:0]
-	if err != nil {
-		c.d.fail(err)
+	if c.writing {
+		return // the writer at work takes it
 	}
+	c.writing = true
+	for len(c.queued) > 0 {
+		b := c.queued
+		c.queued, c.spare = c.spare, nil
+		c.wmu.Lock() // before the queue is let go: the order on the wire
+		c.qmu.Unlock()
+		err := c.write(b)
+		c.wmu.Unlock()
+		if err != nil {
+			c.d.fail(err)
+		}
+		c.qmu.Lock()
+		c.spare = b[:0]
+	}
+	c.writing = false
 }
 
-// unplug writes what is queued, if anything.
+// unplug writes what a burst left queued, if anything.
 func (c *conn) unplug() {
 	c.qmu.Lock()
-	if len(c.queued) > 0 {
-		c.writeQueued()
-	}
+	c.writeQueued()
 	c.qmu.Unlock()
 }
 
@@ -111,31 +108,6 @@ func (c *conn) write(b []byte) error {
 	}
 	_, err := c.nc.Write(b)
 	return err
-}
-
-// writeLoop is the connection's writer: it writes what has queued up,
-// each time it is kicked, until the connection closes.
-func (c *conn) writeLoop() {
-	for {
-		select {
-		case <-c.quit:
-			return
-		case <-c.kick:
-		}
-		c.qmu.Lock()
-		b := c.queued
-		c.queued, c.spare, c.kicked = c.spare, nil, false
-		c.wmu.Lock() // before the queue is let go: the order on the wire
-		c.qmu.Unlock()
-		err := c.write(b)
-		c.wmu.Unlock()
-		c.qmu.Lock()
-		c.spare = b[:0]
-		c.qmu.Unlock()
-		if err != nil {
-			c.d.fail(err)
-		}
-	}
 }
 
 // goodbye sends NBD_CMD_DISC after what is queued, unless the

@@ -35,11 +35,7 @@ func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua, more bool, done
 		c.free <- i
 		return false
 	}
-	mode := writeNow
-	if more {
-		mode = holdBack
-	}
-	c.send(cookie, &r, mode)
+	c.send(cookie, &r, more)
 	if !more && len(d.conns) > 1 {
 		d.Unplug() // what the burst held back on the other connections
 	}
