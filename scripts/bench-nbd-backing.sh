@@ -6,7 +6,8 @@
 # IOPS, p50 completion latency, tapdisk's ratio to the direct run, and
 # CPU time per request (utime+stime from /proc/PID/stat over the
 # measured part of the run, divided by the requests fio completed) of
-# tapdisk and of nbdkit in each run.
+# fio, tapdisk and nbdkit in each run: on a machine of few cores, the
+# three share them, and their sum bounds the IOPS.
 #
 #   BENCH_RUNTIME  seconds per run (default 4)
 #   BENCH_REPEAT   runs per cell (default 3); each cell shows the run
@@ -58,26 +59,28 @@ through=$(sed -n 2p "$dir/tapdisk.out")
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # measure URI RW QD: one fio run of 4 KiB requests; prints "iops p50_us
-# tapdisk_cpu_us nbdkit_cpu_us" (CPU per request, sampled when fio's
-# ramp ends and after it exits; tapdisk's is counted whether or not the
-# run goes through it, so that its idle cost shows).
+# fio_cpu_us tapdisk_cpu_us nbdkit_cpu_us" (CPU per request, sampled
+# when fio's ramp ends and before it exits; fio runs its job as a thread,
+# so that its process counts it). tapdisk's is counted whether or not
+# the run goes through it, so that its idle cost shows.
 measure() {
 	local uri=$1 rw=$2 qd=$3 ramp=1 json=$dir/fio.json
-	fio --name=cell --ioengine=nbd --uri="$uri" --rw="$rw" --bs=4k --iodepth="$qd" \
+	fio --name=cell --thread --ioengine=nbd --uri="$uri" --rw="$rw" --bs=4k --iodepth="$qd" \
 		--size="$size" --time_based --runtime="$runtime" --ramp_time="$ramp" \
 		--norandommap --randrepeat=0 --output-format=json >"$json" &
 	local fio=$!
 	sleep "$ramp"
-	local t0 k0
-	t0=$(cpu_ticks "$td") k0=$(cpu_ticks "$kit")
+	local f0 t0 k0 f1 t1 k1
+	f0=$(cpu_ticks "$fio") t0=$(cpu_ticks "$td") k0=$(cpu_ticks "$kit")
+	sleep "$runtime"
+	f1=$(cpu_ticks "$fio" 2>/dev/null || echo "$f0") t1=$(cpu_ticks "$td") k1=$(cpu_ticks "$kit")
 	wait "$fio"
-	local t1 k1
-	t1=$(cpu_ticks "$td") k1=$(cpu_ticks "$kit")
 	sed -n '/^{/,$p' "$json" | # the nbd engine prints a line before the JSON
-		jq -r --argjson td "$((t1 - t0))" --argjson kit "$((k1 - k0))" --argjson hz "$(getconf CLK_TCK)" '
+		jq -r --argjson fio "$((f1 - f0))" --argjson td "$((t1 - t0))" --argjson kit "$((k1 - k0))" \
+			--argjson hz "$(getconf CLK_TCK)" '
 			.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
 			def per($t): if .total_ios == 0 then "-" else ($t / $hz * 1e6 / .total_ios * 10 | round / 10) end;
-			"\(.iops|floor) \(.clat_ns.percentile["50.000000"]/1000|floor) \(per($td)) \(per($kit))"'
+			"\(.iops|floor) \(.clat_ns.percentile["50.000000"]/1000|floor) \(per($fio)) \(per($td)) \(per($kit))"'
 }
 
 # median TAG RUN...: of the runs tagged TAG, the one with the median IOPS.
@@ -92,7 +95,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; el
 echo
 echo "## 4 KiB random I/O on nbdkit memory: fio straight on nbdkit vs through tapdisk nbd:"
 echo
-echo "| workload | direct IOPS (p50 µs) | tapdisk IOPS (p50 µs) | tapdisk / direct | CPU µs/req direct: nbdkit | through tapdisk: tapdisk / nbdkit |"
+echo "| workload | direct IOPS (p50 µs) | tapdisk IOPS (p50 µs) | tapdisk / direct | CPU µs/req direct: fio / nbdkit | through tapdisk: fio / tapdisk / nbdkit |"
 echo "|---|---|---|---|---|---|"
 for row in "randread 1" "randread 32" "randwrite 1" "randwrite 32"; do
 	read -r rw qd <<<"$row"
@@ -100,7 +103,7 @@ for row in "randread 1" "randread 32" "randwrite 1" "randwrite 32"; do
 	for _ in $(seq "$repeat"); do
 		runs+=("d $(measure "$direct" "$rw" "$qd")" "t $(measure "$through" "$rw" "$qd")")
 	done
-	read -r di dp _ dk <<<"$(median d "${runs[@]}")"
-	read -r ti tp tt tk <<<"$(median t "${runs[@]}")"
-	echo "| $rw QD$qd | $di ($dp) | $ti ($tp) | $(ratio "$ti" "$di") | $dk | $tt / $tk |"
+	read -r di dp df _ dk <<<"$(median d "${runs[@]}")"
+	read -r ti tp tf tt tk <<<"$(median t "${runs[@]}")"
+	echo "| $rw QD$qd | $di ($dp) | $ti ($tp) | $(ratio "$ti" "$di") | $df / $dk | $tf / $tt / $tk |"
 done
