@@ -27,13 +27,17 @@ func TestFioVerify(t *testing.T) {
 	dir := t.TempDir()
 	base := vhdDisk(t, dir, "base.vhd", size, "")
 	writeVHD(t, base, 0, 3<<20, 70<<20)
-	for _, tc := range []struct{ name, spec string }{
-		{"aio", "aio:" + rawDisk(t, size)},
-		{"vhd", "vhd:" + vhdDisk(t, t.TempDir(), "d.vhd", size, "")},
-		{"vhd-diff", "vhd:" + vhdDisk(t, dir, "child.vhd", 0, base)},
+	for _, tc := range []struct {
+		name, spec string
+		noDirect   bool
+	}{
+		{"aio", "aio:" + rawDisk(t, size), false},
+		{"aio-buffered", "aio:" + rawDisk(t, size), true}, // writes made inline
+		{"vhd", "vhd:" + vhdDisk(t, t.TempDir(), "d.vhd", size, ""), false},
+		{"vhd-diff", "vhd:" + vhdDisk(t, dir, "child.vhd", 0, base), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := serve(t, tc.spec)
+			s := serveOpened(t, tc.spec, tc.noDirect)
 			r := vhdtest.StartFio(t, s.uri(), "--iodepth=32", "--numjobs=2",
 				"--size=64M", "--offset_increment=64M", "--runtime="+fioRuntime()).Wait(t)
 			t.Logf("fio %s: read %s KiB, wrote %s KiB, no errors", tc.name, r.ReadKiB, r.WrittenKiB)

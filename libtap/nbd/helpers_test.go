@@ -28,7 +28,15 @@ func (s *served) uri() string { return "nbd+unix:///?socket=" + s.sock }
 // serve opens spec as a VBD and serves it; cleanup shuts down and closes.
 func serve(t testing.TB, spec string) *served {
 	t.Helper()
-	v, err := vbd.Open(0, spec, vbd.Options{RingSlots: 64, SlotBuf: 128 << 10})
+	return serveOpened(t, spec, false)
+}
+
+// serveOpened is serve with buffered I/O where noDirect is set.
+func serveOpened(t testing.TB, spec string, noDirect bool) *served {
+	t.Helper()
+	opts := vbd.Options{RingSlots: 64, SlotBuf: 128 << 10}
+	opts.Drivers.NoDirect = noDirect
+	v, err := vbd.Open(0, spec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

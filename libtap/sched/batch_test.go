@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers/ram"
@@ -12,8 +13,8 @@ import (
 )
 
 // plugger is a Starter over a RAM disk that holds operations started
-// with more until a StartV without more or an Unplug, as io_uring's
-// Enqueue does, and logs what it was told.
+// with more until Unplug, and logs what it was told. A StartV without
+// more runs only its own operation, as aio's buffered writes do.
 type plugger struct {
 	disk.Driver
 	mu   sync.Mutex
@@ -27,15 +28,15 @@ func (p *plugger) StartV(write bool, bufs [][]byte, off int64, _, more bool, don
 		op = func() { done(p.Driver.WriteV(bufs, off, false)) }
 	}
 	p.mu.Lock()
-	p.held = append(p.held, op)
 	if more {
+		p.held = append(p.held, op)
 		p.log = append(p.log, "more")
 		p.mu.Unlock()
 		return true
 	}
 	p.log = append(p.log, "start")
 	p.mu.Unlock()
-	p.run()
+	op()
 	return true
 }
 
@@ -65,7 +66,7 @@ func TestSubmitBatch(t *testing.T) {
 		want []string
 	}{
 		{"one read", []ring.Op{ring.Read}, []string{"start"}},
-		{"reads and writes", []ring.Op{ring.Read, ring.Write, ring.Read}, []string{"more", "more", "start"}},
+		{"reads and writes", []ring.Op{ring.Read, ring.Write, ring.Read}, []string{"more", "more", "start", "unplug"}},
 		{"a flush last", []ring.Op{ring.Write, ring.Write, ring.Flush}, []string{"more", "more", "unplug"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,9 +91,14 @@ func TestSubmitBatch(t *testing.T) {
 				reqs = append(reqs, req)
 			}
 			s.SubmitBatch(reqs)
-			for range tc.ops {
-				if r := <-done; r.Err != nil {
-					t.Errorf("%v failed: %v", r.Op, r.Err)
+			for i := range tc.ops {
+				select {
+				case r := <-done:
+					if r.Err != nil {
+						t.Errorf("%v failed: %v", r.Op, r.Err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%d of %d requests completed; the others were held and never started", i, len(tc.ops))
 				}
 			}
 			if !slices.Equal(drv.log, tc.want) {

@@ -105,8 +105,8 @@ const (
 // StartV returns false, having started nothing, when it cannot start one
 // now; otherwise done is called once with the outcome, possibly before
 // StartV returns. With more, another StartV follows at once: the driver
-// may hold this operation back to start it with the next, until a StartV
-// without more or an Unplug.
+// may hold this operation back to start it with the next ones, until
+// Unplug.
 type Starter interface {
 	StartV(write bool, bufs [][]byte, off int64, fua, more bool, done func(error)) bool
 	// Unplug starts the operations StartV holds back.
@@ -173,13 +173,14 @@ func (s *Scheduler) SubmitBatch(reqs []*ring.Request) {
 			s.queue <- req
 			continue
 		}
-		held = nil // a start without more started what was held
 		if more {
 			held = st
 		}
 	}
 	// The held operations keep their driver: each holds the gate, so no
-	// Pause can take the driver away before they are started.
+	// Pause can take the driver away before they are started. Unplugged
+	// even if the last request was started: a driver may have done it
+	// without starting the held ones (aio's buffered writes).
 	if held != nil {
 		held.Unplug()
 	}

@@ -150,8 +150,17 @@ type asyncOp struct {
 // waits in the submission queue for the next StartV without more, or
 // Unplug, to enter the kernel with it.
 func (d *Disk) StartV(write bool, bufs [][]byte, off int64, fua, more bool, done func(error)) bool {
-	if d.q == nil || (write && !d.ringWrites()) {
+	if d.q == nil {
 		return false
+	}
+	if write && !d.ringWrites() {
+		if fua {
+			return false // a wait for the disk: a worker's
+		}
+		// A buffered write is a copy into the page cache: made here, it
+		// costs less than the hand-offs to a worker and back.
+		done(d.WriteV(bufs, off, false))
+		return true
 	}
 	c := d.q.TryGet()
 	if c == nil {
