@@ -36,7 +36,10 @@ func (e *inline) Submit(req *ring.Request) {
 
 // testQueue is a queue served by hand on this goroutine: descriptors in
 // memory, commands to no device (they complete with EBADF).
-func testQueue(t testing.TB, e *inline) *queue {
+func testQueue(t testing.TB, e *inline) *queue { return testQueueOf(t, e, e) }
+
+// testQueueOf is testQueue for an export that wraps e.
+func testQueueOf(t testing.TB, exp Export, e *inline) *queue {
 	t.Helper()
 	const depth, maxIO = 4, 64 << 10
 	r, err := uring.New(depth+1, uring.SetupSQE128)
@@ -49,7 +52,7 @@ func testQueue(t testing.TB, e *inline) *queue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(1, depth, maxIO, -1, e, slog.New(slog.DiscardHandler))
+	q := newQueue(1, depth, maxIO, -1, exp, slog.New(slog.DiscardHandler))
 	q.ring, q.descs, q.bufs = r, make([]byte, descsSize(depth, 4096)), make([]byte, depth*maxIO)
 	if q.efd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		t.Fatal(err)
@@ -59,14 +62,20 @@ func testQueue(t testing.TB, e *inline) *queue {
 	return q
 }
 
-// serveOne has the kernel hand tag the request d (its descriptor
-// written, its fetch completed), lets the queue handle it and commit
-// it, and returns the user data of the commit's completion.
-func serveOne(t testing.TB, q *queue, tag uint16, d desc) uint64 {
+// putDesc writes tag's descriptor, as the kernel does before it
+// completes the tag's fetch.
+func putDesc(q *queue, tag uint16, d desc) {
 	b := q.descs[int(tag)*descSize:]
 	binary.LittleEndian.PutUint32(b, d.opFlags)
 	binary.LittleEndian.PutUint32(b[4:], d.sectors)
 	binary.LittleEndian.PutUint64(b[8:], d.start)
+}
+
+// serveOne has the kernel hand tag the request d (its descriptor
+// written, its fetch completed), lets the queue handle it and commit
+// it, and returns the user data of the commit's completion.
+func serveOne(t testing.TB, q *queue, tag uint16, d desc) uint64 {
+	putDesc(q, tag, d)
 	q.fetched(tag, 0)
 	q.commitDone()
 	if _, err := q.ring.SubmitAndWait(1); err != nil {
@@ -126,4 +135,38 @@ func TestServeNoAllocation(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { serveOne(t, q, 1, d) }); n != 0 {
 		t.Errorf("%v allocations per request; want 0", n)
 	}
+}
+
+// batching is an inline export that takes batches, and records their
+// sizes.
+type batching struct {
+	*inline
+	sizes []int
+}
+
+func (b *batching) SubmitBatch(reqs []*ring.Request) {
+	b.sizes = append(b.sizes, len(reqs))
+	for _, req := range reqs {
+		b.Submit(req)
+	}
+}
+
+// TestFetchedBatch: the requests one wait fetched go to an export that
+// takes batches together, once the wait's completions are handled.
+func TestFetchedBatch(t *testing.T) {
+	e := &inline{}
+	b := &batching{inline: e}
+	q := testQueueOf(t, b, e)
+	for tag := range uint16(3) {
+		putDesc(q, tag, desc{opFlags: opRead, sectors: 8, start: uint64(tag) * 8})
+		q.fetched(tag, 0)
+	}
+	if e.calls != 0 {
+		t.Fatalf("%d requests submitted before the batch", e.calls)
+	}
+	q.submitBatch()
+	if e.calls != 3 || len(b.sizes) != 1 || b.sizes[0] != 3 {
+		t.Errorf("%d requests in batches of %v; want one batch of 3", e.calls, b.sizes)
+	}
+	q.commitDone()
 }
