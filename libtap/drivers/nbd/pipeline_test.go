@@ -275,3 +275,36 @@ func TestMultiConnRefusedMeansFewer(t *testing.T) {
 		t.Errorf("read: %v", err)
 	}
 }
+
+// TestCloseFailsWhatIsInFlight: closing a disk whose server sits on
+// several requests returns at once, and the requests fail with EIO
+// instead of waiting for the I/O timeout.
+func TestCloseFailsWhatIsInFlight(t *testing.T) {
+	got := make(chan struct{}, inFlight)
+	d := dialServer(t, true, 0, nbd.Options{IOTimeout: time.Minute}, func(_ int, br *bufio.Reader, _ io.Writer) {
+		var h [wire.RequestSize]byte
+		for {
+			if _, ok := nextRequest(br, &h); !ok {
+				return
+			}
+			got <- struct{}{} // and never answered
+		}
+	})
+	errs := make(chan error, inFlight)
+	for i := range inFlight {
+		go func() { errs <- d.ReadV([][]byte{make([]byte, readLen)}, blockOf(i)) }()
+	}
+	for range inFlight {
+		<-got
+	}
+	start := time.Now()
+	d.Close()
+	for range inFlight {
+		if err := <-errs; !errors.Is(err, syscall.EIO) {
+			t.Errorf("read in flight at Close: %v; want EIO", err)
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close and the failures took %v", took)
+	}
+}
