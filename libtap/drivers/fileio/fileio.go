@@ -79,11 +79,13 @@ func Open(name string, flag int, perm fs.FileMode, direct bool) (f *os.File, isD
 		if err == nil && !directWorks(f) {
 			f.Close()
 			f, err = nil, unix.EINVAL
+			// The file exists now: the second open must not make it
+			// again, nor empty what the first wrote (nothing).
+			flag &^= os.O_EXCL | os.O_TRUNC
 		}
 		if err == nil || !errors.Is(err, unix.EINVAL) {
 			return f, err == nil, err
 		}
-		// O_CREATE made the file already: the second open finds it.
 	}
 	f, err = imagefile.Open(name, flag, perm)
 	return f, false, err

@@ -279,6 +279,8 @@ func TestBounce(t *testing.T) {
 		{"past the partial end", 1000, 990, 100, 1090},
 		{"a 511-byte tail", 1535, 1024, 511, 1535},
 		{"appending", 1024, 1024, 3, 1027},
+		{"whole sectors", 2048, 512, 1024, 2048},
+		{"whole sectors, appended", 1024, 1024, 512, 1536},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := make([]byte, tc.size)

@@ -186,6 +186,7 @@ func window(off int64, n int) (lo int64, buf []byte) {
 	return lo, ring.AlignedBuffer(int(hi - lo))
 }
 
+// bounceRead reads the sectors around p into an aligned buffer.
 func (f *file) bounceRead(p []byte, off int64) (int, error) {
 	lo, buf := window(off, len(p))
 	n, err := f.readFull(buf, lo)
@@ -196,11 +197,18 @@ func (f *file) bounceRead(p []byte, off int64) (int, error) {
 	return got, err
 }
 
-// bounceWrite merges p into the sectors it touches. Where the file ends
+// bounceWrite merges p into the sectors it touches, through an aligned
+// buffer. Where the file ends
 // inside the last of them, the write of whole sectors lengthens it: it
 // is cut back to where it ended, or to p's end.
 func (f *file) bounceWrite(p []byte, off int64) (int, error) {
 	lo, buf := window(off, len(p))
+	if lo == off && len(buf) == len(p) {
+		// Whole sectors from unaligned memory (a footer or a BAT sector
+		// of libvhd's): a copy, no read.
+		copy(buf, p)
+		return f.writeFull(buf, off)
+	}
 	n, err := f.readFull(buf, lo)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, err
