@@ -14,6 +14,7 @@ import (
 
 	"gotap.dev/libtap/drivers/nbd"
 	"gotap.dev/libtap/nbd/wire"
+	"gotap.dev/libtap/sched"
 )
 
 // inFlight is how many reads the pipelining cases have in flight at once.
@@ -180,6 +181,9 @@ func TestMultiConnOnlyWhenAdvertised(t *testing.T) {
 		})
 	}
 }
+
+// The scheduler takes the driver as a Starter.
+var _ sched.Starter = (*nbd.Disk)(nil)
 
 // TestStartV: started reads and writes (the scheduler's Starter) report
 // through done, many at once, held back in bursts (more) or not; a request that would need splitting, or
