@@ -14,6 +14,7 @@ import (
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers"
 	"gotap.dev/libtap/nbd"
+	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/vbd"
 )
 
@@ -143,5 +144,63 @@ func TestVBDOverNBD(t *testing.T) {
 func TestOpenRefusesNonServer(t *testing.T) {
 	if _, err := drivers.Open("nbd:unix:"+filepath.Join(t.TempDir(), "none.sock"), drivers.Options{}); err == nil {
 		t.Error("opened a socket that does not exist")
+	}
+}
+
+// TestVBDPipelinesOverNBD: a VBD over the nbd driver, its scheduler
+// starting requests on the driver (sched.Starter), alone and in batches
+// held back for one write: what 32 requests at once write reads back.
+func TestVBDPipelinesOverNBD(t *testing.T) {
+	const n, size = 32, 4096
+	for _, batch := range []bool{false, true} {
+		v, err := vbd.Open(1, "nbd:unix:"+export(t, "ram:4M"), vbd.Options{RingSlots: n, SlotBuf: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(completer, n)
+		// run submits n requests of op, block i at i*3*size, fill
+		// preparing each, and returns them completed, in order of block.
+		run := func(op ring.Op, fill func(i int, b []byte)) []*ring.Request {
+			reqs := make([]*ring.Request, n)
+			for i := range reqs {
+				req, err := v.Ring().Get(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Op, req.Offset, req.Length, req.Owner = op, int64(i)*3*size, size, done
+				fill(i, req.Data(size))
+				reqs[i] = req
+			}
+			if batch {
+				v.SubmitBatch(slices.Clone(reqs))
+			} else {
+				for _, req := range reqs {
+					v.Submit(req)
+				}
+			}
+			for range n {
+				if r := <-done; r.Err != nil {
+					t.Fatalf("batch %v, op %v at %d: %v", batch, op, r.Offset, r.Err)
+				}
+			}
+			return reqs
+		}
+		for _, req := range run(ring.Write, func(i int, b []byte) {
+			for j := range b {
+				b[j] = byte(i*31 + j)
+			}
+		}) {
+			v.Ring().Put(req)
+		}
+		for i, req := range run(ring.Read, func(_ int, b []byte) { clear(b) }) {
+			b := req.Data(size)
+			for j := range b {
+				if b[j] != byte(i*31+j) {
+					t.Fatalf("batch %v: block %d reads back wrong at byte %d", batch, i, j)
+				}
+			}
+			v.Ring().Put(req)
+		}
+		v.Close(context.Background())
 	}
 }
