@@ -21,23 +21,31 @@ import (
 // export serves spec over NBD on a Unix socket and returns the socket.
 func export(t testing.TB, spec string) string {
 	t.Helper()
-	v, err := vbd.Open(0, spec, vbd.Options{RingSlots: 16, SlotBuf: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := nbd.NewServer(nbd.Options{})
-	srv.Add("", v)
 	sock := filepath.Join(t.TempDir(), "nbd.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveOn(t, ln, spec)
+	return sock
+}
+
+// serveOn serves spec over NBD on ln until the test ends (in clear and
+// to anyone on TCP: a test's loopback).
+func serveOn(t testing.TB, ln net.Listener, spec string) {
+	t.Helper()
+	v, err := vbd.Open(0, spec, vbd.Options{RingSlots: 16, SlotBuf: 64 << 10})
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	srv := nbd.NewServer(nbd.Options{InsecureTCP: true})
+	srv.Add("", v)
 	go srv.Serve(context.Background(), ln)
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())
 		v.Close(context.Background())
 	})
-	return sock
 }
 
 func TestRoundTripOverRAM(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,14 @@ var servers = []struct {
 	start func(t testing.TB) string
 }{
 	{"gotap", func(t testing.TB) string { return "unix:" + export(t, "ram:8M") }},
+	{"gotap over TCP", func(t testing.TB) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveOn(t, ln, "ram:8M")
+		return ln.Addr().String()
+	}},
 	{"nbdkit", func(t testing.TB) string {
 		if _, err := exec.LookPath("nbdkit"); err != nil {
 			t.Skip("nbdkit is not installed")
