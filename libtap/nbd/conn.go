@@ -47,11 +47,9 @@ type conn struct {
 	inflight sync.WaitGroup // slots taken and not yet answered
 	closed   chan struct{}
 
-	// batch collects the requests read from what one socket read
-	// brought, for the Export's SubmitBatch (nil batcher: none, each
-	// request submitted alone); the reader's.
-	batcher BatchSubmitter
-	batch   []*ring.Request
+	// batch collects the requests one socket read brought; the
+	// reader's.
+	batch *ring.Batch
 
 	hdr [wire.RequestSize]byte // reader's scratch
 	out [64]byte               // writer's scratch
@@ -89,9 +87,7 @@ func (c *conn) serve() {
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
 	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
-	if b, ok := c.exp.(BatchSubmitter); ok {
-		c.batcher, c.batch = b, make([]*ring.Request, 0, maxBatch)
-	}
+	c.batch = NewBatch(c.exp, maxBatch)
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
@@ -141,10 +137,10 @@ func (c *conn) Complete(req *ring.Request) {
 // reader may block (on the socket or for a slot), so that no request
 // waits for the next one.
 func (c *conn) readLoop() error {
-	defer c.submitBatch()
+	defer c.batch.Submit()
 	for {
 		if c.br.Buffered() < wire.RequestSize {
-			c.submitBatch()
+			c.batch.Submit()
 		}
 		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 			return err
@@ -166,7 +162,7 @@ func (c *conn) readLoop() error {
 		errno := c.check(&r)
 		if r.Type == wire.CmdWrite {
 			if c.br.Buffered() < int(r.Length) {
-				c.submitBatch()
+				c.batch.Submit()
 			}
 			if err := c.readPayload(req, &r, errno == 0); err != nil {
 				// The client vanished mid-request: nothing to answer.
@@ -176,7 +172,7 @@ func (c *conn) readLoop() error {
 			}
 		}
 		if errno != 0 {
-			c.submitBatch() // answered after those before it, as without batches
+			c.batch.Submit() // answered after those before it, as without batches
 			req.Err = errno
 			c.Complete(req)
 			continue
@@ -210,7 +206,7 @@ func (c *conn) readLoop() error {
 		if r.Flags&wire.CmdFlagFUA != 0 {
 			req.Flags |= ring.FUA
 		}
-		c.submit(req)
+		c.batch.Add(req)
 	}
 }
 
@@ -221,34 +217,8 @@ func (c *conn) slot() (*ring.Request, error) {
 	if req := rg.TryGet(); req != nil {
 		return req, nil
 	}
-	c.submitBatch()
+	c.batch.Submit()
 	return rg.Get(c.ctx)
-}
-
-// submit adds req to the batch, or submits it where the Export takes
-// no batches.
-func (c *conn) submit(req *ring.Request) {
-	if c.batcher == nil {
-		c.exp.Submit(req)
-		return
-	}
-	if c.batch = append(c.batch, req); len(c.batch) == cap(c.batch) {
-		c.submitBatch()
-	}
-}
-
-// submitBatch submits the requests collected.
-func (c *conn) submitBatch() {
-	switch len(c.batch) {
-	case 0:
-		return
-	case 1:
-		c.exp.Submit(c.batch[0])
-	default:
-		c.batcher.SubmitBatch(c.batch)
-	}
-	clear(c.batch)
-	c.batch = c.batch[:0]
 }
 
 // readPayload reads a write's data into the slot, or past it when the

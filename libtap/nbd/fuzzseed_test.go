@@ -35,7 +35,8 @@ func recordClient(tb testing.TB) recording {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(context.Background(), ln) }()
 
-	d, err := nbdclient.Dial("unix:"+sock, nbdclient.Options{})
+	// One connection: the recording is one connection's bytes.
+	d, err := nbdclient.Dial("unix:"+sock, nbdclient.Options{Conns: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}

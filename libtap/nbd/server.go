@@ -47,6 +47,15 @@ type BatchSubmitter interface {
 	SubmitBatch([]*ring.Request)
 }
 
+// NewBatch is a batch of at most max requests for e: submitted together
+// where e is a BatchSubmitter, one by one where not.
+func NewBatch(e Export, max int) *ring.Batch {
+	if b, ok := e.(BatchSubmitter); ok {
+		return ring.NewBatch(e.Submit, b.SubmitBatch, max)
+	}
+	return ring.NewBatch(e.Submit, nil, max)
+}
+
 // Options configure a Server.
 type Options struct {
 	Logger *slog.Logger

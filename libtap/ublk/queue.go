@@ -52,10 +52,8 @@ type queue struct {
 	// has returned: their buffers and efd are in use until then.
 	completing sync.WaitGroup
 	ended      chan struct{}
-	// batch collects the requests one wait fetched, for the Export's
-	// SubmitBatch (nil batcher: each submitted alone).
-	batcher nbd.BatchSubmitter
-	batch   []*ring.Request
+	// batch collects the requests one wait fetched.
+	batch *ring.Batch
 }
 
 // wakeData is the user data of the eventfd read, beyond every tag.
@@ -67,9 +65,7 @@ func newQueue(id, depth, maxIO, fd int, exp Export, log *slog.Logger) *queue {
 		done: make(chan uint16, depth), results: make([]int32, depth), efd: -1, ended: make(chan struct{}),
 	}
 	q.one[0] = 1
-	if b, ok := exp.(nbd.BatchSubmitter); ok {
-		q.batcher, q.batch = b, make([]*ring.Request, 0, depth)
-	}
+	q.batch = nbd.NewBatch(exp, depth)
 	return q
 }
 
@@ -177,7 +173,7 @@ func (q *queue) serve() {
 			}
 			q.fetched(uint16(data), res)
 		}
-		q.submitBatch()
+		q.batch.Submit()
 		q.commitDone()
 	}
 }
@@ -196,7 +192,7 @@ func (q *queue) fetched(tag uint16, res int32) {
 	rg := q.exp.Ring()
 	req := rg.TryGet()
 	if req == nil {
-		q.submitBatch()                       // their completions may be what frees a slot
+		q.batch.Submit()                      // their completions may be what frees a slot
 		req, _ = rg.Get(context.Background()) // never fails without a deadline
 	}
 	if errno := fill(req, d, q.buf(tag)); errno != 0 {
@@ -206,26 +202,7 @@ func (q *queue) fetched(tag uint16, res int32) {
 	}
 	req.Owner, req.Cookie = q, uint64(tag)
 	q.completing.Add(1)
-	if q.batcher == nil {
-		q.exp.Submit(req)
-		return
-	}
-	q.batch = append(q.batch, req)
-}
-
-// submitBatch submits the requests fetched by one wait's completions
-// together.
-func (q *queue) submitBatch() {
-	switch len(q.batch) {
-	case 0:
-		return
-	case 1:
-		q.exp.Submit(q.batch[0])
-	default:
-		q.batcher.SubmitBatch(q.batch)
-	}
-	clear(q.batch)
-	q.batch = q.batch[:0]
+	q.batch.Add(req)
 }
 
 // Complete takes a request back from the VBD, on whichever goroutine

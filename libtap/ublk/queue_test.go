@@ -164,7 +164,7 @@ func TestFetchedBatch(t *testing.T) {
 	if e.calls != 0 {
 		t.Fatalf("%d requests submitted before the batch", e.calls)
 	}
-	q.submitBatch()
+	q.batch.Submit()
 	if e.calls != 3 || len(b.sizes) != 1 || b.sizes[0] != 3 {
 		t.Errorf("%d requests in batches of %v; want one batch of 3", e.calls, b.sizes)
 	}
