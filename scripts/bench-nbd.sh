@@ -15,8 +15,10 @@
 #                  each cell shows the run with the median IOPS
 #   BENCH_SIZE     disk size (default 1G)
 #   BENCH_DIR      where the images go (default /var/tmp: a real disk)
-#   BENCH_CACHE    buffered (default: every server's default, page cache)
-#                  or direct (O_DIRECT everywhere)
+#   BENCH_CACHE    the modes, each table run in each (default: both):
+#                  buffered (every server through the page cache) and
+#                  direct (O_DIRECT everywhere: tapdisk's default,
+#                  qemu-nbd --cache=none --aio=native, nbdkit cache=none)
 #   BENCH_TABLES   which tables: "raw vhd" (default), "raw" or "vhd"
 #   BENCH_TAPDISK  the tapdisk binary (default bin/tapdisk)
 set -euo pipefail
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/.."
 runtime=${BENCH_RUNTIME:-5}
 repeat=${BENCH_REPEAT:-3}
 size=${BENCH_SIZE:-1G}
-cache=${BENCH_CACHE:-buffered}
+caches=${BENCH_CACHE:-buffered direct}
 tables=${BENCH_TABLES:-raw vhd}
 for tool in fio qemu-nbd qemu-img nbdkit jq; do
 	command -v "$tool" >/dev/null || { echo "bench-nbd: $tool is missing (apt-get install fio qemu-utils nbdkit jq)" >&2; exit 1; }
@@ -42,13 +44,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-case $cache in
-buffered) td_flags=(-D) qemu_flags=(--cache=writeback --aio=threads) kit_flags=() fio_direct=0 ;;
-direct) td_flags=() qemu_flags=(--cache=none --aio=native) kit_flags=(cache=none) fio_direct=1 ;;
-*) echo "bench-nbd: BENCH_CACHE is buffered or direct" >&2; exit 2 ;;
-esac
+# use_cache MODE: every server's flags for the mode.
+use_cache() {
+	cache=$1
+	case $cache in
+	buffered) td_flags=(-D) qemu_flags=(--cache=writeback --aio=threads) kit_flags=() fio_direct=0 ;;
+	direct) td_flags=() qemu_flags=(--cache=none --aio=native) kit_flags=(cache=none) fio_direct=1 ;;
+	*) echo "bench-nbd: BENCH_CACHE takes buffered and direct" >&2; exit 2 ;;
+	esac
+}
+for c in $caches; do use_cache "$c"; done # refuse a wrong mode before the work
 
-echo "# preparing $size images in $dir ($cache I/O, $repeat runs of ${runtime}s per cell)" >&2
+echo "# preparing $size images in $dir ($caches I/O, $repeat runs of ${runtime}s per cell)" >&2
 raw=$dir/disk.raw
 fio --name=fill --filename="$raw" --rw=write --bs=1M --size="$size" --refill_buffers \
 	--output=/dev/null
@@ -146,7 +153,7 @@ cpus() {
 
 raw_table() {
 	echo
-	echo "## raw file: IOPS (p50/p99 completion latency), CPU µs per request"
+	echo "## raw file, $cache I/O: IOPS (p50/p99 completion latency), CPU µs per request"
 	echo
 	echo "| workload | tapdisk aio | tapdisk aio, syscalls | qemu-nbd raw | nbdkit file | fio on the file | vs syscalls | vs qemu-nbd | vs nbdkit | vs the file | CPU µs/req: tapdisk / syscalls / qemu-nbd / nbdkit |"
 	echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -163,10 +170,11 @@ raw_table() {
 
 vhd_table() {
 	echo
-	echo "## dynamic VHD (made by qemu-img; reads on a full image, writes on an empty one)"
+	echo "## dynamic VHD, $cache I/O (made by qemu-img; reads on a full image, writes on an empty one)"
 	echo
 	echo "tapdisk writes VHD metadata through (acknowledged writes survive kill -9);"
 	echo "--defer-metadata keeps it for the next flush (README: Locks and durability)."
+	echo "tapdisk ${td_flags[*]:-(O_DIRECT, io_uring)}, qemu-nbd -f vpc ${qemu_flags[*]}."
 	echo
 	echo "| workload | tapdisk vhd | tapdisk vhd --defer-metadata | qemu-nbd vpc | vs qemu-nbd | deferred vs qemu-nbd | CPU µs/req: tapdisk / deferred / qemu-nbd |"
 	echo "|---|---|---|---|---|---|---|"
@@ -187,10 +195,13 @@ vhd_table() {
 	done
 }
 
-for t in $tables; do
-	case $t in
-	raw) raw_table ;;
-	vhd) vhd_table ;;
-	*) echo "bench-nbd: BENCH_TABLES takes raw and vhd" >&2; exit 2 ;;
-	esac
+for c in $caches; do
+	use_cache "$c"
+	for t in $tables; do
+		case $t in
+		raw) raw_table ;;
+		vhd) vhd_table ;;
+		*) echo "bench-nbd: BENCH_TABLES takes raw and vhd" >&2; exit 2 ;;
+		esac
+	done
 done
