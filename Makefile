@@ -65,7 +65,9 @@ clean:
 # then the pauses of live snapshots and coalesces under load.
 bench: build test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./libvhd/... ./libtap/...
-	scripts/bench-nbd.sh
+	BENCH_CACHE=direct scripts/bench-nbd.sh
+	BENCH_CACHE=buffered scripts/bench-nbd.sh
+	scripts/bench-nbd-backing.sh
 	scripts/bench-coalesce.sh
 	scripts/bench-live-coalesce.sh
 	scripts/bench-guest.sh
