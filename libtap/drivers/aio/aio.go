@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd/imagefile"
@@ -55,25 +56,9 @@ func Open(path string, opts Options) (*Disk, error) {
 	if opts.ReadOnly {
 		flag = os.O_RDONLY
 	}
-	var f *os.File
-	var err error
-	direct := !opts.NoDirect
-	if direct {
-		f, err = imagefile.Open(path, flag|unix.O_DIRECT, 0)
-		if err == nil && !directWorks(f) {
-			f.Close()
-			f, err = nil, unix.EINVAL
-		}
-		if errors.Is(err, unix.EINVAL) {
-			direct = false
-		} else if err != nil {
-			return nil, fmt.Errorf("aio: %w", err)
-		}
-	}
-	if !direct {
-		if f, err = imagefile.Open(path, flag, 0); err != nil {
-			return nil, fmt.Errorf("aio: %w", err)
-		}
+	f, direct, err := fileio.Open(path, flag, 0, !opts.NoDirect)
+	if err != nil {
+		return nil, fmt.Errorf("aio: %w", err)
 	}
 	// Locked as QEMU locks a raw disk, so neither a second tapdisk nor
 	// qemu-nbd or a VM writes it at the same time.
@@ -92,7 +77,7 @@ func Open(path string, opts Options) (*Disk, error) {
 		return nil, fmt.Errorf("aio: size of %s: %w", path, err)
 	}
 	d := &Disk{f: f, fd: int(f.Fd()), size: size, direct: direct, ro: opts.ReadOnly, regular: st.Mode().IsRegular()}
-	if d.q = newQueue(opts.Buffers); d.q != nil {
+	if d.q = fileio.NewQueue(opts.Buffers); d.q != nil {
 		d.ops = make([]asyncOp, d.q.Entries())
 		for i := range d.ops {
 			d.ops[i].d = d
@@ -101,30 +86,18 @@ func Open(path string, opts Options) (*Disk, error) {
 	return d, nil
 }
 
-// directWorks probes an O_DIRECT read: some file systems accept the flag
-// at open and fail every I/O with EINVAL.
-func directWorks(f *os.File) bool {
-	buf := ring.AlignedBuffer(ring.Alignment)
-	_, err := unix.Pread(int(f.Fd()), buf, 0)
-	return !errors.Is(err, unix.EINVAL)
-}
-
 func (d *Disk) Size() int64 { return d.size }
 
 func (d *Disk) Caps() disk.Caps {
 	file := disk.NativeIf(d.regular) // fallocate works on files only
-	engine := EngineSyscalls
-	if d.q != nil {
-		engine = EngineIOURing
-	}
-	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: file, Zero: file, FastZero: file, Direct: d.direct, Engine: engine}
+	return disk.Caps{ReadOnly: d.ro, FUA: disk.Native, Trim: file, Zero: file, FastZero: file, Direct: d.direct, Engine: fileio.Engine(d.q)}
 }
 
 // ReadV reads with preadv (or its io_uring entry), resuming after short reads; bytes past the
 // end of a file whose size is not a multiple of 512 read as zeros.
 func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 	if d.q != nil {
-		return d.ringIO(false, bufs, off, 0)
+		return fileio.RingIO(d.q, d.fd, false, bufs, off, 0)
 	}
 	for len(bufs) > 0 {
 		n, err := unix.Preadv(d.fd, bufs, off)
@@ -137,7 +110,7 @@ func (d *Disk) ReadV(bufs [][]byte, off int64) error {
 			}
 			return nil
 		}
-		bufs, off = advance(bufs, n), off+int64(n)
+		bufs, off = fileio.Advance(bufs, n), off+int64(n)
 	}
 	return nil
 }
@@ -150,34 +123,21 @@ func (d *Disk) WriteV(bufs [][]byte, off int64, fua bool) error {
 		flags = unix.RWF_DSYNC
 	}
 	if d.ringWrites() {
-		return d.ringIO(true, bufs, off, uint32(flags))
+		return fileio.RingIO(d.q, d.fd, true, bufs, off, uint32(flags))
 	}
 	for len(bufs) > 0 {
 		n, err := unix.Pwritev2(d.fd, bufs, off, flags)
 		if err != nil {
 			return err
 		}
-		bufs, off = advance(bufs, n), off+int64(n)
+		bufs, off = fileio.Advance(bufs, n), off+int64(n)
 	}
 	return nil
 }
 
-// advance drops n bytes from the front of a vector. It reslices the
-// caller's slice in place, so it allocates nothing.
-func advance(bufs [][]byte, n int) [][]byte {
-	for len(bufs) > 0 && n >= len(bufs[0]) {
-		n -= len(bufs[0])
-		bufs = bufs[1:]
-	}
-	if n > 0 {
-		bufs[0] = bufs[0][n:]
-	}
-	return bufs
-}
-
 func (d *Disk) Flush() error {
 	if d.q != nil {
-		return d.ringFlush()
+		return fileio.Flush(d.q, d.fd)
 	}
 	return unix.Fdatasync(d.fd)
 }

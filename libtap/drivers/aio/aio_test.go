@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd/imagefile"
@@ -45,7 +46,7 @@ func TestDirectOrBuffered(t *testing.T) {
 					t.Skip(err)
 				}
 				if eng.syscalls {
-					t.Setenv(EnvNoIOURing, "1")
+					t.Setenv(fileio.EnvNoIOURing, "1")
 				}
 				path := filepath.Join(tc.dir, "aio-test-"+filepath.Base(t.TempDir()))
 				if err := os.WriteFile(path, nil, 0o644); err != nil {
@@ -81,14 +82,14 @@ func TestDirectOrBuffered(t *testing.T) {
 // checkEngine: io_uring wherever the kernel has it, unless turned off.
 func checkEngine(t *testing.T, d *Disk, off bool) {
 	t.Helper()
-	want := EngineIOURing
+	want := fileio.EngineIOURing
 	if off {
-		want = EngineSyscalls
+		want = fileio.EngineSyscalls
 	} else if r, err := uring.New(2, 0); err != nil {
 		if vhdtest.InCI() {
 			t.Fatalf("io_uring unavailable in CI: %v", err)
 		}
-		want = EngineSyscalls
+		want = fileio.EngineSyscalls
 	} else {
 		r.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/sched"
 	"gotap.dev/libtap/stats"
@@ -47,7 +48,7 @@ func benchFile(b testing.TB) string {
 // socket read brought).
 func BenchmarkRequest(b *testing.B) {
 	path := benchFile(b)
-	for _, eng := range []string{EngineIOURing, EngineSyscalls} {
+	for _, eng := range []string{fileio.EngineIOURing, fileio.EngineSyscalls} {
 		for _, direct := range []bool{true, false} {
 			for _, load := range []struct{ qd, batch int }{{1, 1}, {32, 1}, {32, 8}} {
 				name := eng + "/direct"
@@ -55,8 +56,8 @@ func BenchmarkRequest(b *testing.B) {
 					name = eng + "/buffered"
 				}
 				b.Run(fmt.Sprintf("%s/qd%d/batch%d", name, load.qd, load.batch), func(b *testing.B) {
-					if eng == EngineSyscalls {
-						b.Setenv(EnvNoIOURing, "1")
+					if eng == fileio.EngineSyscalls {
+						b.Setenv(fileio.EnvNoIOURing, "1")
 					}
 					benchRequests(b, path, !direct, load.qd, load.batch)
 				})
