@@ -8,7 +8,8 @@
 # and CPU per request, not absolute IOPS, are what carries from one
 # (shared, noisy) machine to another. On the raw file, tapdisk's aio
 # runs twice: on io_uring (its default) and on its syscall fallback
-# (GOTAP_NO_IO_URING=1).
+# (GOTAP_NO_IO_URING=1). Rows marked "16 2" run two fio jobs at QD16,
+# each on its own connection (multi-conn), reported together.
 #
 #   BENCH_RUNTIME  seconds per run (default 5)
 #   BENCH_REPEAT   runs per cell, the servers taking turns (default 3);
@@ -100,13 +101,14 @@ stop() {
 # cpu_ticks PID: the process's user and system time so far (clock ticks).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# measure PID RW BS QD TARGET...: one fio run against the server PID (-
+# measure PID RW BS QD JOBS TARGET...: one fio run (JOBS jobs, each its
+# own connection to a server, reported as one) against the server PID (-
 # for none); prints "iops p50_us p99_us cpu_us_per_request". The CPU is
 # sampled when fio's ramp ends and after it exits, and divided by the
 # requests fio counted in between.
 measure() {
-	local pid=$1 rw=$2 bs=$3 qd=$4 ramp=1 json=$dir/fio.json; shift 4
-	fio --name=cell --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$size" \
+	local pid=$1 rw=$2 bs=$3 qd=$4 jobs=$5 ramp=1 json=$dir/fio.json; shift 5
+	fio --name=cell --rw="$rw" --bs="$bs" --iodepth="$qd" --numjobs="$jobs" --group_reporting --size="$size" \
 		--time_based --runtime="$runtime" --ramp_time="$ramp" --norandommap --randrepeat=0 \
 		--output-format=json "$@" >"$json" &
 	local fio=$! t0=0 t1=0
@@ -120,17 +122,20 @@ measure() {
 			if $pid == "-" or .total_ios == 0 then "-" else ($ticks / $hz * 1e6 / .total_ios * 10 | round / 10) end)"'
 }
 
-rows=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "read 1M 4" "write 1M 4")
+# A row is RW BS QD, and JOBS where fio runs several jobs (multi-conn:
+# a connection each, QD each).
+rows=("randread 4k 1" "randread 4k 32" "randwrite 4k 1" "randwrite 4k 32" "randread 4k 16 2" "randwrite 4k 16 2" "read 1M 4" "write 1M 4")
 
 # cell KIND FILE ROW: serves FILE with KIND (or fio on the file) and measures ROW.
 cell() {
-	local kind=$1 file=$2; read -r rw bs qd <<<"$3"
+	local kind=$1 file=$2 rw bs qd jobs; read -r rw bs qd jobs <<<"$3"
+	jobs=${jobs:-1}
 	if [ "$kind" = fio-file ]; then
-		measure - "$rw" "$bs" "$qd" --ioengine=io_uring --direct="$fio_direct" --filename="$file"
+		measure - "$rw" "$bs" "$qd" "$jobs" --ioengine=io_uring --direct="$fio_direct" --filename="$file"
 		return
 	fi
 	serve "$kind" "$file"
-	measure "${pids[-1]}" "$rw" "$bs" "$qd" --ioengine=nbd --uri="$uri"
+	measure "${pids[-1]}" "$rw" "$bs" "$qd" "$jobs" --ioengine=nbd --uri="$uri"
 	stop
 }
 
