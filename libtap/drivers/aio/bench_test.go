@@ -1,22 +1,15 @@
 package aio
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"gotap.dev/libtap/drivers/drivertest"
 	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
-	"gotap.dev/libtap/sched"
-	"gotap.dev/libtap/stats"
 )
-
-type chanCompleter chan *ring.Request
-
-func (c chanCompleter) Complete(r *ring.Request) { c <- r }
 
 const benchSize = 64 << 20
 
@@ -66,8 +59,6 @@ func BenchmarkRequest(b *testing.B) {
 	}
 }
 
-// benchRequests keeps qd requests in flight, a new one submitted for
-// each completed, batch of them together.
 func benchRequests(b *testing.B, path string, noDirect bool, qd, batch int) {
 	rg := ring.New(64, 64<<10)
 	d, err := Open(path, Options{NoDirect: noDirect, Buffers: rg.Memory()})
@@ -75,45 +66,7 @@ func benchRequests(b *testing.B, path string, noDirect bool, qd, batch int) {
 		b.Fatal(err)
 	}
 	defer d.Close()
-	s := sched.New(d, new(stats.Counters), rg.Cap(), sched.Config{Logger: slog.New(slog.DiscardHandler)})
-	defer s.Stop()
-	done := make(chanCompleter, qd)
-	ctx := context.Background()
-	var seq uint64
-	pending := make([]*ring.Request, 0, batch)
-	submit := func() {
-		req, _ := rg.Get(ctx)
-		seq = seq*6364136223846793005 + 1442695040888963407 // an LCG: random offsets, no allocation
-		req.Op, req.Offset, req.Length, req.Owner = ring.Read, int64(seq>>40)%(benchSize/4096)*4096, 4096, done
-		req.Data(4096)
-		if batch == 1 {
-			s.Submit(req)
-			return
-		}
-		if pending = append(pending, req); len(pending) == batch {
-			s.SubmitBatch(pending)
-			pending = pending[:0]
-		}
-	}
-	for range qd {
-		submit()
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		r := <-done
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-		rg.Put(r)
-		submit()
-	}
-	// What waits for a batch to fill is never submitted: not awaited.
-	for range qd - len(pending) {
-		rg.Put(<-done)
-	}
-	for _, r := range pending {
-		rg.Put(r)
-	}
+	drivertest.Requests(b, d, rg, drivertest.Load{Op: ring.Read, Size: benchSize, QD: qd, Batch: batch})
 }
 
 // TestRequestAllocatesNothing: through io_uring, a request allocates

@@ -1,22 +1,15 @@
 package vhd
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"testing"
 
+	"gotap.dev/libtap/drivers/drivertest"
 	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
-	"gotap.dev/libtap/sched"
-	"gotap.dev/libtap/stats"
 	"gotap.dev/libvhd"
 )
-
-type chanCompleter chan *ring.Request
-
-func (c chanCompleter) Complete(r *ring.Request) { c <- r }
 
 const benchSize = 64 << 20
 
@@ -74,33 +67,7 @@ func benchRequests(b *testing.B, path string, op ring.Op, noDirect bool, qd int)
 		b.Fatal(err)
 	}
 	defer d.Close()
-	s := sched.New(d, new(stats.Counters), rg.Cap(), sched.Config{Logger: slog.New(slog.DiscardHandler)})
-	defer s.Stop()
-	done := make(chanCompleter, qd)
-	ctx := context.Background()
-	var seq uint64
-	submit := func() {
-		req, _ := rg.Get(ctx)
-		seq = seq*6364136223846793005 + 1442695040888963407 // an LCG: random offsets, no allocation
-		req.Op, req.Offset, req.Length, req.Owner = op, int64(seq>>40)%(benchSize/4096)*4096, 4096, done
-		req.Data(4096)
-		s.Submit(req)
-	}
-	for range qd {
-		submit()
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		r := <-done
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-		rg.Put(r)
-		submit()
-	}
-	for range qd {
-		rg.Put(<-done)
-	}
+	drivertest.Requests(b, d, rg, drivertest.Load{Op: op, Size: benchSize, QD: qd, Batch: 1})
 }
 
 // TestRequestAllocatesNothing: through io_uring with O_DIRECT, a 4 KiB
