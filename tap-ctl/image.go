@@ -15,7 +15,7 @@ type imageFlags struct {
 	Image     string `short:"a" required:"" placeholder:"TYPE:PATH" help:"The image: vhd:/srv/a.vhd, aio:/srv/a.img (raw file or device), ram:64M, nbd:unix:/run/x.sock, possibly under filter layers (valve:rbps=20M:vhd:/srv/a.vhd; see tapdisk --help). A relative path is taken from the current folder."`
 	Rate      string `placeholder:"LIMITS" help:"Rate-limit the disk: a valve layer over the image with these limits, e.g. rbps=20M,wbps=20M,riops=500,wiops=500,burst=1s (see tap-ctl rate, which changes them live)."`
 	ReadOnly  bool   `short:"R" help:"Open it read-only."`
-	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio)."`
+	NoDirect  bool   `short:"D" help:"Buffered I/O instead of O_DIRECT (aio and vhd images)."`
 	Timeout   int    `short:"t" placeholder:"SECS" help:"Give up retrying a request after SECS seconds (default 120)."`
 	Frontend  string `default:"none" enum:"none,nbd,ublk" help:"Also serve the disk as a kernel block device, whose path is printed instead of the NBD URI: nbd is the kernel's NBD client (/dev/nbdN; modprobe nbd), ublk the kernel's ublk driver (/dev/ublkbN; modprobe ublk_drv), none the NBD socket only."`
 	Device    string `placeholder:"DEV" help:"With --frontend: the device to take (/dev/nbd3, /dev/ublkb3); default: the kernel picks a free one."`

@@ -148,7 +148,7 @@
 //	                   /run/blktap-control for root, else
 //	                   $XDG_RUNTIME_DIR/blktap-control)
 //	-R, --read-only    open the images given read-only
-//	-D, --no-direct    buffered I/O instead of O_DIRECT (aio)
+//	-D, --no-direct    buffered I/O instead of O_DIRECT (aio, vhd)
 //	-t, --timeout SECS give up retrying a request after SECS (default 120)
 //	--open-timeout D   give up opening an image, or reopening it for an
 //	                   unpause, after D (default 30s)

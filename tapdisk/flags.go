@@ -14,7 +14,7 @@ import (
 type flags struct {
 	RunDir        string        `name:"run-dir" placeholder:"DIR" help:"Run directory for the control and NBD sockets (default: $BLKTAP_RUN_DIR, else /run/blktap-control for root, else $XDG_RUNTIME_DIR/blktap-control)."`
 	ReadOnly      bool          `short:"R" help:"Open the images given read-only."`
-	NoDirect      bool          `short:"D" help:"Buffered I/O instead of O_DIRECT (aio images)."`
+	NoDirect      bool          `short:"D" help:"Buffered I/O instead of O_DIRECT (aio and vhd images)."`
 	Timeout       int           `short:"t" default:"120" placeholder:"SECS" help:"Give up retrying a request after SECS seconds."`
 	OpenTimeout   time.Duration `name:"open-timeout" default:"30s" placeholder:"DURATION" help:"Give up opening an image (and each reopen of an unpause) after DURATION: an image on a server that stopped answering, or a FIFO, then fails with ETIMEDOUT instead of holding its minor; what opens later is closed at once."`
 	TCP           string        `name:"tcp" placeholder:"ADDR" help:"Also serve every minor over NBD on TCP, export name = minor number, to clients with a certificate from --tls-ca only (needs --tls-cert, --tls-key, --tls-ca, or --tcp-insecure). An ADDR without a host (:10809) is loopback."`
