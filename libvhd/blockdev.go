@@ -34,12 +34,18 @@ import (
 // (Create) or another block (a write). It matches ENOSPC.
 var ErrDeviceTooSmall = fmt.Errorf("block device too small: %w", syscall.ENOSPC)
 
-// isBlockDevice says whether f is a block device, by its Stat (which
-// *os.File and every File wrapping one have); a File without Stat is a
+// isBlockDevice says whether f is a block device, by its Stat: an
+// OSFiler's file's (another FS's file of the real file system), or its
+// own (*os.File and every File wrapping one); a File with neither is a
 // regular file.
 func isBlockDevice(f File) bool {
-	s, ok := f.(interface{ Stat() (fs.FileInfo, error) })
-	if !ok {
+	var s interface{ Stat() (fs.FileInfo, error) }
+	switch f := f.(type) {
+	case OSFiler:
+		s = f.OSFile()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		s = f
+	default:
 		return false
 	}
 	st, err := s.Stat()

@@ -365,3 +365,54 @@ func TestStartV(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockDevice: a VHD in a block device (LVHD: a volume holding one
+// image, its footer after the data) takes new blocks up to the device's
+// size on every engine, as libvhd's own file does: the driver's files
+// are known for devices too.
+func TestBlockDevice(t *testing.T) {
+	for _, eng := range []struct {
+		name     string
+		syscalls bool
+		noDirect bool
+	}{
+		{"io_uring", false, false},
+		{"io_uring, -D", false, true},
+		{"syscalls", true, false},
+	} {
+		t.Run(eng.name, func(t *testing.T) {
+			if eng.syscalls {
+				t.Setenv(fileio.EnvNoIOURing, "1")
+			}
+			backing := filepath.Join(t.TempDir(), "volume")
+			if err := os.WriteFile(backing, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(backing, 16*mib); err != nil {
+				t.Fatal(err)
+			}
+			dev := vhdtest.LoopDevice(t, backing)
+			im, err := libvhd.Create(dev, libvhd.CreateOptions{Type: libvhd.Dynamic, Size: 8 * mib})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := im.Close(); err != nil {
+				t.Fatal(err)
+			}
+			mem := ring.AlignedBuffer(1 << 20)
+			d, err := Open(dev, Options{NoDirect: eng.noDirect, Buffers: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			model := make([]byte, d.Size())
+			writeRandom(t, d, model, mem) // allocates blocks past the image's end
+			readBack(t, d, model, mem)
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if problems, err := libvhd.Check(dev, libvhd.CheckOptions{}); err != nil || len(problems) > 0 {
+				t.Errorf("check after the writes: %v %v", problems, err)
+			}
+		})
+	}
+}
