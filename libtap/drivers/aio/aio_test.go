@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers/drivertest"
 	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/uring"
@@ -24,59 +25,33 @@ import (
 // Caps, and the same data path either way, through each engine: io_uring
 // with the buffers registered or not, and the syscall fallback.
 func TestDirectOrBuffered(t *testing.T) {
-	for _, tc := range []struct {
-		name, dir string
-		noDirect  bool
-	}{
-		{"disk", t.TempDir(), false},
-		{"disk, -D", t.TempDir(), true},
-		{"tmpfs", "/dev/shm", false},
-	} {
-		for _, eng := range []struct {
-			name       string
-			syscalls   bool // $GOTAP_NO_IO_URING=1
-			registered bool
-		}{
-			{"io_uring fixed", false, true},
-			{"io_uring", false, false},
-			{"syscalls", true, false},
-		} {
-			t.Run(tc.name+"/"+eng.name, func(t *testing.T) {
-				if _, err := os.Stat(tc.dir); err != nil {
-					t.Skip(err)
-				}
-				if eng.syscalls {
-					t.Setenv(fileio.EnvNoIOURing, "1")
-				}
-				path := filepath.Join(tc.dir, "aio-test-"+filepath.Base(t.TempDir()))
-				if err := os.WriteFile(path, nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				defer os.Remove(path)
-				if err := os.Truncate(path, 4<<20); err != nil {
-					t.Fatal(err)
-				}
-				mem := ring.AlignedBuffer(24576)
-				opts := Options{NoDirect: tc.noDirect}
-				if eng.registered {
-					opts.Buffers = mem
-				}
-				d, err := Open(path, opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer d.Close()
-				if want := !tc.noDirect && takesDirect(path); d.Caps().Direct != want {
-					t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
-				}
-				checkEngine(t, d, eng.syscalls)
-				if eng.registered && d.q != nil && !d.q.HasFixed() {
-					t.Error("the buffers were not registered")
-				}
-				checkDataPath(t, d, mem)
-			})
+	drivertest.EachSetup(t, func(t *testing.T, set drivertest.Setup) {
+		path := filepath.Join(set.Dir, "disk.raw")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if err := os.Truncate(path, 4<<20); err != nil {
+			t.Fatal(err)
+		}
+		mem := ring.AlignedBuffer(24576)
+		opts := Options{NoDirect: set.NoDirect}
+		if set.Registered {
+			opts.Buffers = mem
+		}
+		d, err := Open(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if want := !set.NoDirect && takesDirect(path); d.Caps().Direct != want {
+			t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
+		}
+		checkEngine(t, d, set.Syscalls)
+		if set.Registered && d.q != nil && !d.q.HasFixed() {
+			t.Error("the buffers were not registered")
+		}
+		checkDataPath(t, d, mem)
+	})
 }
 
 // checkEngine: io_uring wherever the kernel has it, unless turned off.

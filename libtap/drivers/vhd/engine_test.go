@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gotap.dev/libtap/disk"
+	"gotap.dev/libtap/drivers/drivertest"
 	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
 	"gotap.dev/libtap/uring"
@@ -26,45 +27,15 @@ import (
 // written, the image locks hold, and QEMU reads the written image as
 // the model says.
 func TestEngines(t *testing.T) {
-	for _, tc := range []struct {
-		name, dir string
-		noDirect  bool
-	}{
-		{"disk", t.TempDir(), false},
-		{"disk, -D", t.TempDir(), true},
-		{"tmpfs", "/dev/shm", false},
-	} {
-		for _, eng := range []struct {
-			name       string
-			syscalls   bool // $GOTAP_NO_IO_URING=1
-			registered bool
-		}{
-			{"io_uring fixed", false, true},
-			{"io_uring", false, false},
-			{"syscalls", true, false},
-		} {
-			t.Run(tc.name+"/"+eng.name, func(t *testing.T) {
-				if _, err := os.Stat(tc.dir); err != nil {
-					t.Skip(err)
-				}
-				if eng.syscalls {
-					t.Setenv(fileio.EnvNoIOURing, "1")
-				}
-				dir, err := os.MkdirTemp(tc.dir, "vhd-test-")
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { os.RemoveAll(dir) })
-				mem := ring.AlignedBuffer(1 << 20)
-				opts := Options{NoDirect: tc.noDirect}
-				if eng.registered {
-					opts.Buffers = mem
-				}
-				checkChain(t, dir, opts, mem, eng.syscalls)
-				checkDynamic(t, dir, opts, mem)
-			})
+	drivertest.EachSetup(t, func(t *testing.T, set drivertest.Setup) {
+		mem := ring.AlignedBuffer(1 << 20)
+		opts := Options{NoDirect: set.NoDirect}
+		if set.Registered {
+			opts.Buffers = mem
 		}
-	}
+		checkChain(t, set.Dir, opts, mem, set.Syscalls)
+		checkDynamic(t, set.Dir, opts, mem)
+	})
 }
 
 // checkChain writes through a child over a parent holding data and
