@@ -9,15 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers/drivertest"
-	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
-	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd/imagefile"
-	"gotap.dev/libvhd/vhdtest"
 )
 
 // TestDirectOrBuffered: O_DIRECT exactly where the file system takes it
@@ -43,45 +38,15 @@ func TestDirectOrBuffered(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		if want := !set.NoDirect && takesDirect(path); d.Caps().Direct != want {
+		if want := !set.NoDirect && drivertest.TakesDirect(path); d.Caps().Direct != want {
 			t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
 		}
-		checkEngine(t, d, set.Syscalls)
+		drivertest.CheckEngine(t, d, set.Syscalls)
 		if set.Registered && d.q != nil && !d.q.HasFixed() {
 			t.Error("the buffers were not registered")
 		}
 		checkDataPath(t, d, mem)
 	})
-}
-
-// checkEngine: io_uring wherever the kernel has it, unless turned off.
-func checkEngine(t *testing.T, d *Disk, off bool) {
-	t.Helper()
-	want := fileio.EngineIOURing
-	if off {
-		want = fileio.EngineSyscalls
-	} else if r, err := uring.New(2, 0); err != nil {
-		if vhdtest.InCI() {
-			t.Fatalf("io_uring unavailable in CI: %v", err)
-		}
-		want = fileio.EngineSyscalls
-	} else {
-		r.Close()
-	}
-	if got := d.Caps().Engine; got != want {
-		t.Fatalf("Engine = %q; want %q", got, want)
-	}
-}
-
-// takesDirect reports whether path's file system reads with O_DIRECT.
-func takesDirect(path string) bool {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	_, err = unix.Pread(int(f.Fd()), ring.AlignedBuffer(4096), 0)
-	return err == nil
 }
 
 // checkDataPath writes and reads through d with buffers carved from mem

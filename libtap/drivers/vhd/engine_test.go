@@ -10,13 +10,10 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"gotap.dev/libtap/disk"
 	"gotap.dev/libtap/drivers/drivertest"
 	"gotap.dev/libtap/drivers/fileio"
 	"gotap.dev/libtap/ring"
-	"gotap.dev/libtap/uring"
 	"gotap.dev/libvhd"
 	"gotap.dev/libvhd/vhdtest"
 )
@@ -48,10 +45,10 @@ func checkChain(t *testing.T, dir string, opts Options, mem []byte, syscalls boo
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := !opts.NoDirect && takesDirect(leaf); d.Caps().Direct != want {
+	if want := !opts.NoDirect && drivertest.TakesDirect(leaf); d.Caps().Direct != want {
 		t.Errorf("Direct = %v; want %v", d.Caps().Direct, want)
 	}
-	checkEngine(t, d, syscalls)
+	drivertest.CheckEngine(t, d, syscalls)
 	if eng := d.Caps().Engine; eng == fileio.EngineIOURing && opts.Buffers != nil && !d.fs.q.HasFixed() {
 		t.Error("the buffers were not registered")
 	}
@@ -193,48 +190,18 @@ func readBack(t *testing.T, d *Disk, model, mem []byte) {
 	}
 }
 
-// checkEngine: io_uring wherever the kernel has it, unless turned off.
-func checkEngine(t *testing.T, d *Disk, off bool) {
-	t.Helper()
-	want := fileio.EngineIOURing
-	if off {
-		want = fileio.EngineSyscalls
-	} else if r, err := uring.New(2, 0); err != nil {
-		if vhdtest.InCI() {
-			t.Fatalf("io_uring unavailable in CI: %v", err)
-		}
-		want = fileio.EngineSyscalls
-	} else {
-		r.Close()
-	}
-	if got := d.Caps().Engine; got != want {
-		t.Fatalf("Engine = %q; want %q", got, want)
-	}
-}
-
-// takesDirect reports whether path's file system reads with O_DIRECT.
-func takesDirect(path string) bool {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECT, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	_, err = unix.Pread(int(f.Fd()), ring.AlignedBuffer(4096), 0)
-	return err == nil
-}
-
 // TestBounce: with O_DIRECT, I/O that is not sector-aligned goes through
 // a bounce buffer, and a write into the last, partial sector of a file
 // leaves its size as a buffered write would.
 func TestBounce(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f")
-	if !takesDirect(dir) {
+	if !drivertest.TakesDirect(dir) {
 		// takesDirect opens a directory read-only: probe a file instead.
 		if err := os.WriteFile(path, make([]byte, 4096), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if !takesDirect(path) {
+		if !drivertest.TakesDirect(path) {
 			t.Skip("no O_DIRECT on", dir)
 		}
 	}

@@ -10,35 +10,13 @@ import (
 	"time"
 
 	"gotap.dev/libtap/disk"
-	"gotap.dev/libvhd"
 )
 
 const mib = 1 << 20
 
 // newChain makes base.vhd (8 MiB, "base" in its first MiB) and a child
 // over it; it returns the child's path.
-func newChain(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	base, leaf := filepath.Join(dir, "base.vhd"), filepath.Join(dir, "leaf.vhd")
-	im, err := libvhd.Create(base, libvhd.CreateOptions{Type: libvhd.Dynamic, Size: 8 * mib})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := im.WriteAt(bytes.Repeat([]byte("base"), mib/4), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if im, err = libvhd.Create(leaf, libvhd.CreateOptions{Parent: base}); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return leaf
-}
+func newChain(t *testing.T) string { return chainIn(t, t.TempDir()) }
 
 func open(t *testing.T, path string, opts Options) *Disk {
 	t.Helper()
