@@ -25,15 +25,19 @@ func BenchmarkRequests(b *testing.B) {
 		spec       string
 		cmd        uint16
 		structured bool
+		depth      int
 	}{
-		{"read-4k-simple", "ram:64M", wire.CmdRead, false},
-		{"read-4k-structured", "ram:64M", wire.CmdRead, true},
-		{"write-4k", "ram:64M", wire.CmdWrite, true},
-		{"block-status-4k", "ram:64M", wire.CmdBlockStatus, true},
-		{"read-4k-structured-filtered", filtered, wire.CmdRead, true},
-		{"write-4k-filtered", filtered, wire.CmdWrite, true},
+		{"read-4k-simple", "ram:64M", wire.CmdRead, false, 16},
+		{"read-4k-structured", "ram:64M", wire.CmdRead, true, 16},
+		{"write-4k", "ram:64M", wire.CmdWrite, true, 16},
+		{"block-status-4k", "ram:64M", wire.CmdBlockStatus, true, 16},
+		{"read-4k-structured-filtered", filtered, wire.CmdRead, true, 16},
+		{"write-4k-filtered", filtered, wire.CmdWrite, true, 16},
+		// One at a time: each reply is sent by the completing goroutine.
+		{"read-4k-structured-qd1", "ram:64M", wire.CmdRead, true, 1},
+		{"write-4k-qd1", "ram:64M", wire.CmdWrite, true, 1},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchRequests(b, bc.spec, bc.cmd, bc.structured, 16) })
+		b.Run(bc.name, func(b *testing.B) { benchRequests(b, bc.spec, bc.cmd, bc.structured, bc.depth) })
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gotap.dev/libtap/nbd/wire"
@@ -22,7 +23,8 @@ const drainTimeout = 10 * time.Second
 var errBadMagic = errors.New("bad request magic: protocol violation")
 
 // conn is one client connection. It is the Owner of every slot it
-// submits: Complete hands the slot to the writer goroutine.
+// submits: Complete answers the slot, or hands it to the writer
+// goroutine.
 type conn struct {
 	srv     *Server
 	raw     net.Conn // the socket: deadlines and close act here, under TLS too
@@ -45,7 +47,17 @@ type conn struct {
 	draining atomic.Bool
 	replies  chan *ring.Request
 	inflight sync.WaitGroup // slots taken and not yet answered
-	closed   chan struct{}
+	// pending counts the requests submitted and not yet completed: the
+	// completion that brings it to zero has no other reply to go out
+	// with, and is sent at once (replyNow).
+	pending atomic.Int32
+	// queued counts the replies handed to the writer and not yet in bw.
+	queued atomic.Int32
+	closed chan struct{}
+
+	// wmu is the sending side's: bw, out, and replyNow's direct writes.
+	wmu sync.Mutex
+	now directWriter // replyNow's; unusable under TLS
 
 	// batch collects the requests one socket read brought; the
 	// reader's.
@@ -70,6 +82,20 @@ func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
 	}
 }
 
+// rawConn is the socket's descriptor for replyNow, or nil under TLS,
+// where every byte goes through the TLS writer.
+func (c *conn) rawConn() syscall.RawConn {
+	sc, ok := c.raw.(syscall.Conn)
+	if c.tls || !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // serve runs the connection to its end: handshake, then requests until
 // the client disconnects, breaks the protocol, or the server drains it.
 func (c *conn) serve() {
@@ -87,6 +113,7 @@ func (c *conn) serve() {
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
 	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
+	c.now.init(c.rawConn())
 	c.batch = NewBatch(c.exp, maxBatch)
 	written := make(chan struct{})
 	go func() {
@@ -124,11 +151,21 @@ func (c *conn) abort() {
 }
 
 // Complete is called once per slot, by the Export or by the reader for
-// requests answered without it.
+// requests answered without it. The last of the connection's requests
+// in flight is answered on the completing goroutine when it can be: a
+// client waiting for it (at queue depth 1, every time) then sees no
+// wake-up of the writer goroutine. Others go to the writer, which sends
+// what completes together in one write.
 func (c *conn) Complete(req *ring.Request) {
 	if req.Op == ring.BlockStatus && req.Err == nil {
 		c.blockStatus(req)
 	}
+	if c.pending.Add(-1) == 0 && c.replyNow(req) {
+		c.exp.Ring().Put(req)
+		c.inflight.Done()
+		return
+	}
+	c.queued.Add(1)
 	c.replies <- req
 }
 
@@ -157,6 +194,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.inflight.Add(1)
+		c.pending.Add(1)
 		req.Owner, req.Cookie = c, r.Cookie
 		req.Offset, req.Length = int64(r.Offset), int64(r.Length)
 		errno := c.check(&r)
@@ -167,6 +205,7 @@ func (c *conn) readLoop() error {
 			if err := c.readPayload(req, &r, errno == 0); err != nil {
 				// The client vanished mid-request: nothing to answer.
 				c.exp.Ring().Put(req)
+				c.pending.Add(-1)
 				c.inflight.Done()
 				return err
 			}

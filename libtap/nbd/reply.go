@@ -10,19 +10,25 @@ import (
 // writeLoop sends the replies of completed slots, in completion order,
 // returns the slots, and flushes whenever no other reply is waiting, so
 // a burst of completions goes out in few writes. After a write error it
-// keeps returning slots without writing.
+// keeps returning slots without writing. flushOnly asks it to flush what
+// replyNow left in bw.
 func (c *conn) writeLoop() {
 	rg := c.exp.Ring()
 	var werr error
 	for req := range c.replies {
-		if werr == nil {
-			werr = c.writeReply(req)
+		c.wmu.Lock()
+		if req != flushOnly {
+			if werr == nil {
+				werr = c.writeReply(req)
+			}
+			c.queued.Add(-1)
+			rg.Put(req)
+			c.inflight.Done()
 		}
-		rg.Put(req)
-		c.inflight.Done()
 		if werr == nil && len(c.replies) == 0 {
 			werr = c.bw.Flush()
 		}
+		c.wmu.Unlock()
 		if werr != nil && !c.draining.Load() {
 			// The client is gone: wake the reader so it stops too.
 			c.abort()
@@ -30,41 +36,78 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeReply writes one request's reply. The header goes out only now
-// that the data is ready, so an error can still be reported.
+// flushOnly is the marker replyNow sends the writer; never a slot.
+var flushOnly = new(ring.Request)
+
+// replyNow sends req's reply straight to the socket, without waiting,
+// if no reply completed before it is still to be sent (replies leave in
+// completion order); it reports whether it took
+// the reply (false: the writer sends it). What the socket does not take
+// at once is left in bw for the writer, so the completing goroutine,
+// which may be the one the disk's other connections depend on, never
+// waits for a slow client.
+func (c *conn) replyNow(req *ring.Request) bool {
+	if !c.now.usable() || !c.wmu.TryLock() {
+		return false
+	}
+	defer c.wmu.Unlock()
+	if c.queued.Load() > 0 || c.bw.Buffered() > 0 || c.draining.Load() {
+		return false
+	}
+	hdr, payload := c.reply(req)
+	if len(hdr)+len(payload) > c.bw.Available() {
+		return false
+	}
+	n, ok := c.now.writev(hdr, payload)
+	if !ok {
+		return false // the writer meets the error, and ends the connection
+	}
+	if n < len(hdr) {
+		c.bw.Write(hdr[n:]) // fits: checked above, so bw only copies
+		n = len(hdr)
+	}
+	if n -= len(hdr); n < len(payload) {
+		c.bw.Write(payload[n:])
+		// Room is certain: the channel holds at most the replies of the
+		// connection's other slots.
+		c.replies <- flushOnly
+	}
+	return true
+}
+
+// writeReply writes one request's reply into bw.
 func (c *conn) writeReply(req *ring.Request) error {
-	b := c.out[:0]
-	if req.Err != nil {
-		code := wire.ErrorCode(replyErrno(req))
-		if !c.structured {
-			b = wire.SimpleReply{Errno: code, Cookie: req.Cookie}.Append(b)
-		} else {
-			b = onlyChunk(b, wire.ReplyError, req.Cookie, wire.ErrorPayloadSize)
-			b = wire.ErrorPayload{Errno: code}.Append(b) // no message
-		}
-		_, err := c.bw.Write(b)
-		return err
-	}
-	var payload []byte
-	switch {
-	case req.Op == ring.Read && c.structured:
-		b = onlyChunk(b, wire.ReplyOffsetData, req.Cookie, wire.OffsetSize+len(req.Buf))
-		b = binary.BigEndian.AppendUint64(b, uint64(req.Offset))
-		payload = req.Buf
-	case req.Op == ring.Read:
-		b = wire.SimpleReply{Cookie: req.Cookie}.Append(b)
-		payload = req.Buf
-	case req.Op == ring.BlockStatus:
-		b = onlyChunk(b, wire.ReplyBlockStatus, req.Cookie, len(req.Buf))
-		payload = req.Buf
-	default:
-		b = wire.SimpleReply{Cookie: req.Cookie}.Append(b)
-	}
-	if _, err := c.bw.Write(b); err != nil {
+	hdr, payload := c.reply(req)
+	if _, err := c.bw.Write(hdr); err != nil {
 		return err
 	}
 	_, err := c.bw.Write(payload)
 	return err
+}
+
+// reply is req's reply: its header, built in c.out, and the payload
+// that follows it. The header is made only now that the data is ready,
+// so an error can still be reported. The caller holds wmu.
+func (c *conn) reply(req *ring.Request) (hdr, payload []byte) {
+	b := c.out[:0]
+	if req.Err != nil {
+		code := wire.ErrorCode(replyErrno(req))
+		if !c.structured {
+			return wire.SimpleReply{Errno: code, Cookie: req.Cookie}.Append(b), nil
+		}
+		b = onlyChunk(b, wire.ReplyError, req.Cookie, wire.ErrorPayloadSize)
+		return wire.ErrorPayload{Errno: code}.Append(b), nil // no message
+	}
+	switch {
+	case req.Op == ring.Read && c.structured:
+		b = onlyChunk(b, wire.ReplyOffsetData, req.Cookie, wire.OffsetSize+len(req.Buf))
+		return binary.BigEndian.AppendUint64(b, uint64(req.Offset)), req.Buf
+	case req.Op == ring.Read:
+		return wire.SimpleReply{Cookie: req.Cookie}.Append(b), req.Buf
+	case req.Op == ring.BlockStatus:
+		return onlyChunk(b, wire.ReplyBlockStatus, req.Cookie, len(req.Buf)), req.Buf
+	}
+	return wire.SimpleReply{Cookie: req.Cookie}.Append(b), nil
 }
 
 // onlyChunk appends the header of a structured reply's one chunk: this

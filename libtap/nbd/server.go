@@ -10,8 +10,9 @@
 // (handshake.go), then a reader goroutine reads every request straight
 // into a ring slot and submits it; the connection is the slot's Owner, so
 // completions hand the slot to the connection's writer goroutine, which
-// sends replies in completion order and flushes when none is pending
-// (conn.go, reply.go). The ring's fixed size is the back-pressure: a
+// sends replies in completion order and flushes when none is pending,
+// or, for the connection's only request in flight, send its reply
+// straight away (conn.go, reply.go). The ring's fixed size is the back-pressure: a
 // reader waits for a free slot before reading more.
 package nbd
 
