@@ -9,7 +9,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"gotap.dev/libtap/nbd/wire"
@@ -55,9 +54,9 @@ type conn struct {
 	queued atomic.Int32
 	closed chan struct{}
 
-	// wmu is the sending side's: bw, out, and replyNow's direct writes.
-	wmu sync.Mutex
-	now directWriter // replyNow's; unusable under TLS
+	// wmu is the sending side's: bw, out, and sock's writes.
+	wmu  sync.Mutex
+	sock *rawWriter // under bw before TLS; replyNow's while plain
 
 	// batch collects the requests one socket read brought; the
 	// reader's.
@@ -72,28 +71,16 @@ const maxBatch = 32
 
 func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	r, w := socketIO(nc)
 	return &conn{
 		srv: s, raw: nc, needTLS: needTLS,
-		log: s.log.With("remote", nc.RemoteAddr().String()),
-		br:  bufio.NewReaderSize(nc, 64<<10),
-		bw:  bufio.NewWriterSize(nc, 64<<10),
-		ctx: ctx, cancel: cancel,
+		log:  s.log.With("remote", nc.RemoteAddr().String()),
+		br:   bufio.NewReaderSize(r, 64<<10),
+		bw:   bufio.NewWriterSize(w, 64<<10),
+		sock: w,
+		ctx:  ctx, cancel: cancel,
 		closed: make(chan struct{}),
 	}
-}
-
-// rawConn is the socket's descriptor for replyNow, or nil under TLS,
-// where every byte goes through the TLS writer.
-func (c *conn) rawConn() syscall.RawConn {
-	sc, ok := c.raw.(syscall.Conn)
-	if c.tls || !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
 }
 
 // serve runs the connection to its end: handshake, then requests until
@@ -113,7 +100,6 @@ func (c *conn) serve() {
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
 	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
-	c.now.init(c.rawConn())
 	c.batch = NewBatch(c.exp, maxBatch)
 	written := make(chan struct{})
 	go func() {

@@ -47,7 +47,7 @@ var flushOnly = new(ring.Request)
 // which may be the one the disk's other connections depend on, never
 // waits for a slow client.
 func (c *conn) replyNow(req *ring.Request) bool {
-	if !c.now.usable() || !c.wmu.TryLock() {
+	if c.tls || !c.sock.canTryWritev() || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
@@ -58,7 +58,7 @@ func (c *conn) replyNow(req *ring.Request) bool {
 	if len(hdr)+len(payload) > c.bw.Available() {
 		return false
 	}
-	n, ok := c.now.writev(hdr, payload)
+	n, ok := c.sock.TryWritev(hdr, payload)
 	if !ok {
 		return false // the writer meets the error, and ends the connection
 	}
