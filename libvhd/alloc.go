@@ -48,7 +48,8 @@ func (im *Image) allocateLocked(blk int, data []byte, in int64) error {
 	s := im.cache.assign(i, blk)
 	clear(s.bits)
 	setBits(s.bits, int(in/SectorSize), int((in+int64(len(data)))/SectorSize))
-	if err := im.storeBitmap(s.bits, pos); err != nil {
+	im.noteBitmapPages(blk, pos)
+	if err := im.storeBitmap(blk, s.bits, pos); err != nil {
 		im.cache.release(i)
 		return fmt.Errorf("write bitmap: %w", err)
 	}

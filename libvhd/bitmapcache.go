@@ -3,17 +3,22 @@ package libvhd
 // bitmapCache keeps sector bitmaps in a fixed set of preallocated slots,
 // so reads and writes allocate nothing in steady state. A dirty slot holds
 // bits not yet on disk (see flush.go); it is never evicted, so when every
-// slot is dirty the image flushes first.
+// slot is dirty the image flushes first. A pinned slot is not evicted
+// either: a write MapWrite allowed will set its bits without loading it
+// (io.go). At most half the slots are pinned, so that a flush always
+// leaves one to reuse.
 type bitmapCache struct {
 	slots  []cacheSlot
 	slotOf []int32 // per block: index into slots, or -1
 	hand   int     // clock hand for eviction
+	pins   int     // of all slots
 }
 
 type cacheSlot struct {
 	block int32 // -1: free
 	dirty bool
 	ref   bool // used since the clock hand last passed
+	pins  int32
 	bits  []byte
 }
 
@@ -55,7 +60,7 @@ func (c *bitmapCache) victim() int {
 		i := c.hand
 		s := &c.slots[i]
 		c.hand = (c.hand + 1) % len(c.slots)
-		if s.dirty {
+		if s.dirty || s.pins > 0 {
 			continue
 		}
 		if s.ref {
@@ -86,4 +91,22 @@ func (c *bitmapCache) release(i int) {
 		c.slotOf[s.block] = -1
 	}
 	*s = cacheSlot{block: -1, bits: s.bits}
+}
+
+// pin keeps block's cached slot, and returns its index; -1 if block is
+// not cached or pins are at their bound.
+func (c *bitmapCache) pin(block int) int32 {
+	i := c.slotOf[block]
+	if i < 0 || 2*(c.pins+1) > len(c.slots) {
+		return -1
+	}
+	c.slots[i].pins++
+	c.pins++
+	return i
+}
+
+// unpin undoes pin.
+func (c *bitmapCache) unpin(i int32) {
+	c.slots[i].pins--
+	c.pins--
 }

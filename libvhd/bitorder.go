@@ -63,7 +63,7 @@ func (im *Image) loadBitmap(m []byte, off int64) error {
 	return readBitmap(im.file, im.footer.oldBitOrder(), m, off)
 }
 
-// storeBitmap writes m as one of the image's bitmaps.
-func (im *Image) storeBitmap(m []byte, off int64) error {
-	return writeBitmap(im.file, im.footer.oldBitOrder(), m, off)
+// storeBitmap writes m as block blk's bitmap, at off.
+func (im *Image) storeBitmap(blk int, m []byte, off int64) error {
+	return writeBitmap(im.bitmapWriter(blk), im.footer.oldBitOrder(), m, off)
 }

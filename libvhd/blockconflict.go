@@ -60,28 +60,12 @@ func (c blockConflict) String() string { return fmt.Sprintf(c.format(), c.args()
 // places, blockLen bytes each, in the order of their offsets, until fn
 // returns false. footerOff < 0 skips the footer check. A block that
 // overlaps several others is reported once, against the one before it
-// reaching furthest. The sort of the allocated entries (8 bytes each)
-// keeps it O(n log n) in the table's size, whatever the table holds.
+// reaching furthest.
 func findBlockConflicts(bat []uint32, blockLen int64, meta []region, footerOff int64, fn func(blockConflict) bool) {
-	n := 0
-	for _, e := range bat {
-		if e != unallocated {
-			n++
-		}
-	}
-	// The entry's sector above its index: sorting the keys sorts the
-	// blocks by offset.
-	keys := make([]uint64, 0, n)
-	for i, e := range bat {
-		if e != unallocated {
-			keys = append(keys, uint64(e)<<32|uint64(i))
-		}
-	}
-	slices.Sort(keys)
 	reach := blockConflict{withBlock: -1, end: -1} // the block reaching furthest so far
-	for _, k := range keys {
-		off := int64(k>>32) * SectorSize
-		b := blockConflict{block: int(uint32(k)), off: off, end: off + blockLen, withBlock: -1}
+	for _, k := range blocksByOffset(bat) {
+		off := k.sector() * SectorSize
+		b := blockConflict{block: k.block(), off: off, end: off + blockLen, withBlock: -1}
 		if footerOff >= 0 && b.end > footerOff {
 			c := b
 			c.with, c.pastFooter = region{"EOF footer", footerOff, footerOff + FooterSize}, true
@@ -109,4 +93,31 @@ func findBlockConflicts(bat []uint32, blockLen int64, meta []region, footerOff i
 			reach = b
 		}
 	}
+}
+
+// blockKey is an allocated BAT entry's sector above its index: sorting
+// the keys sorts the blocks by offset.
+type blockKey uint64
+
+func (k blockKey) sector() int64 { return int64(k >> 32) }
+func (k blockKey) block() int    { return int(uint32(k)) }
+
+// blocksByOffset is bat's allocated blocks in the order of their offsets.
+// The sort of the keys (8 bytes each) keeps it O(n log n) in the table's
+// size, whatever the table holds.
+func blocksByOffset(bat []uint32) []blockKey {
+	n := 0
+	for _, e := range bat {
+		if e != unallocated {
+			n++
+		}
+	}
+	keys := make([]blockKey, 0, n)
+	for i, e := range bat {
+		if e != unallocated {
+			keys = append(keys, blockKey(uint64(e)<<32|uint64(i)))
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -51,6 +51,15 @@ type OSFiler interface {
 	OSFile() *os.File
 }
 
+// PageCacheWriter is a File that moves its bytes around the page cache
+// (O_DIRECT) and can also write through it: libvhd writes a bitmap there
+// when no data shares its pages (bitmappages.go), at the cost of a copy
+// instead of a device write. The writer's writes are made durable by the
+// File's Sync, like the File's own.
+type PageCacheWriter interface {
+	PageCacheWriter() io.WriterAt // nil: not now
+}
+
 // OSFile is the file itself.
 func (f osFile) OSFile() *os.File { return f.File }
 

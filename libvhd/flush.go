@@ -118,7 +118,7 @@ func (im *Image) writeBitmapsLocked(pendingOnly bool) error {
 		if !s.dirty || (pendingOnly && !testBit(im.dirty.pending, int(s.block))) {
 			continue
 		}
-		if err := im.storeBitmap(s.bits, int64(im.bat[s.block])*SectorSize); err != nil {
+		if err := im.storeBitmap(int(s.block), s.bits, int64(im.bat[s.block])*SectorSize); err != nil {
 			return fmt.Errorf("write bitmap of block %d: %w", s.block, err)
 		}
 		s.dirty = false

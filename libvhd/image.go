@@ -32,7 +32,12 @@ type Image struct {
 	bat       []uint32
 	dataEnd   int64 // end of all metadata and of the last block
 	batmap    *batmap
-	parent    layer // nil: no parent (dynamic) or not opened (OpenOptions.NoParent)
+	// bitmapAlone marks the blocks whose bitmap pages hold no data, for a
+	// PageCacheWriter (bitmappages.go), nil without one; blocksEnd is the
+	// furthest end of a block's data then.
+	bitmapAlone []byte
+	blocksEnd   int64
+	parent      layer // nil: no parent (dynamic) or not opened (OpenOptions.NoParent)
 
 	mu     sync.Mutex
 	closed bool

@@ -93,15 +93,10 @@ func (im *Image) writeBlock(p []byte, blk int, in int64) error {
 	_, err := f.WriteAt(p, int64(e)*SectorSize+im.bmSize+in)
 	im.inflight.Done()
 	im.mu.Lock()
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	case im.closed:
-		return ErrClosed
 	}
-	// A flush may have synced the file while the data was on its way.
-	im.dirty.unsynced = true
-	return im.markWrittenLocked(blk, in, int64(len(p)))
+	return im.writtenLocked(int64(blk)*im.blockSize+in, int64(len(p)))
 }
 
 func (im *Image) readLocked(p []byte, off int64) error {
@@ -291,6 +286,105 @@ func (im *Image) ReadDone(err error) {
 	im.inflight.Done()
 }
 
+// A MappedWrite is a write MapWrite allowed: its bytes go to File at
+// Off.
+type MappedWrite struct {
+	File   File
+	Off    int64
+	off, n int64 // in the disk
+	slot   int32 // the bitmap's pinned cache slot, or -1
+}
+
+// MapWrite tells where the n bytes of the disk at off go when a caller
+// with I/O of its own (an io_uring) may write them itself: whole sectors
+// within one block the file already holds, whose bitmap costs no I/O
+// to update afterwards (its bits are all set, or it is cached and then
+// kept, and written through a PageCacheWriter or at the next flush).
+// The caller writes them to w.File at w.Off without the image's lock,
+// then must call WriteDone, whatever the outcome: Close waits for it. ok
+// is false, and nothing is to be done, otherwise: WriteAt writes those.
+func (im *Image) MapWrite(off, n int64) (w MappedWrite, ok bool) {
+	if off < 0 || n <= 0 || off+n > im.Size() || off%SectorSize != 0 || n%SectorSize != 0 {
+		return w, false
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.closed || im.readOnly {
+		return w, false
+	}
+	w = MappedWrite{File: im.file, Off: off, off: off, n: n, slot: -1}
+	if im.footer.Type != Fixed {
+		blk, in := off/im.blockSize, off%im.blockSize
+		e := im.bat[blk]
+		if in+n > im.blockSize || e == unallocated {
+			return w, false
+		}
+		if !im.blockFull(int(blk)) {
+			if !im.deferMetadata && im.pageCacheWriter(int(blk)) == nil {
+				return w, false // the bitmap goes to the device
+			}
+			if w.slot = im.cache.pin(int(blk)); w.slot < 0 {
+				return w, false // not cached: loading it is I/O
+			}
+		}
+		w.Off = int64(e)*SectorSize + im.bmSize + in
+	}
+	im.dirty.unsynced = true
+	im.inflight.Add(1)
+	return w, true
+}
+
+// WriteDone ends a write MapWrite allowed, whose outcome is err: once
+// the data is written, the bitmap bits of its sectors are set as for
+// WriteAt (markWrittenLocked), with no I/O but a write to the page
+// cache. It takes the image's lock: the goroutine reaping the I/O that a
+// holder of the lock may be waiting for must not wait for it, and tries
+// TryWriteDone first.
+func (im *Image) WriteDone(w MappedWrite, err error) error {
+	im.inflight.Done() // before the lock, which Close holds while it waits
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.writeDoneLocked(w, err)
+}
+
+// TryWriteDone is WriteDone if the image's lock is free; if not, it does
+// nothing, returns false, and WriteDone is still to be called.
+func (im *Image) TryWriteDone(w MappedWrite, err error) (bool, error) {
+	if !im.mu.TryLock() {
+		return false, nil
+	}
+	defer im.mu.Unlock()
+	im.inflight.Done()
+	return true, im.writeDoneLocked(w, err)
+}
+
+func (im *Image) writeDoneLocked(w MappedWrite, err error) error {
+	if err == nil {
+		err = im.writtenLocked(w.off, w.n)
+	}
+	if w.slot >= 0 {
+		im.cache.unpin(w.slot)
+	}
+	im.note(countWrite, err)
+	if err != nil {
+		return fmt.Errorf("write %s at %d: %w", im.path, w.off, err)
+	}
+	return nil
+}
+
+// writtenLocked records a write made without the lock.
+func (im *Image) writtenLocked(off, n int64) error {
+	if im.closed {
+		return ErrClosed
+	}
+	// A flush may have synced the file while the data was on its way.
+	im.dirty.unsynced = true
+	if im.footer.Type == Fixed {
+		return nil
+	}
+	return im.markWrittenLocked(int(off/im.blockSize), off%im.blockSize, n)
+}
+
 // readBelow reads what this image does not hold: the parent's data, or
 // zeros for a dynamic disk.
 func (im *Image) readBelow(p []byte, off int64) error {
@@ -387,7 +481,7 @@ func (im *Image) markWrittenLocked(blk int, in, n int64) error {
 		s.dirty = true
 		return nil
 	}
-	if err := im.storeBitmap(s.bits, int64(im.bat[blk])*SectorSize); err != nil {
+	if err := im.storeBitmap(blk, s.bits, int64(im.bat[blk])*SectorSize); err != nil {
 		// Unknown on disk now: dirty, so a flush writes it again.
 		s.dirty = true
 		return fmt.Errorf("write bitmap of block %d: %w", blk, err)

@@ -119,6 +119,7 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 	}
 	im.cache = newBitmapCache(len(im.bat), int(im.bmSize), opts.BitmapCache)
 	im.dirty.init(len(im.bat))
+	im.findBitmapPages()
 	if im.footer.Type == Differencing && !opts.NoParent {
 		return im.openParent(opts, depth)
 	}

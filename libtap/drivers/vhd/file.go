@@ -41,7 +41,25 @@ func (s *fsys) OpenFile(name string, flag int, perm fs.FileMode) (libvhd.File, e
 	if s.direct && !direct {
 		s.buffered.Store(true)
 	}
-	return &file{f: f, fd: int(f.Fd()), q: s.q, direct: direct}, nil
+	fl := &file{f: f, fd: int(f.Fd()), q: s.q, direct: direct}
+	if direct && flag&unix.O_ACCMODE != unix.O_RDONLY {
+		if fl.cached, err = reopenBuffered(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return fl, nil
+}
+
+// reopenBuffered opens f's file again, without O_DIRECT: a second open
+// file description, taking no image lock of its own (the locks stay
+// f's).
+func reopenBuffered(f *os.File) (*os.File, error) {
+	c, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open for page-cache writes: %w", f.Name(), err)
+	}
+	return c, nil
 }
 
 // isDirect reports whether every file of the chain is read and written
@@ -66,10 +84,23 @@ type file struct {
 	fd     int
 	q      *uring.Queue
 	direct bool
+	// cached is the same file opened without O_DIRECT, where f has it and
+	// is writable: libvhd writes bitmaps through it where it may.
+	cached *os.File
 }
 
 // OSFile lets libvhd lock the image (libvhd.OSFiler).
 func (f *file) OSFile() *os.File { return f.f }
+
+// PageCacheWriter is the way around O_DIRECT libvhd takes for bitmaps
+// (libvhd.PageCacheWriter); f's Sync makes its writes durable, as
+// fdatasync on any descriptor of a file does.
+func (f *file) PageCacheWriter() io.WriterAt {
+	if f.cached == nil {
+		return nil
+	}
+	return f.cached
+}
 
 // Close releases the image locks first: the locks go with the open file
 // description, which io_uring may still reference for a while after the
@@ -78,6 +109,9 @@ func (f *file) OSFile() *os.File { return f.f }
 // image would be refused.
 func (f *file) Close() error {
 	uerr := imagelock.Unlock(f.f)
+	if f.cached != nil {
+		f.cached.Close() // nothing of it to lose: its writes are in the page cache
+	}
 	if err := f.f.Close(); err != nil {
 		return err
 	}

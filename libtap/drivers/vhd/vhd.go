@@ -24,9 +24,11 @@ import (
 type Disk struct {
 	im         *libvhd.Image
 	fs         *fsys
-	ops        []readOp // StartV's, one per entry of the queue
-	flusher    *flusher // nil: no periodic flush
-	parentDirs []string // the parent policy's, for Commit's relink
+	ops        []op // StartV's, one per entry of the queue
+	lateWrites chan lateWrite
+	lateDone   chan struct{} // closed when setLateBits ends
+	flusher    *flusher      // nil: no periodic flush
+	parentDirs []string      // the parent policy's, for Commit's relink
 }
 
 // Options tune Open.
@@ -64,10 +66,13 @@ func Open(path string, opts Options) (*Disk, error) {
 	}
 	d := &Disk{im: im, fs: fs, parentDirs: opts.ParentDirs}
 	if fs.q != nil {
-		d.ops = make([]readOp, fs.q.Entries())
+		d.ops = make([]op, fs.q.Entries())
 		for i := range d.ops {
 			d.ops[i].d = d
 		}
+		d.lateWrites = make(chan lateWrite, len(d.ops)) // never full
+		d.lateDone = make(chan struct{})
+		go d.setLateBits()
 	}
 	if !opts.ReadOnly && opts.FlushInterval > 0 {
 		d.flusher = startFlusher(im, opts.FlushInterval)
@@ -166,6 +171,10 @@ func (d *Disk) Close() error {
 	}
 	err := d.im.Close()
 	if d.fs.q != nil {
+		// Every write late at Close was handed over before Close could
+		// flush (which needed the reaper that hands them).
+		close(d.lateWrites)
+		<-d.lateDone
 		d.fs.q.Close()
 	}
 	return err
