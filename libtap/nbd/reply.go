@@ -41,11 +41,10 @@ var flushOnly = new(ring.Request)
 
 // replyNow sends req's reply straight to the socket, without waiting,
 // if no reply completed before it is still to be sent (replies leave in
-// completion order); it reports whether it took
-// the reply (false: the writer sends it). What the socket does not take
-// at once is left in bw for the writer, so the completing goroutine,
-// which may be the one the disk's other connections depend on, never
-// waits for a slow client.
+// completion order); it reports whether it took the reply (false: the
+// writer sends it). What the socket does not take at once is left in bw
+// for the writer, so the completing goroutine, which may be the one the
+// disk's other connections depend on, never waits for a slow client.
 func (c *conn) replyNow(req *ring.Request) bool {
 	if c.tls || !c.sock.canTryWritev() || !c.wmu.TryLock() {
 		return false
@@ -62,16 +61,18 @@ func (c *conn) replyNow(req *ring.Request) bool {
 	if !ok {
 		return false // the writer meets the error, and ends the connection
 	}
+	if n == len(hdr)+len(payload) {
+		return true
+	}
+	// The rest fits in bw (checked above), which only copies it.
 	if n < len(hdr) {
-		c.bw.Write(hdr[n:]) // fits: checked above, so bw only copies
+		c.bw.Write(hdr[n:])
 		n = len(hdr)
 	}
-	if n -= len(hdr); n < len(payload) {
-		c.bw.Write(payload[n:])
-		// Room is certain: the channel holds at most the replies of the
-		// connection's other slots.
-		c.replies <- flushOnly
-	}
+	c.bw.Write(payload[n-len(hdr):])
+	// Room is certain: the channel holds at most the replies of the
+	// connection's other slots.
+	c.replies <- flushOnly
 	return true
 }
 
