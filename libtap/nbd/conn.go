@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gotap.dev/libtap/internal/rawsock"
 	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
 )
@@ -56,7 +57,7 @@ type conn struct {
 
 	// wmu is the sending side's: bw, out, and sock's writes.
 	wmu  sync.Mutex
-	sock *rawWriter // under bw before TLS; replyNow's while plain
+	sock *rawsock.Writer // under bw before TLS; replyNow's while plain
 
 	// batch collects the requests one socket read brought; the
 	// reader's.
@@ -71,7 +72,7 @@ const maxBatch = 32
 
 func newConn(s *Server, nc net.Conn, needTLS bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	r, w := socketIO(nc)
+	r, w := rawsock.IO(nc)
 	return &conn{
 		srv: s, raw: nc, needTLS: needTLS,
 		log:  s.log.With("remote", nc.RemoteAddr().String()),

@@ -46,7 +46,7 @@ var flushOnly = new(ring.Request)
 // for the writer, so the completing goroutine, which may be the one the
 // disk's other connections depend on, never waits for a slow client.
 func (c *conn) replyNow(req *ring.Request) bool {
-	if c.tls || !c.sock.canTryWritev() || !c.wmu.TryLock() {
+	if c.tls || !c.sock.CanTryWritev() || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()

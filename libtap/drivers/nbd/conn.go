@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gotap.dev/libtap/internal/rawsock"
 	"gotap.dev/libtap/nbd/wire"
 )
 
@@ -50,7 +51,8 @@ type slot struct {
 type conn struct {
 	d       *Disk
 	nc      net.Conn
-	br      *bufio.Reader // the reader's (the handshake's before it)
+	br      *bufio.Reader   // the reader's (the handshake's before it)
+	w       *rawsock.Writer // the holder of wmu's (the handshake's before it)
 	export  string
 	info    info
 	allocID uint32 // base:allocation's context id on this connection
@@ -76,9 +78,11 @@ func dialConn(d *Disk, network, where string, deadline time.Time) (*conn, error)
 	if err != nil {
 		return nil, err
 	}
+	r, w := rawsock.IO(nc)
 	c := &conn{
 		d: d, nc: nc, export: d.export,
-		br:         bufio.NewReaderSize(nc, 64<<10),
+		br:         bufio.NewReaderSize(r, 64<<10),
+		w:          w,
 		info:       info{maxReq: wire.MaxBlock},
 		free:       make(chan uint8, maxInFlight),
 		readerDone: make(chan struct{}),

@@ -145,6 +145,6 @@ func (c *conn) optReply(opt uint32) (uint32, []byte, error) {
 
 // sendNow writes handshake bytes (before the reader and writer start).
 func (c *conn) sendNow(b []byte) error {
-	_, err := c.nc.Write(b)
+	_, err := c.w.Write(b)
 	return err
 }

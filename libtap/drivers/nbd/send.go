@@ -106,7 +106,7 @@ func (c *conn) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	_, err := c.nc.Write(b)
+	_, err := c.w.Write(b)
 	return err
 }
 

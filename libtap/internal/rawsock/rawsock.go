@@ -1,4 +1,5 @@
-package nbd
+// Package rawsock reads and writes a plain socket with raw system calls.
+package rawsock
 
 import (
 	"io"
@@ -10,21 +11,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A plain connection's socket is read and written with raw system calls
-// made in RawConn callbacks, waiting in the netpoller as net.Conn does
-// (deadlines included). Through the runtime's syscall entry, each read
-// woke Go's sysmon thread from its sleep whenever the process had been
-// idle: at queue depth 1, once a request, a futex wake and two context
-// switches (perf, O_DIRECT writes: all of tapdisk's futex calls). A read
-// or write of a non-blocking socket cannot block, so it needs none of
-// what that entry is for. The callbacks are method values made once and
-// their arguments and results fields, so nothing is allocated per call;
-// each side has one user at a time (the reader; the holder of wmu).
+// A socket is read and written with raw system calls made in RawConn
+// callbacks, waiting in the netpoller as net.Conn does (deadlines
+// included). Through the runtime's syscall entry, each read woke Go's
+// sysmon thread from its sleep whenever the process had been idle: at
+// queue depth 1, once a request, a futex wake and two context switches
+// (perf, tapdisk's NBD server, O_DIRECT writes: all of its futex calls).
+// A read or write of a non-blocking socket cannot block, so it needs
+// none of what that entry is for. The callbacks are method values made
+// once and their arguments and results fields, so nothing is allocated
+// per call; each side must have one user at a time.
 
-// socketIO returns the reader and writer of nc's bytes: raw ones where
-// nc is a plain socket, nc itself where not (a wrapper's Read and Write
-// may do more than the socket's).
-func socketIO(nc net.Conn) (io.Reader, *rawWriter) {
+// IO returns the reader and writer of nc's bytes: raw ones where nc is a
+// plain socket, nc itself where not (a wrapper's Read and Write may do
+// more than the socket's).
+func IO(nc net.Conn) (io.Reader, *Writer) {
 	var sc syscall.Conn
 	switch c := nc.(type) {
 	case *net.UnixConn:
@@ -32,21 +33,21 @@ func socketIO(nc net.Conn) (io.Reader, *rawWriter) {
 	case *net.TCPConn:
 		sc = c
 	default:
-		return nc, &rawWriter{w: nc}
+		return nc, &Writer{w: nc}
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nc, &rawWriter{w: nc}
+		return nc, &Writer{w: nc}
 	}
-	r := &rawReader{rc: rc}
+	r := &reader{rc: rc}
 	r.call = r.readFD
-	w := &rawWriter{w: nc, rc: rc}
+	w := &Writer{w: nc, rc: rc}
 	w.write, w.writev = w.writeFD, w.writevFD
 	return r, w
 }
 
-// rawReader reads a socket.
-type rawReader struct {
+// reader reads a socket.
+type reader struct {
 	rc   syscall.RawConn
 	call func(fd uintptr) bool
 	p    []byte
@@ -54,7 +55,7 @@ type rawReader struct {
 	err  syscall.Errno
 }
 
-func (r *rawReader) Read(p []byte) (int, error) {
+func (r *reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -74,7 +75,7 @@ func (r *rawReader) Read(p []byte) (int, error) {
 
 // readFD reads once; false (EAGAIN) waits for the socket in the
 // netpoller and calls again.
-func (r *rawReader) readFD(fd uintptr) bool {
+func (r *reader) readFD(fd uintptr) bool {
 	for {
 		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
 		switch e {
@@ -88,10 +89,10 @@ func (r *rawReader) readFD(fd uintptr) bool {
 	}
 }
 
-// rawWriter writes a socket: Write waits for room as net.Conn's does,
+// Writer writes a socket: Write waits for room as net.Conn's does,
 // TryWritev never waits. Where the socket has no descriptor, Write is
 // the connection's and TryWritev is unusable.
-type rawWriter struct {
+type Writer struct {
 	w             io.Writer
 	rc            syscall.RawConn
 	write, writev func(fd uintptr) bool
@@ -102,7 +103,7 @@ type rawWriter struct {
 	err           syscall.Errno
 }
 
-func (w *rawWriter) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	if w.rc == nil {
 		return w.w.Write(p)
 	}
@@ -119,7 +120,7 @@ func (w *rawWriter) Write(p []byte) (int, error) {
 }
 
 // writeFD writes what is left of p; false waits for room.
-func (w *rawWriter) writeFD(fd uintptr) bool {
+func (w *Writer) writeFD(fd uintptr) bool {
 	for w.n < len(w.p) {
 		b := w.p[w.n:]
 		n, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
@@ -137,13 +138,13 @@ func (w *rawWriter) writeFD(fd uintptr) bool {
 	return true
 }
 
-// canTryWritev reports whether TryWritev can be used.
-func (w *rawWriter) canTryWritev() bool { return w.rc != nil }
+// CanTryWritev reports whether TryWritev can be used.
+func (w *Writer) CanTryWritev() bool { return w.rc != nil }
 
 // TryWritev writes hdr then payload with one writev that does not wait,
 // and returns how much of them the socket took; ok is false on an error
 // other than a full socket.
-func (w *rawWriter) TryWritev(hdr, payload []byte) (n int, ok bool) {
+func (w *Writer) TryWritev(hdr, payload []byte) (n int, ok bool) {
 	w.niov = 0
 	for _, b := range [2][]byte{hdr, payload} {
 		if len(b) > 0 {
@@ -166,7 +167,7 @@ func (w *rawWriter) TryWritev(hdr, payload []byte) (n int, ok bool) {
 }
 
 // writevFD is TryWritev's one attempt, done either way.
-func (w *rawWriter) writevFD(fd uintptr) bool {
+func (w *Writer) writevFD(fd uintptr) bool {
 	for {
 		n, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(w.niov))
 		if e != unix.EINTR {
