@@ -52,9 +52,13 @@ func findMinor(dir rundir.Dir, n int) (pid, minor int, err error) {
 	case m.Pid == 0:
 		return 0, n, fmt.Errorf("minor %d is allocated but no tapdisk serves it: %w", n, syscall.ENOENT)
 	case !m.Held:
-		return m.Pid, n, fmt.Errorf("tapdisk %d serving minor %d is dead: %w", m.Pid, n, syscall.ECONNREFUSED)
+		return m.Pid, n, deadErr(m.Pid, n)
 	}
 	return m.Pid, n, nil
+}
+
+func deadErr(pid, minor int) error {
+	return fmt.Errorf("tapdisk %d serving minor %d is dead: %w", pid, minor, syscall.ECONNREFUSED)
 }
 
 // samePath matches a VBD whose image is the file at path, however named.

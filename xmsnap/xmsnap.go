@@ -13,6 +13,7 @@ import (
 	"gotap.dev/libtap/control"
 	"gotap.dev/libtap/livesnap"
 	"gotap.dev/libtap/rundir"
+	"gotap.dev/libtap/tapscan"
 )
 
 // Exit statuses; doc.go documents them.
@@ -98,8 +99,18 @@ func (c *cli) connect(ctx context.Context, d diskArg) (*control.Client, int, err
 		return nil, 0, err
 	}
 	client, err := control.Dial(dir.Ctl(pid))
-	if err != nil {
-		return nil, 0, err
+	if err == nil {
+		// A tapdisk killed a moment ago may still take a connection, and
+		// then cut it: ask it something first.
+		if _, err = client.Pid(ctx); err != nil {
+			client.Disconnect()
+		}
 	}
-	return client, minor, nil
+	switch {
+	case err == nil:
+		return client, minor, nil
+	case tapscan.Died(err, pid):
+		return nil, 0, deadErr(pid, minor)
+	}
+	return nil, 0, err
 }

@@ -78,7 +78,7 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 	case err == nil:
 	case errors.Is(err, syscall.ENOENT):
 		return td, true
-	case (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)) && !aliveAfter(ctl.Pid, deathGrace):
+	case Died(err, ctl.Pid):
 		td.Dead = true
 		td.VBDs, err = deadVBDs(dir, ctl.Pid)
 		td.Err = err
@@ -87,6 +87,14 @@ func ask(ctx context.Context, dir rundir.Dir, ctl rundir.Ctl) (td Tapdisk, gone 
 		td.Err = err
 	}
 	return td, false
+}
+
+// Died reports whether err, from a connection to tapdisk pid's control
+// socket, says the tapdisk died: refused or cut, and the process gone
+// within deathGrace.
+func Died(err error, pid int) bool {
+	cut := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return cut && !aliveAfter(pid, deathGrace)
 }
 
 // deathGrace is how long a tapdisk that refused or reset a connection
