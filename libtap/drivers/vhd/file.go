@@ -43,23 +43,20 @@ func (s *fsys) OpenFile(name string, flag int, perm fs.FileMode) (libvhd.File, e
 	}
 	fl := &file{f: f, fd: int(f.Fd()), q: s.q, direct: direct}
 	if direct && flag&unix.O_ACCMODE != unix.O_RDONLY {
-		if fl.cached, err = reopenBuffered(f); err != nil {
-			f.Close()
-			return nil, err
-		}
+		fl.cached = reopenBuffered(f)
 	}
 	return fl, nil
 }
 
 // reopenBuffered opens f's file again, without O_DIRECT: a second open
 // file description, taking no image lock of its own (the locks stay
-// f's).
-func reopenBuffered(f *os.File) (*os.File, error) {
+// f's). Without /proc it is nil, and bitmaps go to the device.
+func reopenBuffered(f *os.File) *os.File {
 	c, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: open for page-cache writes: %w", f.Name(), err)
+		return nil
 	}
-	return c, nil
+	return c
 }
 
 // isDirect reports whether every file of the chain is read and written
