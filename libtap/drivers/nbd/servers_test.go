@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"gotap.dev/libtap/drivers/nbd"
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // servers are the real NBD servers the pipelined driver is tried on:
@@ -33,27 +33,31 @@ var servers = []struct {
 		return ln.Addr().String()
 	}},
 	{"nbdkit", func(t testing.TB) string {
-		if _, err := exec.LookPath("nbdkit"); err != nil {
-			t.Skip("nbdkit is not installed")
-		}
+		vhdtest.RequireTool(t, "nbdkit")
 		sock := filepath.Join(t.TempDir(), "nbdkit.sock")
 		cmd := exec.Command("nbdkit", "-f", "--unix", sock, "memory", "8M")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for deadline := time.Now().Add(10 * time.Second); !exists(sock); time.Sleep(10 * time.Millisecond) {
+		// The socket exists from its bind, before nbdkit listens on it:
+		// ready is when a connection is taken.
+		for deadline := time.Now().Add(10 * time.Second); !accepts(sock); time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatal("nbdkit did not make its socket")
+				t.Fatal("nbdkit did not take connections on its socket")
 			}
 		}
 		return "unix:" + sock
 	}},
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+func accepts(sock string) bool {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // TestPipelinedOnRealServers: 32 callers at once (the scheduler's depth)
