@@ -141,7 +141,9 @@ func (q *Queue) HasFixed() bool { return len(q.fixed) > 0 }
 type Handler interface {
 	// Completed is called on the goroutine that reaped the completion,
 	// holding no lock of the Queue: it may Start the Call again, or Put
-	// it. It must not Run.
+	// it. It must not Run, nor wait for anything a goroutine in Run may
+	// hold (a lock taken around a Run): that goroutine waits for the
+	// reaper, which may be the one calling Completed.
 	Completed(c *Call, res int32)
 }
 

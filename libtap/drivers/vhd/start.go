@@ -102,11 +102,11 @@ func (o *op) Completed(c *uring.Call, res int32) {
 		}
 	}
 	if err != nil {
-		op := "read"
+		verb := "read"
 		if o.write {
-			op = "write"
+			verb = "write"
 		}
-		err = o.f.pathErr(op, err)
+		err = o.f.pathErr(verb, err)
 	}
 	o.finish(c, err)
 }
