@@ -49,15 +49,26 @@ type conn struct {
 	inflight sync.WaitGroup // slots taken and not yet answered
 	// pending counts the requests submitted and not yet completed: the
 	// completion that brings it to zero has no other reply to go out
-	// with, and is sent at once (replyNow).
+	// with, and is sent at once (sendNow).
 	pending atomic.Int32
 	// queued counts the replies handed to the writer and not yet in bw.
 	queued atomic.Int32
 	closed chan struct{}
 
-	// wmu is the sending side's: bw, out, and sock's writes.
+	// From the end of its wait for a request to its next submit, the
+	// reader collects what completes, and sends it itself before it may
+	// wait again (submit): one write, without the writer's wake-up, for
+	// the requests a submission completes inside it (page-cache reads,
+	// buffered writes), and for what the reaper completes meanwhile.
+	collecting atomic.Bool
+	cmu        sync.Mutex // collected, and turning collecting off
+	collected  []*ring.Request
+
+	// wmu is the sending side's: bw, out, hdrs, vec, and sock's writes.
 	wmu  sync.Mutex
-	sock *rawsock.Writer // under bw before TLS; replyNow's while plain
+	sock *rawsock.Writer // under bw before TLS; sendNow's while plain
+	hdrs []byte          // sendNow's reply headers, back to back
+	vec  [][]byte        // sendNow's vector: headers and payloads
 
 	// batch collects the requests one socket read brought; the
 	// reader's.
@@ -100,7 +111,11 @@ func (c *conn) serve() {
 	}
 	c.negotiated()
 	c.log.Debug("nbd connected", "structured", c.structured, "flags", c.flags)
-	c.replies = make(chan *ring.Request, c.exp.Ring().Cap())
+	slots := c.exp.Ring().Cap()
+	c.replies = make(chan *ring.Request, slots)
+	c.collected = make([]*ring.Request, 0, slots)
+	c.hdrs = make([]byte, 0, slots*len(c.out))
+	c.vec = make([][]byte, 0, 2*slots+1)
 	c.batch = NewBatch(c.exp, maxBatch)
 	written := make(chan struct{})
 	go func() {
@@ -138,22 +153,56 @@ func (c *conn) abort() {
 }
 
 // Complete is called once per slot, by the Export or by the reader for
-// requests answered without it. The last of the connection's requests
-// in flight is answered on the completing goroutine when it can be: a
-// client waiting for it (at queue depth 1, every time) then sees no
-// wake-up of the writer goroutine. Others go to the writer, which sends
-// what completes together in one write.
+// requests answered without it. While the reader collects, the reply
+// waits for it (see collecting). Otherwise the last of the connection's
+// requests in flight is answered on the completing goroutine when it
+// can be: a client waiting for it (at queue depth 1, every time) then
+// sees no wake-up of the writer goroutine. Others go to the writer,
+// which sends what completes together in one write.
 func (c *conn) Complete(req *ring.Request) {
 	if req.Op == ring.BlockStatus && req.Err == nil {
 		c.blockStatus(req)
 	}
-	if c.pending.Add(-1) == 0 && c.replyNow(req) {
-		c.exp.Ring().Put(req)
-		c.inflight.Done()
+	last := c.pending.Add(-1) == 0
+	if c.collecting.Load() {
+		c.cmu.Lock()
+		if c.collecting.Load() {
+			c.collected = append(c.collected, req)
+			c.cmu.Unlock()
+			return
+		}
+		c.cmu.Unlock()
+	}
+	if last && c.sendNow(req) {
 		return
 	}
+	c.toWriter(req)
+}
+
+// toWriter hands req's reply to the writer.
+func (c *conn) toWriter(req *ring.Request) {
 	c.queued.Add(1)
 	c.replies <- req
+}
+
+// submit submits the batch and sends the replies collected since the
+// reader's last wait: called wherever the reader may wait next, for the
+// socket or a slot (the collected replies hold slots).
+func (c *conn) submit() {
+	c.batch.Submit()
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	c.collecting.Store(false)
+	if len(c.collected) == 0 {
+		return
+	}
+	if !c.sendNow(c.collected...) {
+		for _, req := range c.collected {
+			c.toWriter(req)
+		}
+	}
+	clear(c.collected)
+	c.collected = c.collected[:0]
 }
 
 // readLoop reads requests into ring slots and submits them: those a
@@ -161,14 +210,15 @@ func (c *conn) Complete(req *ring.Request) {
 // reader may block (on the socket or for a slot), so that no request
 // waits for the next one.
 func (c *conn) readLoop() error {
-	defer c.batch.Submit()
+	defer c.submit()
 	for {
 		if c.br.Buffered() < wire.RequestSize {
-			c.batch.Submit()
+			c.submit()
 		}
 		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 			return err
 		}
+		c.collecting.Store(true)
 		var r wire.Request
 		if !r.Parse(&c.hdr) {
 			return errBadMagic
@@ -187,7 +237,7 @@ func (c *conn) readLoop() error {
 		errno := c.check(&r)
 		if r.Type == wire.CmdWrite {
 			if c.br.Buffered() < int(r.Length) {
-				c.batch.Submit()
+				c.submit()
 			}
 			if err := c.readPayload(req, &r, errno == 0); err != nil {
 				// The client vanished mid-request: nothing to answer.
@@ -243,7 +293,7 @@ func (c *conn) slot() (*ring.Request, error) {
 	if req := rg.TryGet(); req != nil {
 		return req, nil
 	}
-	c.batch.Submit()
+	c.submit()
 	return rg.Get(c.ctx)
 }
 

@@ -11,7 +11,7 @@ import (
 // returns the slots, and flushes whenever no other reply is waiting, so
 // a burst of completions goes out in few writes. After a write error it
 // keeps returning slots without writing. flushOnly asks it to flush what
-// replyNow left in bw.
+// sendNow left in bw.
 func (c *conn) writeLoop() {
 	rg := c.exp.Ring()
 	var werr error
@@ -36,49 +36,76 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// flushOnly is the marker replyNow sends the writer; never a slot.
+// flushOnly is the marker sendNow sends the writer; never a slot.
 var flushOnly = new(ring.Request)
 
-// replyNow sends req's reply straight to the socket, without waiting,
-// if no reply completed before it is still to be sent (replies leave in
-// completion order); it reports whether it took the reply (false: the
-// writer sends it). What the socket does not take at once is left in bw
-// for the writer, so the completing goroutine, which may be the one the
-// disk's other connections depend on, never waits for a slow client.
-func (c *conn) replyNow(req *ring.Request) bool {
+// maxIovecs is the most buffers one writev takes (Linux's UIO_MAXIOV).
+const maxIovecs = 1024
+
+// sendNow sends the replies of reqs straight to the socket, in one
+// writev that does not wait, and returns their slots; it reports whether
+// it took them (false: the writer sends them). It does not when a reply
+// completed before them is still to be sent (replies leave in completion
+// order), nor when the socket could not take them and bw could not hold
+// the rest: what the socket does not take at once is left in bw for the
+// writer, so the completing goroutine, which may be the one the disk's
+// other connections depend on, never waits for a slow client. The
+// payloads go from their slots, not copied.
+func (c *conn) sendNow(reqs ...*ring.Request) bool {
 	if c.tls || !c.sock.CanTryWritev() || !c.wmu.TryLock() {
 		return false
 	}
 	defer c.wmu.Unlock()
-	if c.queued.Load() > 0 || c.bw.Buffered() > 0 || c.draining.Load() {
+	if c.queued.Load() > 0 || c.bw.Buffered() > 0 || c.draining.Load() || 2*len(reqs)+1 > maxIovecs {
 		return false
 	}
-	hdr, payload := c.reply(req)
-	if len(hdr)+len(payload) > c.bw.Available() {
+	// hdrs has room for every header (len(c.out) each), so the vector's
+	// slices of it stay valid while it grows.
+	hdrs, vec, size, run := c.hdrs[:0], c.vec[:0], 0, 0
+	for _, req := range reqs {
+		var payload []byte
+		hdrs, payload = c.reply(hdrs, req)
+		if len(payload) > 0 {
+			vec = append(vec, hdrs[run:], payload)
+			run = len(hdrs)
+		}
+		size += len(payload)
+	}
+	if run < len(hdrs) {
+		vec = append(vec, hdrs[run:])
+	}
+	size += len(hdrs)
+	defer clear(vec) // keep no pointer into the slots
+	if size > c.bw.Available() {
 		return false
 	}
-	n, ok := c.sock.TryWritev(hdr, payload)
+	n, ok := c.sock.TryWritev(vec...)
 	if !ok {
 		return false // the writer meets the error, and ends the connection
 	}
-	if n == len(hdr)+len(payload) {
-		return true
+	if n < size {
+		// The rest fits in bw (checked above), which only copies it.
+		for _, b := range vec {
+			if n < len(b) {
+				c.bw.Write(b[n:])
+			}
+			n = max(n-len(b), 0)
+		}
+		// Room is certain: the channel holds at most the replies of the
+		// connection's other slots.
+		c.replies <- flushOnly
 	}
-	// The rest fits in bw (checked above), which only copies it.
-	if n < len(hdr) {
-		c.bw.Write(hdr[n:])
-		n = len(hdr)
+	rg := c.exp.Ring()
+	for _, req := range reqs {
+		rg.Put(req)
+		c.inflight.Done()
 	}
-	c.bw.Write(payload[n-len(hdr):])
-	// Room is certain: the channel holds at most the replies of the
-	// connection's other slots.
-	c.replies <- flushOnly
 	return true
 }
 
 // writeReply writes one request's reply into bw.
 func (c *conn) writeReply(req *ring.Request) error {
-	hdr, payload := c.reply(req)
+	hdr, payload := c.reply(c.out[:0], req)
 	if _, err := c.bw.Write(hdr); err != nil {
 		return err
 	}
@@ -86,11 +113,10 @@ func (c *conn) writeReply(req *ring.Request) error {
 	return err
 }
 
-// reply is req's reply: its header, built in c.out, and the payload
+// reply appends req's reply header to b and returns it with the payload
 // that follows it. The header is made only now that the data is ready,
 // so an error can still be reported. The caller holds wmu.
-func (c *conn) reply(req *ring.Request) (hdr, payload []byte) {
-	b := c.out[:0]
+func (c *conn) reply(b []byte, req *ring.Request) (hdr, payload []byte) {
 	if req.Err != nil {
 		code := wire.ErrorCode(replyErrno(req))
 		if !c.structured {

@@ -14,15 +14,18 @@ import (
 	"gotap.dev/libtap/nbd/wire"
 )
 
-// TestReplyToSlowReader sends reads one at a time to a client that reads
-// nothing meanwhile, so that each reply is sent at once by the goroutine
-// that completed it (the connection's last request in flight), until the
-// socket is full and one is written only in part: its rest must still
-// reach the client, alone (the writer flushes it) or with later replies
-// queued behind it, and every reply arrive whole, in order, with its data.
+// TestReplyToSlowReader sends reads to a client that reads nothing
+// meanwhile, a batch at a time in one write, so that the replies of each
+// are sent at once, without the writer: by the goroutine that completed
+// the connection's last request in flight, or by the reader that
+// collected what its submission completed (the page cache's reads
+// complete inside it). This goes on until the socket is full and a
+// batch's replies are written only in part: the rest must still reach
+// the client, alone (the writer flushes it) or with later replies queued
+// behind it, and every reply arrive whole, in order, with its data.
 func TestReplyToSlowReader(t *testing.T) {
-	const size = 60 << 10
-	data := make([]byte, 64*size) // more than a Unix socket buffers
+	const room = 64 * 60 << 10
+	data := make([]byte, room) // more than a Unix socket buffers
 	rand.New(rand.NewSource(1)).Read(data)
 	p := filepath.Join(t.TempDir(), "disk.raw")
 	if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -31,40 +34,54 @@ func TestReplyToSlowReader(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		structured bool
-		after      int // reads sent after the one written in part
+		size       int // of each read
+		batch      int // reads sent together
+		after      int // reads sent after the batch written in part
 	}{
-		{"simple", false, 0},
-		{"structured", true, 0},
-		{"simple, then more", false, 3},
-		{"structured, then more", true, 3},
+		{"simple", false, 60 << 10, 1, 0},
+		{"structured", true, 60 << 10, 1, 0},
+		{"simple, then more", false, 60 << 10, 1, 3},
+		{"structured, then more", true, 60 << 10, 1, 3},
+		{"simple batches", false, 4 << 10, 8, 0},
+		{"structured batches, then more", true, 4 << 10, 8, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := serveOpened(t, "aio:"+p, true)
 			c := dialRaw(t, s.sock, tc.structured)
+			var reqs []byte
+			send := func(n int) {
+				reqs = wire.Request{Type: wire.CmdRead, Cookie: uint64(n), Offset: uint64(n * tc.size), Length: uint32(tc.size)}.Append(reqs)
+			}
 			n := 0
-			for queued := 0; ; n++ {
-				if n == 64 {
+			for queued := 0; ; {
+				if (n+tc.batch)*tc.size > room {
 					t.Fatal("the socket never filled")
 				}
-				c.send(wire.CmdRead, 0, uint64(n), uint64(n*size), size, nil)
+				for range tc.batch {
+					send(n)
+					n++
+				}
+				c.write(reqs)
+				reqs = reqs[:0]
 				time.Sleep(5 * time.Millisecond) // completed and sent before the next
 				q := inQueue(t, c.nc)
-				if q-queued < size {
+				if q-queued < tc.batch*tc.size {
 					break // written in part
 				}
 				queued = q
 			}
 			for range tc.after {
+				send(n)
 				n++
-				c.send(wire.CmdRead, 0, uint64(n), uint64(n*size), size, nil)
 			}
+			c.write(reqs)
 			c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			for i := range n + 1 {
-				cookie, errno, got, err := c.reply(size)
+			for i := range n {
+				cookie, errno, got, err := c.reply(tc.size)
 				if err != nil || errno != 0 || cookie != uint64(i) {
 					t.Fatalf("reply %d: cookie %d errno %d err %v", i, cookie, errno, err)
 				}
-				if !bytes.Equal(got, data[i*size:(i+1)*size]) {
+				if !bytes.Equal(got, data[i*tc.size:(i+1)*tc.size]) {
 					t.Fatalf("read %d: wrong data", i)
 				}
 			}

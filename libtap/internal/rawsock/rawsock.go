@@ -97,8 +97,7 @@ type Writer struct {
 	rc            syscall.RawConn
 	write, writev func(fd uintptr) bool
 	p             []byte
-	iov           [2]unix.Iovec
-	niov          int
+	iov           []unix.Iovec // TryWritev's, grown to the longest vector
 	n             int
 	err           syscall.Errno
 }
@@ -141,20 +140,23 @@ func (w *Writer) writeFD(fd uintptr) bool {
 // CanTryWritev reports whether TryWritev can be used.
 func (w *Writer) CanTryWritev() bool { return w.rc != nil }
 
-// TryWritev writes hdr then payload with one writev that does not wait,
+// TryWritev writes bufs, in order, with one writev that does not wait,
 // and returns how much of them the socket took; ok is false on an error
 // other than a full socket.
-func (w *Writer) TryWritev(hdr, payload []byte) (n int, ok bool) {
-	w.niov = 0
-	for _, b := range [2][]byte{hdr, payload} {
+func (w *Writer) TryWritev(bufs ...[]byte) (n int, ok bool) {
+	w.iov = w.iov[:0]
+	for _, b := range bufs {
 		if len(b) > 0 {
-			w.iov[w.niov] = unix.Iovec{Base: unsafe.SliceData(b)}
-			w.iov[w.niov].SetLen(len(b))
-			w.niov++
+			v := unix.Iovec{Base: unsafe.SliceData(b)}
+			v.SetLen(len(b))
+			w.iov = append(w.iov, v)
 		}
 	}
+	if len(w.iov) == 0 {
+		return 0, true
+	}
 	err := w.rc.Write(w.writev)
-	w.iov = [2]unix.Iovec{} // keep no pointer into the slot
+	clear(w.iov) // keep no pointer into the slots
 	switch {
 	case err != nil:
 		return 0, false // the socket is closed
@@ -169,7 +171,7 @@ func (w *Writer) TryWritev(hdr, payload []byte) (n int, ok bool) {
 // writevFD is TryWritev's one attempt, done either way.
 func (w *Writer) writevFD(fd uintptr) bool {
 	for {
-		n, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(w.niov))
+		n, _, e := unix.RawSyscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
 		if e != unix.EINTR {
 			w.n, w.err = int(n), e
 			return true
