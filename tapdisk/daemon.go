@@ -33,7 +33,7 @@ type daemon struct {
 	// opened (each request adds its own read-only and no-direct flags).
 	drivers drivers.Options
 	tcp     *nbd.Server // every minor by number; nil without --tcp
-	// limits: MaxConns and HandshakeTimeout of every NBD server.
+	// limits: MaxConns, HandshakeTimeout and IdlePoll of every NBD server.
 	limits nbd.Options
 	// openWait bounds an image's open, and each reopen of a resume
 	// (0: vbd.DefaultOpenTimeout).

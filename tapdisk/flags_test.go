@@ -27,6 +27,7 @@ func TestCommandLine(t *testing.T) {
 		{"bad connection limit", []string{"--max-conns", "0"}, exitUsage, "", "--max-conns"},
 		{"bad control connection limit", []string{"--max-control-conns", "-1"}, exitUsage, "", "--max-control-conns"},
 		{"bad handshake timeout", []string{"--handshake-timeout", "0s"}, exitUsage, "", "--handshake-timeout"},
+		{"bad idle poll", []string{"--idle-poll", "-1us"}, exitUsage, "", "--idle-poll"},
 		{"tcp without client authentication", []string{"--tcp", ":0"}, exitUsage, "", "or --tcp-insecure"},
 		{"tls without client ca", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go"}, exitUsage, "", "--tls-ca"},
 		{"client ca and insecure", []string{"--tcp", ":0", "--tls-cert", "flags.go", "--tls-key", "flags.go", "--tls-ca", "flags.go", "--tcp-insecure"}, exitUsage, "", "give one"},

@@ -92,7 +92,7 @@ func serve(ctx context.Context, f *flags, stdout io.Writer, log *slog.Logger) er
 	d := &daemon{
 		dir: dir, pid: os.Getpid(), log: log,
 		ringSlots: f.RingSlots, depth: f.Depth, openWait: f.OpenTimeout, nbdConns: f.NBDConns,
-		limits:        nbd.Options{MaxConns: f.MaxConns, HandshakeTimeout: f.Handshake},
+		limits:        nbd.Options{MaxConns: f.MaxConns, HandshakeTimeout: f.Handshake, IdlePoll: f.IdlePoll},
 		drivers:       drivers.Options{DeferMetadata: f.DeferMetadata, FlushInterval: f.FlushInterval, ParentDirs: f.ParentDirs},
 		minors:        make(map[int]*minor),
 		exitWhenEmpty: len(f.Images) == 0,

@@ -9,8 +9,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"gotap.dev/libtap/internal/idlepoll"
 	"gotap.dev/libtap/internal/rawsock"
 	"gotap.dev/libtap/nbd/wire"
 	"gotap.dev/libtap/ring"
@@ -73,6 +75,9 @@ type conn struct {
 	// batch collects the requests one socket read brought; the
 	// reader's.
 	batch *ring.Batch
+	// idle spins for the next request at queue depth 1; the reader's,
+	// nil if it never spins.
+	idle *idlepoll.Waiter
 
 	hdr [wire.RequestSize]byte // reader's scratch
 	out [64]byte               // writer's scratch
@@ -117,6 +122,9 @@ func (c *conn) serve() {
 	c.hdrs = make([]byte, 0, slots*len(c.out))
 	c.vec = make([][]byte, 0, 2*slots+1)
 	c.batch = NewBatch(c.exp, maxBatch)
+	if sc, ok := c.raw.(syscall.Conn); ok && !c.tls {
+		c.idle = idlepoll.NewWaiter(sc, c.srv.opts.IdlePoll)
+	}
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
@@ -212,10 +220,20 @@ func (c *conn) submit() {
 func (c *conn) readLoop() error {
 	defer c.submit()
 	for {
+		idle := false
 		if c.br.Buffered() < wire.RequestSize {
 			c.submit()
+			// Every reply sent, the client's next request is what
+			// comes next: worth spinning for.
+			if idle = c.pending.Load() == 0; idle {
+				c.idle.Before()
+			}
 		}
-		if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+		_, err := io.ReadFull(c.br, c.hdr[:])
+		if idle {
+			c.idle.After()
+		}
+		if err != nil {
 			return err
 		}
 		c.collecting.Store(true)

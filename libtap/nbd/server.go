@@ -77,6 +77,10 @@ type Options struct {
 	// Transmission has no deadline: a client may stay idle as long as it
 	// likes, and MaxConns bounds how many do.
 	HandshakeTimeout time.Duration
+	// IdlePoll is how long a connection with nothing in flight spins for
+	// its client's next request before its goroutine sleeps, while the
+	// client keeps coming back that fast (see idlepoll); 0 never spins.
+	IdlePoll time.Duration
 }
 
 // The defaults: far more connections than any client makes to one disk

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"gotap.dev/libtap/internal/idlepoll"
 )
 
 // Queue runs operations through one Ring for any number of goroutines,
@@ -109,6 +111,7 @@ func (q *Queue) start() error {
 		return err
 	}
 	q.efd = os.NewFile(uintptr(fd), "io_uring-eventfd") // non-blocking: waited for in the netpoller
+	idlepoll.WatchFD(fd)                                // an idle spin gives way to the reaper
 	q.efdRaw, err = q.efd.SyscallConn()
 	if err != nil {
 		q.efd.Close()

@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"gotap.dev/libtap/internal/idlepoll"
 )
 
 // A socket is read and written with raw system calls made in RawConn
@@ -39,6 +41,9 @@ func IO(nc net.Conn) (io.Reader, *Writer) {
 	if err != nil {
 		return nc, &Writer{w: nc}
 	}
+	// What an idle spin must not keep waiting (another connection's
+	// requests or replies): see idlepoll.
+	idlepoll.Watch(sc)
 	r := &reader{rc: rc}
 	r.call = r.readFD
 	w := &Writer{w: nc, rc: rc}
