@@ -223,8 +223,8 @@ func (c *conn) readLoop() error {
 		idle := false
 		if c.br.Buffered() < wire.RequestSize {
 			c.submit()
-			// Every reply sent, the client's next request is what
-			// comes next: worth spinning for.
+			// Nothing in flight: the client's next request is what
+			// comes next, soon at queue depth 1: worth spinning for.
 			if idle = c.pending.Load() == 0; idle {
 				c.idle.Before()
 			}

@@ -52,15 +52,18 @@ func epollFD() int {
 // Watch adds the descriptor of c to the set a spin watches; it reports
 // whether it could (a spin that cannot see it must not run).
 func Watch(c syscall.Conn) bool {
+	fd, ok := fdOf(c)
+	return ok && WatchFD(fd)
+}
+
+// fdOf is c's descriptor.
+func fdOf(c syscall.Conn) (fd int, ok bool) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return false
+		return 0, false
 	}
-	var fd int
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return false
-	}
-	return WatchFD(fd)
+	err = rc.Control(func(f uintptr) { fd = int(f) })
+	return fd, err == nil
 }
 
 // WatchFD is Watch for a descriptor the caller keeps open while it is
@@ -95,13 +98,11 @@ type Waiter struct {
 // when window is 0 or c cannot be watched (its Before and After then do
 // nothing).
 func NewWaiter(c syscall.Conn, window time.Duration) *Waiter {
-	if window <= 0 || !Watch(c) {
+	fd, ok := fdOf(c)
+	if window <= 0 || !ok || !WatchFD(fd) {
 		return nil
 	}
-	rc, _ := c.SyscallConn() // Watch has just used it
-	w := &Waiter{window: window}
-	rc.Control(func(f uintptr) { w.fd = int32(f) })
-	return w
+	return &Waiter{fd: int32(fd), window: window}
 }
 
 // Before is called when the goroutine has nothing in flight and is about
