@@ -43,7 +43,7 @@ func (s *fsys) OpenFile(name string, flag int, perm fs.FileMode) (libvhd.File, e
 	}
 	fl := &file{f: f, fd: int(f.Fd()), q: s.q, direct: direct}
 	if direct && flag&unix.O_ACCMODE != unix.O_RDONLY {
-		fl.cached = reopenBuffered(f)
+		fl.cached = newPageCache(reopenBuffered(f))
 	}
 	return fl, nil
 }
@@ -83,7 +83,7 @@ type file struct {
 	direct bool
 	// cached is the same file opened without O_DIRECT, where f has it and
 	// is writable: libvhd writes bitmaps through it where it may.
-	cached *os.File
+	cached *pageCache
 }
 
 // OSFile lets libvhd lock the image (libvhd.OSFiler).
@@ -94,7 +94,7 @@ func (f *file) OSFile() *os.File { return f.f }
 // fdatasync on any descriptor of a file does.
 func (f *file) PageCacheWriter() io.WriterAt {
 	if f.cached == nil {
-		return nil
+		return nil // not a nil *pageCache in an interface
 	}
 	return f.cached
 }
@@ -107,7 +107,7 @@ func (f *file) PageCacheWriter() io.WriterAt {
 func (f *file) Close() error {
 	uerr := imagelock.Unlock(f.f)
 	if f.cached != nil {
-		f.cached.Close() // nothing of it to lose: its writes are in the page cache
+		f.cached.Close()
 	}
 	if err := f.f.Close(); err != nil {
 		return err
