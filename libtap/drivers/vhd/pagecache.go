@@ -20,8 +20,9 @@ import (
 // request against 2.7 without). The price of a raw call: while a write
 // waits (a page read in, dirty-page throttling, the journal), the
 // process's other goroutines wait with it instead of running on another
-// thread. The writes are made on the disk's io_uring reaper, whose wait
-// holds up the disk's completions either way.
+// thread. Most writes are made on the disk's io_uring reaper (a write's
+// completion sets its bits), whose wait holds up the disk's completions
+// either way.
 type pageCache struct {
 	f  *os.File
 	rc syscall.RawConn
