@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"gotap.dev/libtap/nbd/wire"
 )
@@ -71,10 +72,12 @@ func (c *conn) goExport() error {
 		var bs wire.BlockSize
 		switch {
 		case e.ParseInfo(data):
-			c.learn(e)
+			if err := c.learn(e); err != nil {
+				return err
+			}
 		case bs.ParseInfo(data):
-			if m := int64(bs.Max); m > 0 {
-				c.info.maxReq = min(c.info.maxReq, m&^(wire.MinBlock-1))
+			if err := c.learnMax(bs.Max); err != nil {
+				return err
 			}
 		}
 	}
@@ -105,13 +108,30 @@ func (c *conn) exportName(noZeroes bool) error {
 	}
 	var e wire.Export
 	e.Parse((*[wire.ExportSize]byte)(b))
-	c.learn(e)
-	return nil
+	return c.learn(e)
 }
 
 // learn takes the export's size and transmission flags.
-func (c *conn) learn(e wire.Export) {
+func (c *conn) learn(e wire.Export) error {
+	if e.Size > math.MaxInt64 {
+		return fmt.Errorf("export of %d bytes: larger than a disk can be", e.Size)
+	}
 	c.info.size, c.info.flags = int64(e.Size), e.Flags
+	return nil
+}
+
+// learnMax takes the largest request the server accepts (0: it sets
+// none), in whole sectors: every request the driver sends is. A server
+// that takes less than a sector could only ever be sent empty requests.
+func (c *conn) learnMax(largest uint32) error {
+	if largest == 0 {
+		return nil
+	}
+	if largest < wire.MinBlock {
+		return fmt.Errorf("server takes requests of %d bytes at most, less than a sector", largest)
+	}
+	c.info.maxReq = min(c.info.maxReq, int64(largest)&^(wire.MinBlock-1))
+	return nil
 }
 
 // option sends an option and reads the first reply.

@@ -2,10 +2,12 @@ package nbd
 
 import "gotap.dev/libtap/nbd/wire"
 
-// Hooks for the external tests: how many connections a disk opened, and
-// requests sent on one of them.
+// Hooks for the external tests: how many connections a disk opened,
+// the largest request it sends, and requests sent on one connection.
 
 func (d *Disk) Conns() int { return len(d.conns) }
+
+func (d *Disk) MaxRequest() int64 { return d.maxReq }
 
 func (d *Disk) ReadOn(i int, b []byte, off int64) error {
 	return d.doOn(d.conns[i], &call{typ: wire.CmdRead, off: off, n: int64(len(b)), in: b})

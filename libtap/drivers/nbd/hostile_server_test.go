@@ -20,23 +20,22 @@ const (
 
 const done = wire.ReplyFlagDone
 
-// TestMisbehavingServerReads: whatever a backing server answers to a
-// read, the driver returns either the disk's bytes or an error: EIO for
-// a reply that breaks the protocol (and the connection is given up, so
-// the next read fails too), the server's errno for an error chunk (and
-// the connection goes on).
-func TestMisbehavingServerReads(t *testing.T) {
+// readCase is a reply to a read of readLen bytes at readOff, and what
+// the driver must make of it.
+type readCase struct {
+	name       string
+	structured bool
+	reply      func(b []byte, cookie uint64) []byte
+	want       outcome
+	errno      syscall.Errno // fails: the server's error
+	data       []byte        // succeeds: what is read; nil: the disk's bytes
+}
+
+var misbehavingReads = func() []readCase {
 	const off = uint64(readOff)
 	withHole := bytes.Clone(pattern[readOff : readOff+readLen])
 	clear(withHole[1024:2048])
-	for _, tc := range []struct {
-		name       string
-		structured bool
-		reply      func(b []byte, cookie uint64) []byte
-		want       outcome
-		errno      syscall.Errno // fails: the server's error
-		data       []byte        // succeeds: what is read; nil: the disk's bytes
-	}{
+	return []readCase{
 		{"one data chunk", true, func(b []byte, c uint64) []byte {
 			return dataChunk(b, done, c, off, readLen)
 		}, succeeds, 0, nil},
@@ -191,7 +190,16 @@ func TestMisbehavingServerReads(t *testing.T) {
 		{"simple error", false, func(b []byte, c uint64) []byte {
 			return simple(b, wire.ENOSPC, c)
 		}, fails, syscall.ENOSPC, nil},
-	} {
+	}
+}()
+
+// TestMisbehavingServerReads: whatever a backing server answers to a
+// read, the driver returns either the disk's bytes or an error: EIO for
+// a reply that breaks the protocol (and the connection is given up, so
+// the next read fails too), the server's errno for an error chunk (and
+// the connection goes on).
+func TestMisbehavingServerReads(t *testing.T) {
+	for _, tc := range misbehavingReads {
 		t.Run(tc.name, func(t *testing.T) {
 			d := dialScripted(t, tc.structured, func(i int, r wire.Request, b []byte) []byte {
 				if i == 0 {
@@ -242,17 +250,21 @@ const (
 	fails                   // the server's errno; the connection goes on
 )
 
-// TestMisbehavingServerBlockStatus: block status replies that break the
-// protocol fail with EIO and end the connection; they never turn into an
-// allocation map.
-func TestMisbehavingServerBlockStatus(t *testing.T) {
-	const n = 8192
-	for _, tc := range []struct {
-		name  string
-		reply func(b []byte, cookie uint64) []byte
-		want  outcome
-		errno syscall.Errno
-	}{
+// statusLen is the length every block status case asks about.
+const statusLen = 8192
+
+// statusCase is a reply to block status of statusLen bytes at 0, and
+// what the driver must make of it.
+type statusCase struct {
+	name  string
+	reply func(b []byte, cookie uint64) []byte
+	want  outcome
+	errno syscall.Errno
+}
+
+var misbehavingStatus = func() []statusCase {
+	const n = statusLen
+	return []statusCase{
 		{"one extent", func(b []byte, c uint64) []byte {
 			return statusChunk(b, done, c, n, 0)
 		}, succeeds, 0},
@@ -285,7 +297,14 @@ func TestMisbehavingServerBlockStatus(t *testing.T) {
 			return errorChunk(b, done, c, wire.ENOTSUP, "")
 		}, fails, syscall.EOPNOTSUPP},
 		{"no extents", noneChunk, fails, syscall.EIO},
-	} {
+	}
+}()
+
+// TestMisbehavingServerBlockStatus: block status replies that break the
+// protocol fail with EIO and end the connection; they never turn into an
+// allocation map.
+func TestMisbehavingServerBlockStatus(t *testing.T) {
+	for _, tc := range misbehavingStatus {
 		t.Run(tc.name, func(t *testing.T) {
 			d := dialScripted(t, true, func(i int, r wire.Request, b []byte) []byte {
 				if i == 0 {
@@ -293,8 +312,8 @@ func TestMisbehavingServerBlockStatus(t *testing.T) {
 				}
 				return honest(true)(i, r, b)
 			})
-			all := []disk.Extent{{Offset: 0, Length: n}}
-			ext, err := d.Extents(nil, 0, n)
+			all := []disk.Extent{{Offset: 0, Length: statusLen}}
+			ext, err := d.Extents(nil, 0, statusLen)
 			switch tc.want {
 			case succeeds:
 				if err != nil || !slices.Equal(ext, all) {
@@ -309,7 +328,7 @@ func TestMisbehavingServerBlockStatus(t *testing.T) {
 					t.Fatalf("Extents: err = %v; want %v", err, tc.errno)
 				}
 			}
-			ext, err = d.Extents(nil, 0, n)
+			ext, err = d.Extents(nil, 0, statusLen)
 			if tc.want == violates && !errors.Is(err, syscall.EIO) {
 				t.Errorf("Extents after a protocol violation: err = %v; want EIO", err)
 			}
