@@ -13,6 +13,11 @@ import (
 // disk sector land in another, and a block over the EOF footer loses it.
 // Open refuses a writable image with such a block (open.go); Check
 // reports every one (check_bat.go).
+//
+// Nor may metadata lie over other metadata: the BAT is written as blocks
+// are allocated, the batmap at close, the footer copy, header and locator
+// data by maintenance operations, and each would destroy what it covers.
+// Open refuses such an image for writing too; Check reports it.
 
 // region is a named byte range [off, end) of the file.
 type region struct {
@@ -93,6 +98,19 @@ func findBlockConflicts(bat []uint32, blockLen int64, meta []region, footerOff i
 			reach = b
 		}
 	}
+}
+
+// findMetaConflict returns the first region of regions that lies over
+// one before it, and that one.
+func findMetaConflict(regions []region) (r, under region, ok bool) {
+	for i, r := range regions {
+		for _, m := range regions[:i] {
+			if r.off < m.end && m.off < r.end {
+				return r, m, true
+			}
+		}
+	}
+	return region{}, region{}, false
 }
 
 // blockKey is an allocated BAT entry's sector above its index: sorting

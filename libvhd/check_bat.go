@@ -22,8 +22,19 @@ func (c *checker) readBAT(h Header) (bat []uint32, ok bool, err error) {
 	for i := range bat {
 		bat[i] = binary.BigEndian.Uint32(raw[4*i:])
 	}
-	c.regions = append(c.regions, region{"BAT", off, end})
+	c.addRegion("header", int64(c.footer.DataOffset), region{"BAT", off, end})
 	return bat, true, nil
+}
+
+// addRegion records metadata region r, reporting under where (at offset
+// at) each one recorded before that it lies over (blockconflict.go).
+func (c *checker) addRegion(where string, at int64, r region) {
+	for _, m := range c.regions {
+		if r.off < m.end && m.off < r.end {
+			c.add(where, at, "%s at %#x-%#x overlaps the %s at %#x-%#x", r.name, r.off, r.end, m.name, m.off, m.end)
+		}
+	}
+	c.regions = append(c.regions, r)
 }
 
 // checkOverlaps reports every block lying over metadata, over another
@@ -64,7 +75,7 @@ func (c *checker) checkBatmapHeader(h Header, entries int) ([]byte, error) {
 		c.add("batmap", off, "cookie %q, want tdbatmap (creator tap %#x promises a batmap)", printable(bh.Cookie[:]), c.footer.CreatorVersion)
 		return nil, nil
 	}
-	c.regions = append(c.regions, region{"batmap header", off, off + batmapHeaderSize})
+	c.addRegion("batmap", off, region{"batmap header", off, off + batmapHeaderSize})
 	if bh.Version != batmapVersion {
 		c.add("batmap", off, "version %#08x, want 0x00010002", bh.Version)
 	}
@@ -73,7 +84,7 @@ func (c *checker) checkBatmapHeader(h Header, entries int) ([]byte, error) {
 		c.add("batmap", off, "map of %d sectors at %#x does not hold %d bits before the footer", bh.MapSectors, bh.MapOffset, entries)
 		return nil, nil
 	}
-	c.regions = append(c.regions, region{"batmap", mapOff, mapOff + mapLen})
+	c.addRegion("batmap", off, region{"batmap", mapOff, mapOff + mapLen})
 	m := make([]byte, mapLen)
 	if err := readFull(c.f, m, mapOff); err != nil {
 		return nil, fmt.Errorf("read batmap: %w", err)

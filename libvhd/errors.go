@@ -41,6 +41,10 @@ var (
 	// ErrBlockOverlap: a BAT entry puts a block over metadata, over
 	// another block or past the EOF footer (blockconflict.go).
 	ErrBlockOverlap = errors.New("block lies over metadata, another block or the footer")
+	// ErrMetadataOverlap: two of the image's metadata structures (footer
+	// copy, dynamic header, BAT, batmap, locator data) lie over each
+	// other (blockconflict.go).
+	ErrMetadataOverlap = errors.New("metadata lies over other metadata")
 )
 
 // FormatError says which structure and field of which file is wrong.

@@ -114,7 +114,11 @@ func (im *Image) load(opts OpenOptions, depth int) error {
 		return err
 	}
 	im.readBatmap()
-	if err := im.checkBlocks(im.measureMetadata(), opts); err != nil {
+	meta := im.measureMetadata()
+	if err := im.checkMetadata(meta); err != nil {
+		return err
+	}
+	if err := im.checkBlocks(meta, opts); err != nil {
 		return err
 	}
 	im.cache = newBitmapCache(len(im.bat), int(im.bmSize), opts.BitmapCache)
@@ -324,6 +328,27 @@ func (im *Image) measureMetadata() []region {
 		im.footerOff = max(im.footerOff, end)
 	}
 	return meta
+}
+
+// checkMetadata refuses, for writing, an image whose metadata regions
+// lie over each other (blockconflict.go). Unlike a block's conflicts, this
+// holds for maintenance opens too: what they write is metadata. Read-only
+// opens take it with a warning.
+func (im *Image) checkMetadata(meta []region) error {
+	r, under, ok := findMetaConflict(meta)
+	if !ok {
+		return nil
+	}
+	what := fmt.Sprintf("the %s at %#x-%#x overlaps the %s at %#x-%#x", r.name, r.off, r.end, under.name, under.off, under.end)
+	if im.readOnly {
+		im.warn(what + ": only safe to read")
+		return nil
+	}
+	return &FormatError{
+		Offset: r.off,
+		Field:  r.name,
+		Err:    fmt.Errorf("%w: %s; refused for writing, where updating one would corrupt the other", ErrMetadataOverlap, what),
+	}
 }
 
 // checkBlocks refuses, for writing, an image with a block over metadata,
