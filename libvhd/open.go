@@ -330,6 +330,11 @@ func (im *Image) measureMetadata() []region {
 	return meta
 }
 
+// onlySafeToRead ends the warning of a read-only open of an image that
+// a writable one refuses: what its disk reads through a conflict is not
+// data anything wrote, and a maintenance operation may change it.
+const onlySafeToRead = "only safe to read"
+
 // checkMetadata refuses, for writing, an image whose metadata regions
 // lie over each other (blockconflict.go). Unlike a block's conflicts, this
 // holds for maintenance opens too: what they write is metadata. Read-only
@@ -341,7 +346,7 @@ func (im *Image) checkMetadata(meta []region) error {
 	}
 	what := fmt.Sprintf("the %s at %#x-%#x overlaps the %s at %#x-%#x", r.name, r.off, r.end, under.name, under.off, under.end)
 	if im.readOnly {
-		im.warn(what + ": only safe to read")
+		im.warn(what + ": " + onlySafeToRead)
 		return nil
 	}
 	return &FormatError{
@@ -369,7 +374,7 @@ func (im *Image) checkBlocks(meta []region, opts OpenOptions) error {
 	case bad == nil:
 		return nil
 	case im.readOnly || opts.maintenance:
-		im.warn(fmt.Sprintf("%v: only safe to read (vhd-util check lists every such block)", bad))
+		im.warn(fmt.Sprintf("%v: %s (vhd-util check lists every such block)", bad, onlySafeToRead))
 		return nil
 	}
 	return &FormatError{
