@@ -153,14 +153,11 @@ func (l LocatorPath) Relative() bool { return l.relative }
 func (im *Image) locatorPaths() []LocatorPath {
 	var out []LocatorPath
 	for i, l := range im.header.Locators {
-		if l.Code == LocatorNone || l.DataLen == 0 || l.DataLen > maxLocatorData {
+		if l.Code == LocatorNone || l.DataLen == 0 {
 			continue
 		}
-		if l.DataOffset > uint64(im.fileSize) || int64(l.DataOffset)+int64(l.DataLen) > im.fileSize {
-			continue
-		}
-		data := make([]byte, l.DataLen)
-		if readFull(im.file, data, int64(l.DataOffset)) != nil {
+		data, err := readLocatorData(im.file, im.fileSize, l)
+		if err != nil {
 			continue
 		}
 		if p, relative, ok := decodeLocator(l.Code, data); ok {

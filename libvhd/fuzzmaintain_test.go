@@ -2,9 +2,13 @@ package libvhd
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"gotap.dev/libvhd/vhdtest"
 )
 
 // fuzzMaxGrow bounds the disks FuzzMaintain fills or grows: both write
@@ -51,6 +55,10 @@ var maintOps = []maintOp{
 		_, err := Fill(fuzzPath, FillOptions{FS: fsys})
 		return err
 	}},
+	{name: "update", run: func(fsys journalTruncFS, _ *Image) error {
+		_, err := Update(fuzzPath, UpdateOptions{Journal: "/update.journal", FS: fsys})
+		return err
+	}},
 	{name: "resize", run: func(fsys journalTruncFS, im *Image) error {
 		if im.Size() > fuzzMaxGrow {
 			return nil
@@ -71,13 +79,26 @@ func grownSize(im *Image) int64 {
 }
 
 // FuzzMaintain runs a maintenance operation (vhd-util set, modify,
-// repair, fill, resize) on any input. Done or refused, it must leave an
+// repair, fill, resize; vhd-update) on any input. Done or refused, it must leave an
 // image that opens and reads as the operation says: as before but for
 // what it changes, never lost.
 func FuzzMaintain(f *testing.F) {
+	update := uint8(slices.IndexFunc(maintOps, func(op maintOp) bool { return op.name == "update" }))
 	for _, s := range seedImages(f) {
 		for op := range maintOps {
 			f.Add(uint8(op), s.file)
+		}
+		if s.footer.Type == Dynamic { // the same as an old tap image (creator 0.1), to update
+			path := filepath.Join(f.TempDir(), s.name)
+			if err := os.WriteFile(path, s.file, 0o600); err != nil {
+				f.Fatal(err)
+			}
+			vhdtest.OldTap(f, path)
+			old, err := os.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(update, old)
 		}
 	}
 	f.Fuzz(func(t *testing.T, op uint8, data []byte) {

@@ -2,6 +2,7 @@ package libvhd
 
 import (
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"unicode/utf16"
@@ -9,6 +10,23 @@ import (
 
 // maxLocatorData bounds how much locator data is read: a path, not a blob.
 const maxLocatorData = 64 << 10
+
+// readLocatorData reads l's data, which must lie within the file's
+// fileSize bytes and be no longer than maxLocatorData: the header's
+// offset and length are the image's word, not a size to allocate.
+func readLocatorData(f File, fileSize int64, l Locator) ([]byte, error) {
+	if l.DataLen > maxLocatorData {
+		return nil, fmt.Errorf("%d bytes of locator data: more than a path takes", l.DataLen)
+	}
+	if l.DataOffset > uint64(fileSize) || int64(l.DataOffset)+int64(l.DataLen) > fileSize {
+		return nil, fmt.Errorf("locator data at %#x+%d lies past the end of the file", l.DataOffset, l.DataLen)
+	}
+	data := make([]byte, l.DataLen)
+	if err := readFull(f, data, int64(l.DataOffset)); err != nil {
+		return nil, fmt.Errorf("read locator data: %w", err)
+	}
+	return data, nil
+}
 
 // decodeLocator turns a locator's raw data into a slash-separated path.
 // It reports whether the path is relative to the child's folder, and

@@ -112,13 +112,14 @@ func planBATGrowth(im *Image, size int64) (*batGrowth, error) {
 		if l.Code == LocatorNone {
 			continue
 		}
-		if int64(l.DataLen) > l.SpaceBytes() || int64(l.DataOffset)+int64(l.DataLen) > im.fileSize {
-			return nil, fmt.Errorf("parent locator %d: %d bytes at %#x do not fit its space or the file", i, l.DataLen, l.DataOffset)
+		if int64(l.DataLen) > l.SpaceBytes() {
+			return nil, fmt.Errorf("parent locator %d: %d bytes do not fit its space of %d", i, l.DataLen, l.SpaceBytes())
 		}
-		data := make([]byte, roundUp(int64(l.DataLen), SectorSize))
-		if err := readFull(im.file, data[:l.DataLen], int64(l.DataOffset)); err != nil {
-			return nil, fmt.Errorf("read parent locator %d: %w", i, err)
+		data, err := readLocatorData(im.file, im.fileSize, l)
+		if err != nil {
+			return nil, fmt.Errorf("parent locator %d: %w", i, err)
 		}
+		data = append(data, make([]byte, roundUp(int64(len(data)), SectorSize)-int64(len(data)))...)
 		p.header.Locators[i] = Locator{Code: l.Code, DataSpace: uint32(len(data)), DataLen: l.DataLen, DataOffset: uint64(batOff + int64(len(p.meta)))}
 		p.meta = append(p.meta, data...)
 	}

@@ -2,6 +2,7 @@ package libvhd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -124,6 +125,43 @@ func TestResizeGrows(t *testing.T) {
 				t.Fatal(err)
 			}
 			qemuCompare(t, path, model)
+		})
+	}
+}
+
+// A locator's offset and length are the image's word: one past the end
+// of the file, or longer than a path, is refused before anything is read
+// or allocated (its length was allocated whole, and an offset of 2^63
+// or more passed the bounds check as a negative number).
+func TestResizeRefusesLocatorPastFile(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		off         uint64
+		space, size uint32
+		text        string
+	}{
+		{"offset past int64", 1<<63 + 0x1000, 0xF0000000, 0xE8E8E8E8, "more than a path takes"},
+		{"offset past int64, short", 1<<63 + 0x1000, 8, 512, "past the end of the file"},
+		{"past the end of the file", 1 << 40, 8, 512, "past the end of the file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "a.vhd")
+			newTestImage(t, path, "")
+			editHeader(t, path, func(b []byte) {
+				l := b[0x240:]
+				binary.BigEndian.PutUint32(l[0:], LocatorMacX)
+				binary.BigEndian.PutUint32(l[4:], tc.space)
+				binary.BigEndian.PutUint32(l[8:], tc.size)
+				binary.BigEndian.PutUint64(l[16:], tc.off)
+			})
+			before, _ := os.ReadFile(path)
+			err := Resize(path, 2*testSize, ResizeOptions{Journal: filepath.Join(t.TempDir(), "j")})
+			if err == nil || !strings.Contains(err.Error(), "parent locator 0: ") || !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("Resize: %v; want %q", err, tc.text)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+				t.Error("the image changed")
+			}
 		})
 	}
 }
