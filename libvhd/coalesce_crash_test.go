@@ -29,7 +29,7 @@ func (cc coalesceCase) opts(fsys FS) CoalesceOptions {
 // coalesceCrashFixture is base (a dynamic VHD or a raw file) with data in
 // some blocks, maybe mid.vhd on it, and child.vhd on top holding partial
 // and full blocks, some over data below, some where there is none.
-func coalesceCrashFixture(t *testing.T, cc coalesceCase) (*crashFS, string, []byte) {
+func coalesceCrashFixture(t testing.TB, cc coalesceCase) (*crashFS, string, []byte) {
 	t.Helper()
 	c := newCrashFS()
 	model := make([]byte, crashDiskSize)

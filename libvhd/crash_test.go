@@ -157,7 +157,7 @@ func runCrashScenario(t *testing.T, op crashOp, m crashMode, limit int, tear boo
 	return r
 }
 
-func mustWrite(t *testing.T, im *Image, p []byte, off int64) {
+func mustWrite(t testing.TB, im *Image, p []byte, off int64) {
 	t.Helper()
 	if _, err := im.WriteAt(p, off); err != nil {
 		t.Fatal(err)

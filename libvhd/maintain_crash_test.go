@@ -73,7 +73,7 @@ func maintFixture(t *testing.T) *crashFS {
 	return c
 }
 
-func closeOK(t *testing.T, im *Image) {
+func closeOK(t testing.TB, im *Image) {
 	t.Helper()
 	if err := im.Close(); err != nil {
 		t.Fatal(err)
