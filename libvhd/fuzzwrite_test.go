@@ -2,6 +2,8 @@ package libvhd
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -29,7 +31,7 @@ func FuzzWrite(f *testing.F) {
 
 func checkWrite(t *testing.T, data []byte) {
 	fsys := newCrashFS()
-	fsys.files[fuzzPath] = &memFile{fs: fsys, written: bytes.Clone(data), durable: bytes.Clone(data)}
+	fsys.put(fuzzPath, data)
 	opts := OpenOptions{NoParent: true, BitmapCache: 4 << 10, FS: fsys}
 	im, err := Open(fuzzPath, opts)
 	if err != nil {
@@ -94,6 +96,17 @@ func readRanges(t *testing.T, im *Image, ranges [][2]int64) [][]byte {
 		}
 	}
 	return out
+}
+
+// put makes name a file holding a copy of b, all of it durable.
+func (c *crashFS) put(name string, b []byte) {
+	c.files[name] = &memFile{fs: c, written: bytes.Clone(b), durable: bytes.Clone(b)}
+}
+
+// onlyReadable reports whether im opened read-only with a conflict a
+// writable open refuses: what its disk reads there is not data.
+func onlyReadable(im *Image) bool {
+	return slices.ContainsFunc(im.Warnings(), func(w string) bool { return strings.Contains(w, onlySafeToRead) })
 }
 
 func firstDifference(a, b []byte) int {
